@@ -1,0 +1,54 @@
+"""esnkit: Echo State Networks on PyTorch.
+
+A large, sparse, random and frozen reservoir is driven by the input; only a linear readout is
+trained, in closed form (ridge regression or the pseudoinverse)::
+
+    x[t] = (1 - a) x[t-1] + a f(W x[t-1] + W_in u[t] + W_fb y[t-1] + b)
+    y[t] = W_out [1; u[t]; x[t]]
+
+Quick start::
+
+    import esnkit as ek
+    data = ek.datasets.mackey_glass(6000)
+    esn = ek.ESN(1000, spectral_radius=0.9, leak_rate=0.3, ridge=1e-7, washout=100, seed=0)
+    esn.fit(data[:4000], data[1:4001])
+    forecast = esn.generate(500)
+"""
+
+from . import datasets, metrics, plotting
+from .esn import ESN, ESNState, NotFittedError
+from .io import load, save
+from .loop import NonFiniteStateError, unroll
+from .readout import NormalEquations, Readout, solve_lstsq, solve_normal_equations
+from .reservoir import (
+    EchoStatePropertyWarning,
+    Reservoir,
+    effective_spectral_radius,
+    scale_to_spectral_radius,
+    spectral_radius,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ESN",
+    "ESNState",
+    "EchoStatePropertyWarning",
+    "NonFiniteStateError",
+    "NormalEquations",
+    "NotFittedError",
+    "Readout",
+    "Reservoir",
+    "datasets",
+    "effective_spectral_radius",
+    "load",
+    "metrics",
+    "plotting",
+    "save",
+    "scale_to_spectral_radius",
+    "solve_lstsq",
+    "solve_normal_equations",
+    "spectral_radius",
+    "unroll",
+    "__version__",
+]

@@ -1,0 +1,175 @@
+"""Turning user series (NumPy, tensors, lists of either) into one padded batch tensor and back.
+
+Every public entry point routes its array arguments through :func:`to_batch`, so the rules for
+shapes, dtypes, devices and non-finite values live here once, and every error names the argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+Layout = Literal["2d", "3d", "list"]
+Kind = Literal["numpy", "torch"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A padded batch of sequences plus what is needed to hand results back in the caller's form.
+
+    ``data`` has shape ``(batch, time, features)``; ``lengths[b]`` is the true length of sequence
+    ``b`` (steps past it are zero padding).
+    """
+
+    data: torch.Tensor
+    lengths: tuple[int, ...]
+    layout: Layout
+    kind: Kind
+
+    @property
+    def batch_size(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def steps(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def features(self) -> int:
+        return self.data.shape[2]
+
+    @property
+    def ragged(self) -> bool:
+        return any(n != self.steps for n in self.lengths)
+
+    def mask(self, washout: int = 0) -> torch.Tensor:
+        """Boolean ``(batch, time)`` mask of the steps that are real data and past the washout."""
+        t = torch.arange(self.steps, device=self.data.device)
+        lengths = torch.tensor(self.lengths, device=self.data.device)
+        return (t[None, :] >= washout) & (t[None, :] < lengths[:, None])
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        return f"{type(x).__module__.split('.')[0]} array of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return type(x).__name__
+
+
+def _one_sequence(
+    x: Any, name: str, dtype: torch.dtype, device: torch.device, *, allow_3d: bool
+) -> tuple[torch.Tensor, Kind]:
+    """Convert one array-like to a float tensor of shape (time, features) or (batch, time, features)."""
+    if isinstance(x, torch.Tensor):
+        kind: Kind = "torch"
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
+        if x.device.type != torch.device(device).type:
+            raise ValueError(
+                f"{name} is on device '{x.device}' but the model is on '{device}'; "
+                f"move one of them (tensor.to(...) or esn.to(...))"
+            )
+        t = x.detach()
+    else:
+        kind = "numpy"
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged nested lists and the like
+            raise TypeError(f"{name} must be an array of numbers, got {_describe(x)}: {exc}") from None
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+        ):
+            raise TypeError(f"{name} must hold real numbers, got {_describe(x)}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.ndim == 1:
+        t = t[:, None]
+    max_ndim = 3 if allow_3d else 2
+    if t.ndim < 1 or t.ndim > max_ndim:
+        expected = "(time,), (time, features) or (batch, time, features)" if allow_3d else "(time, features)"
+        raise ValueError(f"{name} must have shape {expected}, got shape {tuple(t.shape)}")
+    if t.shape[-2] == 0:
+        raise ValueError(f"{name} is empty: it has no time steps (shape {tuple(t.shape)})")
+    if t.shape[-1] == 0:
+        raise ValueError(f"{name} has no features (shape {tuple(t.shape)})")
+    if t.ndim == 3 and t.shape[0] == 0:
+        raise ValueError(f"{name} holds no sequences (shape {tuple(t.shape)})")
+    t = t.to(device=device, dtype=dtype)
+    if not torch.isfinite(t).all():
+        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
+        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)}); clean or impute it first")
+    return t, kind
+
+
+def to_batch(
+    x: Any,
+    name: str,
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    features: int | None = None,
+    features_what: str = "",
+) -> Batch:
+    """Validate ``x`` and return it as a padded :class:`Batch`.
+
+    Accepted forms: ``(time,)``, ``(time, features)``, ``(batch, time, features)`` arrays or tensors,
+    and lists/tuples of ``(time, features)`` arrays or tensors of possibly different lengths.
+    Floating dtypes are cast to ``dtype``; NaN/Inf, empty series and wrong feature counts raise.
+    """
+    device = torch.device(device)
+    if isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(s, (np.ndarray, torch.Tensor)) for s in x
+    ):
+        seqs, kinds = [], set()
+        for i, s in enumerate(x):
+            t, kind = _one_sequence(s, f"{name}[{i}]", dtype, device, allow_3d=False)
+            seqs.append(t)
+            kinds.add(kind)
+        widths = {s.shape[1] for s in seqs}
+        if len(widths) > 1:
+            raise ValueError(f"the sequences in {name} have different numbers of features: {sorted(widths)}")
+        lengths = tuple(s.shape[0] for s in seqs)
+        data = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
+        batch = Batch(data, lengths, "list", "torch" if kinds == {"torch"} else "numpy")
+    elif isinstance(x, (list, tuple)) and len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    else:
+        t, kind = _one_sequence(x, name, dtype, device, allow_3d=True)
+        layout: Layout = "3d" if t.ndim == 3 else "2d"
+        if t.ndim == 2:
+            t = t[None]
+        batch = Batch(t, (t.shape[1],) * t.shape[0], layout, kind)
+    if features is not None and batch.features != features:
+        raise ValueError(
+            f"{name} has {batch.features} feature(s) per step but {features_what or 'the model expects'} "
+            f"{features}"
+        )
+    return batch
+
+
+def from_batch(y: torch.Tensor, like: Batch | None, *, kind: Kind | None = None, lengths: Sequence[int] | None = None):
+    """Hand a ``(batch, time, features)`` result back in the layout and array type of ``like``."""
+    layout = like.layout if like is not None else ("2d" if y.shape[0] == 1 else "3d")
+    kind = kind or (like.kind if like is not None else "torch")
+    lengths = lengths if lengths is not None else (like.lengths if like is not None else None)
+
+    def out(t: torch.Tensor):
+        return t.cpu().numpy() if kind == "numpy" else t
+
+    if layout == "list":
+        return [out(y[b, : lengths[b]]) for b in range(y.shape[0])]
+    if layout == "2d":
+        return out(y[0])
+    return out(y)
+
+
+def same_lengths(a: Batch, b: Batch, name_a: str, name_b: str) -> None:
+    if a.batch_size != b.batch_size:
+        raise ValueError(f"{name_a} holds {a.batch_size} sequence(s) but {name_b} holds {b.batch_size}")
+    if a.lengths != b.lengths:
+        for i, (la, lb) in enumerate(zip(a.lengths, b.lengths)):
+            if la != lb:
+                where = f" (sequence {i})" if a.batch_size > 1 else ""
+                raise ValueError(f"{name_a} has {la} time steps but {name_b} has {lb}{where}; they must match")

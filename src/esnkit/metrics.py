@@ -1,0 +1,174 @@
+"""Error measures for forecasts and the memory capacity of a reservoir.
+
+All functions take ``y_true`` and ``y_pred`` of the same shape, ``(time,)``, ``(time, features)`` or
+``(batch, time, features)``, as NumPy arrays or tensors, and return Python floats (or NumPy arrays
+with ``multioutput="raw_values"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+Normalization = Literal["std", "var", "range", "mean"]
+
+
+def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    def arr(v: Any, name: str) -> np.ndarray:
+        if isinstance(v, torch.Tensor):
+            v = v.detach().cpu().numpy()
+        try:
+            a = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim not in (2, 3) or a.shape[-2] == 0:
+            raise ValueError(f"{name} must be a non-empty (time,), (time, features) or (batch, time, features) "
+                             f"array, got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} contains NaN or Inf")
+        return a
+
+    t, p = arr(y_true, "y_true"), arr(y_pred, "y_pred")
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}; they must match")
+    return t.reshape(-1, t.shape[-1]), p.reshape(-1, p.shape[-1])
+
+
+def _reduce(per_feature: np.ndarray, multioutput: str):
+    if multioutput == "raw_values":
+        return per_feature
+    if multioutput == "uniform_average":
+        return float(per_feature.mean())
+    raise ValueError(f"multioutput must be 'uniform_average' or 'raw_values', got {multioutput!r}")
+
+
+def mse(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
+    """Mean squared error per feature, averaged over features by default."""
+    t, p = _pair(y_true, y_pred)
+    return _reduce(((t - p) ** 2).mean(axis=0), multioutput)
+
+
+def rmse(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
+    """Root mean squared error per feature, averaged over features by default."""
+    t, p = _pair(y_true, y_pred)
+    return _reduce(np.sqrt(((t - p) ** 2).mean(axis=0)), multioutput)
+
+
+def nrmse(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    normalization: Normalization = "std",
+    reference: Any = None,
+    multioutput: str = "uniform_average",
+):
+    """Normalised root mean squared error, per feature, averaged over features by default.
+
+    ``NRMSE = RMSE / s`` where ``s`` is, per feature, the standard deviation (``"std"``, the
+    default: ``NRMSE² = MSE / Var``, so 1 means no better than predicting the mean), max − min
+    (``"range"``) or the absolute mean (``"mean"``). ``"var"`` returns ``MSE / Var`` (the NMSE, no
+    square root). The statistic is taken from ``reference`` when given (e.g. the whole series, as
+    Jaeger's NRMSE84 does), else from ``y_true``.
+    """
+    t, p = _pair(y_true, y_pred)
+    ref = t if reference is None else _pair(reference, reference)[0]
+    if ref.shape[-1] != t.shape[-1]:
+        raise ValueError(f"reference has {ref.shape[-1]} feature(s) but y_true has {t.shape[-1]}")
+    err = ((t - p) ** 2).mean(axis=0)
+    if normalization == "std":
+        scale = ref.std(axis=0)
+    elif normalization == "var":
+        scale = ref.var(axis=0)
+    elif normalization == "range":
+        scale = ref.max(axis=0) - ref.min(axis=0)
+    elif normalization == "mean":
+        scale = np.abs(ref.mean(axis=0))
+    else:
+        raise ValueError(f"normalization must be 'std', 'var', 'range' or 'mean', got {normalization!r}")
+    if np.any(scale == 0):
+        raise ValueError(f"cannot normalise: the {normalization} of a target feature is 0 (a constant series)")
+    value = err / scale if normalization == "var" else np.sqrt(err) / scale
+    return _reduce(value, multioutput)
+
+
+def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarray:
+    """Error at each step: ``sqrt(mean_i ((y_true_i - y_pred_i) / s_i)²)`` over features ``i``.
+
+    ``s`` is the per-feature standard deviation of ``y_true`` unless given. ``y_true``/``y_pred``
+    are ``(time,)`` or ``(time, features)``; returns shape ``(time,)``.
+    """
+    t, p = _pair(y_true, y_pred)
+    s = t.std(axis=0) if scale is None else np.broadcast_to(np.asarray(scale, dtype=np.float64), (t.shape[1],))
+    if np.any(s <= 0):
+        raise ValueError("the scale of every feature must be > 0")
+    return np.sqrt((((t - p) / s) ** 2).mean(axis=1))
+
+
+def valid_prediction_time(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    threshold: float = 0.3,
+    dt: float = 1.0,
+    lyapunov_exponent: float | None = None,
+    scale: Any = None,
+) -> float:
+    """Time until the normalised error (:func:`normalized_error`) first exceeds ``threshold``.
+
+    Counted in steps times ``dt`` (time units); multiplied by ``lyapunov_exponent`` (λ) it is in
+    Lyapunov times. A forecast that never crosses the threshold gets the full horizon. ``scale`` is
+    the per-feature standard deviation to normalise by (default: that of ``y_true``; pass the
+    long-run attractor statistics for short test windows).
+    """
+    if not (threshold > 0):
+        raise ValueError(f"threshold must be > 0, got {threshold!r}")
+    if not (dt > 0):
+        raise ValueError(f"dt must be > 0, got {dt!r}")
+    err = normalized_error(y_true, y_pred, scale=scale)
+    above = np.nonzero(err > threshold)[0]
+    steps = int(above[0]) if len(above) else len(err)
+    t = steps * dt
+    return t * lyapunov_exponent if lyapunov_exponent is not None else t
+
+
+def memory_capacity(
+    esn: Any,
+    *,
+    max_delay: int | None = None,
+    train_steps: int = 4000,
+    test_steps: int = 2000,
+    washout: int = 200,
+    seed: int = 0,
+    return_all: bool = False,
+):
+    """Short-term memory capacity (Jaeger 2002): ``MC = Σ_k r²(u[t-k], ŷ_k[t])``, k = 1..max_delay.
+
+    A fresh copy of ``esn`` (its parameters, with one input) is driven by i.i.d. uniform(-1, 1) input;
+    one readout per delay ``k`` is trained to recall ``u[t-k]`` and scored by the squared correlation
+    on held-out steps. ``max_delay`` defaults to twice the reservoir size. Returns the total, or
+    ``(total, per-delay array)`` with ``return_all``. For N linear neurons MC ≤ N.
+    """
+    n = esn.reservoir_size
+    K = 2 * n if max_delay is None else max_delay
+    if K < 1:
+        raise ValueError(f"max_delay must be ≥ 1, got {max_delay!r}")
+    total = washout + K + train_steps + test_steps
+    u = np.random.default_rng(seed).uniform(-1.0, 1.0, size=total)
+    # Row t of the targets holds u[t-1], ..., u[t-K]; rows before K have no full history.
+    lagged = np.stack([u[K - k : total - k] for k in range(1, K + 1)], axis=1)
+    inputs = u[K:, None]
+    split = washout + train_steps
+    model = esn.clone(washout=washout, feedback_scaling=0.0, readout_input=False)
+    model.fit(inputs[:split], lagged[:split])
+    pred = model.predict(inputs[split:])
+    target = lagged[split:]
+    pred_c = pred - pred.mean(axis=0)
+    targ_c = target - target.mean(axis=0)
+    cov = (pred_c * targ_c).sum(axis=0)
+    r2 = cov**2 / ((pred_c**2).sum(axis=0) * (targ_c**2).sum(axis=0))
+    mc = float(r2.sum())
+    return (mc, r2) if return_all else mc

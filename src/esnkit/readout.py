@@ -1,0 +1,130 @@
+"""The trained linear readout and its closed-form solvers.
+
+``y[t] = W_out z[t]`` with features ``z[t] = [1; u[t]; x[t]]`` (the constant and the input are
+optional). ``W_out`` has shape ``(D_out, F)`` and minimises, over the harvested steps,
+
+    sum_t ||W_out z[t] - y_target[t]||^2 + ridge * ||W_out||_F^2
+
+(every feature, the constant included, is regularised), whose normal equations are
+``W_out (G + ridge I) = C^T`` with ``G = sum z z^T`` and ``C = sum z y^T``. ``G`` and ``C`` are
+accumulated in float64 chunk by chunk, so memory does not grow with the series length.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+Solver = Literal["auto", "cholesky", "pinv", "lstsq"]
+SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
+
+
+def feature_size(state_size: int, input_size: int, use_bias: bool, use_input: bool) -> int:
+    return int(use_bias) + (input_size if use_input else 0) + state_size
+
+
+def features(x: torch.Tensor, u: torch.Tensor | None, use_bias: bool, use_input: bool) -> torch.Tensor:
+    """``z = [1; u; x]`` along the last axis, for any leading shape."""
+    parts = []
+    if use_bias:
+        parts.append(torch.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device))
+    if use_input and u is not None:
+        parts.append(u.to(x.dtype))
+    parts.append(x)
+    return torch.cat(parts, dim=-1) if len(parts) > 1 else x
+
+
+class NormalEquations:
+    """Streaming float64 accumulation of ``G = Z^T Z`` and ``C = Z^T Y`` (rows of Z are features z[t])."""
+
+    def __init__(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> None:
+        self.G = torch.zeros(n_features, n_features, dtype=torch.float64, device=device)
+        self.C = torch.zeros(n_features, n_outputs, dtype=torch.float64, device=device)
+        self.count = 0
+
+    def update(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
+        """Add rows ``Z`` (M, F) and targets ``Y`` (M, D); float32 rows are promoted before the product."""
+        Z = Z.to(torch.float64)
+        self.G.addmm_(Z.T, Z)
+        self.C.addmm_(Z.T, Y.to(torch.float64))
+        self.count += Z.shape[0]
+
+
+def _eigh_solve(G: torch.Tensor, C: torch.Tensor, ridge: float) -> torch.Tensor:
+    s, V = torch.linalg.eigh(G)
+    s = s.clamp_min(0.0)
+    if ridge > 0:
+        inv = 1.0 / (s + ridge)
+    else:
+        # Eigenvalues of G below this carry no information in float64 (they are squared singular
+        # values of Z, resolved only to eps * largest): the pseudoinverse drops them.
+        cutoff = s.max() * G.shape[0] * torch.finfo(torch.float64).eps
+        inv = torch.where(s > cutoff, 1.0 / s.clamp_min(torch.finfo(torch.float64).tiny), torch.zeros_like(s))
+    return (V * inv) @ (V.T @ C)
+
+
+def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> torch.Tensor:
+    """Readout weights ``(D, F)`` from accumulated ``G`` (F, F) and ``C`` (F, D), in float64.
+
+    ``cholesky`` factors ``G + ridge I`` and falls back to an eigendecomposition when that is not
+    numerically positive definite; ``pinv`` (ridge must be 0) is the minimum-norm least-squares
+    solution through the eigendecomposition of ``G``. ``auto`` picks ``cholesky`` for ridge > 0.
+    """
+    if solver == "auto":
+        solver = "cholesky" if ridge > 0 else "pinv"
+    if solver == "cholesky" and ridge > 0:
+        A = G + ridge * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
+        L, info = torch.linalg.cholesky_ex(A)
+        if int(info) == 0:
+            return torch.cholesky_solve(C, L).T
+        return _eigh_solve(G, C, ridge).T
+    return _eigh_solve(G, C, ridge).T
+
+
+def solve_lstsq(Z: torch.Tensor, Y: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Readout weights ``(D, F)`` by least squares on the materialised rows, never forming ``Z^T Z``.
+
+    With ``ridge > 0`` the problem is augmented with ``sqrt(ridge) I`` rows, which is exactly ridge
+    regression but with the conditioning of ``Z`` rather than its square.
+    """
+    Z = Z.to(torch.float64)
+    Y = Y.to(torch.float64)
+    if ridge > 0:
+        F = Z.shape[1]
+        Z = torch.cat([Z, ridge**0.5 * torch.eye(F, dtype=Z.dtype, device=Z.device)])
+        Y = torch.cat([Y, torch.zeros(F, Y.shape[1], dtype=Y.dtype, device=Y.device)])
+    if Z.device.type == "cpu":
+        return torch.linalg.lstsq(Z, Y, driver="gelsd").solution.T
+    # CUDA's lstsq only supports full-rank tall problems; the pseudoinverse covers the rest.
+    return (torch.linalg.pinv(Z) @ Y).T
+
+
+class Readout(nn.Module):
+    """Linear readout ``y = W_out [1; u; x]`` with the weight as a buffer of shape ``(D_out, F)``."""
+
+    def __init__(self, weight: torch.Tensor, *, input_size: int, use_bias: bool, use_input: bool) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.input_size = input_size
+        self.use_bias = use_bias
+        self.use_input = use_input
+
+    @property
+    def output_size(self) -> int:
+        return self.weight.shape[0]
+
+    def parts(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        """``(bias (D,), W_u (D, D_in), W_x (D, N))`` views of the weight; absent parts are None."""
+        i = 0
+        bias = w_in = None
+        if self.use_bias:
+            bias, i = self.weight[:, 0], 1
+        if self.use_input and self.input_size:
+            w_in, i = self.weight[:, i : i + self.input_size], i + self.input_size
+        return bias, w_in, self.weight[:, i:]
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (..., N), ``u`` (..., D_in) -> ``y`` (..., D_out)."""
+        return features(x, u if self.input_size else None, self.use_bias, self.use_input) @ self.weight.T
