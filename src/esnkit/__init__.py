@@ -16,9 +16,10 @@ Quick start::
 """
 
 from . import datasets, metrics, plotting
-from .esn import ESN, ESNState, NotFittedError
+from .errors import NonFiniteStateError, NotFittedError
+from .esn import ESN, ESNState
 from .io import load, save
-from .loop import NonFiniteStateError, unroll
+from .loop import unroll
 from .readout import NormalEquations, Readout, solve_lstsq, solve_normal_equations
 from .reservoir import (
     EchoStatePropertyWarning,

@@ -20,7 +20,7 @@ def _demo(args: argparse.Namespace) -> int:
     test = data[n_train + 1 : n_train + 1 + n_test]
     esn = ek.ESN(
         args.reservoir_size, spectral_radius=0.9, leak_rate=1.0, input_scaling=1.0, bias_scaling=0.5,
-        ridge=1e-10, washout=args.washout, seed=args.seed,
+        ridge=1e-9, washout=args.washout, seed=args.seed,
     )
     print(f"esnkit {ek.__version__} demo: Mackey-Glass (tau=17), one sample per time unit")
     print(f"  reservoir: N={args.reservoir_size}, spectral radius 0.9, ~10 connections per neuron, seed {args.seed}")

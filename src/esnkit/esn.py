@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ._series import Batch, from_batch, same_lengths, to_batch
+from .errors import NotFittedError
 from .loop import Unrolled, unroll
 from .readout import (
     SOLVERS,
@@ -44,10 +45,6 @@ class ESNState(NamedTuple):
 
     x: torch.Tensor
     y: torch.Tensor
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The model was used before ``fit``."""
 
 
 def _dtype(value: Any) -> torch.dtype:
@@ -375,10 +372,9 @@ class ESN(nn.Module):
         """
         self._check_params()
         dtype, device = _dtype(self.dtype), torch.device(self.device or "cpu")
+        U = None if inputs is None else to_batch(inputs, "inputs", dtype=dtype, device=device)
         Y = to_batch(targets, "targets", dtype=dtype, device=device)
-        U = None
-        if inputs is not None:
-            U = to_batch(inputs, "inputs", dtype=dtype, device=device)
+        if U is not None:
             same_lengths(U, Y, "inputs", "targets")
         elif self.feedback_scaling == 0:
             raise ValueError(

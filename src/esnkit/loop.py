@@ -22,12 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import NonFiniteStateError
 from .readout import Readout
 from .reservoir import Reservoir
-
-
-class NonFiniteStateError(FloatingPointError):
-    """Reservoir states or fed-back outputs became NaN or Inf during a run."""
 
 
 @dataclass

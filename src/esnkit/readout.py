@@ -17,6 +17,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .errors import NonFiniteStateError
+
 Solver = Literal["auto", "cholesky", "pinv", "lstsq"]
 SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
 
@@ -65,6 +67,14 @@ def _eigh_solve(G: torch.Tensor, C: torch.Tensor, ridge: float) -> torch.Tensor:
     return (V * inv) @ (V.T @ C)
 
 
+def _check_finite(*tensors: torch.Tensor) -> None:
+    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+        raise NonFiniteStateError(
+            "the readout's regression overflowed (features or targets too large even for float64): "
+            "rescale the inputs and targets, or lower input_scaling"
+        )
+
+
 def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> torch.Tensor:
     """Readout weights ``(D, F)`` from accumulated ``G`` (F, F) and ``C`` (F, D), in float64.
 
@@ -72,6 +82,7 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
     numerically positive definite; ``pinv`` (ridge must be 0) is the minimum-norm least-squares
     solution through the eigendecomposition of ``G``. ``auto`` picks ``cholesky`` for ridge > 0.
     """
+    _check_finite(G, C)
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
@@ -91,6 +102,7 @@ def solve_lstsq(Z: torch.Tensor, Y: torch.Tensor, ridge: float) -> torch.Tensor:
     """
     Z = Z.to(torch.float64)
     Y = Y.to(torch.float64)
+    _check_finite(Z.T @ Z, Y)
     if ridge > 0:
         F = Z.shape[1]
         Z = torch.cat([Z, ridge**0.5 * torch.eye(F, dtype=Z.dtype, device=Z.device)])

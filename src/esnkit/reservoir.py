@@ -148,8 +148,8 @@ class Reservoir(nn.Module):
         activation: Activation = "tanh",
     ) -> None:
         super().__init__()
-        n = bias.shape[0]
-        expected = {"W_crow": (n + 1,), "bias": (n,), "leak": (n,), "W_values": tuple(W_col.shape)}
+        n = W_crow.shape[0] - 1  # the CSR row pointer fixes N
+        expected = {"bias": (n,), "leak": (n,), "W_values": tuple(W_col.shape)}
         for name, shape in expected.items():
             if tuple(locals()[name].shape) != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {tuple(locals()[name].shape)}")
@@ -181,7 +181,7 @@ class Reservoir(nn.Module):
         n = W.shape[0]
 
         def t(a, kind: torch.dtype = dtype) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=kind, device=device)
+            return torch.as_tensor(np.array(a, copy=True), dtype=kind, device=device)
 
         return cls(
             t(W.indptr, torch.int64), t(W.indices, torch.int64), t(W.data),

@@ -1,0 +1,77 @@
+"""A plain NumPy re-implementation of the ESN equations, written straight from docs/model.md.
+
+    x[t] = (1 - a) x[t-1] + a f(W x[t-1] + W_in u[t] + W_fb y[t-1] + b)
+    y[t] = W_out [1; u[t]; x[t]]
+    W_out = Y^T Z (Z^T Z + ridge I)^-1   over the steps t >= washout
+
+One sequence at a time, one step at a time, dense matrices, no chunking: deliberately nothing in
+common with the library's implementation but the equations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Weights:
+    """Dense float64 copies of a fitted esnkit reservoir's weights."""
+
+    def __init__(self, reservoir) -> None:
+        self.W = reservoir.scipy_recurrent().toarray()
+        self.W_in = reservoir.W_in.double().cpu().numpy()
+        self.W_fb = reservoir.W_fb.double().cpu().numpy()
+        self.b = reservoir.bias.double().cpu().numpy()
+        self.a = reservoir.leak.double().cpu().numpy()
+        self.f = {"tanh": np.tanh, "identity": lambda z: z}[reservoir.activation]
+
+
+def step(w: Weights, x: np.ndarray, u: np.ndarray | None, y_prev: np.ndarray | None) -> np.ndarray:
+    pre = w.W @ x + w.b
+    if u is not None and w.W_in.shape[1]:
+        pre = pre + w.W_in @ u
+    if y_prev is not None and w.W_fb.shape[1]:
+        pre = pre + w.W_fb @ y_prev
+    return (1 - w.a) * x + w.a * w.f(pre)
+
+
+def feature(x, u, use_bias: bool, use_input: bool) -> np.ndarray:
+    parts = ([1.0] if use_bias else []) + (list(u) if use_input and u is not None else []) + list(x)
+    return np.array(parts)
+
+
+def harvest(w: Weights, U, Y, x0=None, y0=None) -> np.ndarray:
+    """Teacher-forced states (T, N): the output fed back at step t is the target Y[t-1]."""
+    T = len(Y) if U is None else len(U)
+    n = w.W.shape[0]
+    x = np.zeros(n) if x0 is None else np.array(x0, dtype=float)
+    y_prev = np.zeros(w.W_fb.shape[1]) if y0 is None else np.array(y0, dtype=float)
+    xs = []
+    for t in range(T):
+        x = step(w, x, None if U is None else U[t], y_prev)
+        xs.append(x)
+        if Y is not None:
+            y_prev = Y[t]
+    return np.array(xs)
+
+
+def ridge_readout(Xs, Us, Ys, washout: int, ridge: float, use_bias=True, use_input=True) -> np.ndarray:
+    """W_out (D, F) from lists of per-sequence states, inputs and targets."""
+    Z, T = [], []
+    for X, U, Y in zip(Xs, Us, Ys):
+        for t in range(washout, len(X)):
+            Z.append(feature(X[t], None if U is None else U[t], use_bias, use_input))
+            T.append(Y[t])
+    Z, T = np.array(Z), np.array(T)
+    return np.linalg.solve(Z.T @ Z + ridge * np.eye(Z.shape[1]), Z.T @ T).T
+
+
+def run_free(w: Weights, W_out, x0, y0, *, U=None, n=None, forecaster=False, use_bias=True, use_input=True):
+    """Outputs (T, D) of a driven (``U``) or free-running (``n`` steps) network feeding back its outputs."""
+    x, y = np.array(x0, dtype=float), np.array(y0, dtype=float)
+    out = []
+    for t in range(len(U) if U is not None else n):
+        u = U[t] if U is not None else (y if forecaster else None)
+        x = step(w, x, u, y)
+        y = W_out @ feature(x, u, use_bias, use_input and u is not None)
+        out.append(y)
+    return np.array(out)

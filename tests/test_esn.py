@@ -1,0 +1,209 @@
+"""The ESN estimator against the NumPy reference, plus its state, layout and dtype contracts."""
+
+import numpy as np
+import pytest
+import reference as ref
+import torch
+
+import esnkit as ek
+
+RNG = np.random.default_rng(7)
+
+
+def small(**kw):
+    base = dict(spectral_radius=0.8, connectivity=0.3, input_scaling=0.7, bias_scaling=0.3, ridge=1e-3, seed=3)
+    return ek.ESN(40, **{**base, **kw})
+
+
+CONFIGS = {
+    "plain": dict(leak_rate=1.0, bias_scaling=0.0),
+    "leak": dict(leak_rate=0.3),
+    "per-neuron-leak": dict(leak_rate=np.linspace(0.1, 1.0, 40)),
+    "feedback": dict(leak_rate=0.5, feedback_scaling=0.4),
+    "washout-no-readout-bias-input": dict(washout=10, readout_bias=False, readout_input=False),
+    "identity": dict(activation="identity", spectral_radius=0.5),
+    "in-degree": dict(connectivity=None, in_degree=5),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_fit_states_readout_and_predictions_match_numpy_reference(name):
+    esn = small(**CONFIGS[name])
+    U, Y = RNG.uniform(-1, 1, (120, 2)), RNG.uniform(-1, 1, (120, 3))
+    esn.fit(U, Y)
+    w = ref.Weights(esn.reservoir)
+    X = ref.harvest(w, U, Y)
+    np.testing.assert_allclose(esn.states(U, targets=Y, initial_state=np.zeros(40)), X, rtol=0, atol=1e-12)
+    W_out = ref.ridge_readout([X], [U], [Y], esn.washout, esn.ridge, esn.readout_bias, esn.readout_input)
+    np.testing.assert_allclose(esn.readout.weight.numpy(), W_out, rtol=1e-9, atol=1e-10)
+    # Driven prediction continues from the end of training and feeds back its own outputs.
+    U2 = RNG.uniform(-1, 1, (30, 2))
+    expected = ref.run_free(w, esn.readout.weight.numpy(), X[-1], Y[-1], U=U2,
+                            use_bias=esn.readout_bias, use_input=esn.readout_input)
+    np.testing.assert_allclose(esn.predict(U2), expected, rtol=0, atol=1e-10)
+
+
+def test_batch_and_ragged_lists_match_per_sequence_reference():
+    esn = small(leak_rate=0.4, feedback_scaling=0.3, washout=5)
+    seqs_u = [RNG.uniform(-1, 1, (n, 1)) for n in (50, 80, 20)]
+    seqs_y = [np.sin(3 * u) for u in seqs_u]
+    esn.fit(seqs_u, seqs_y)
+    w = ref.Weights(esn.reservoir)
+    Xs = [ref.harvest(w, u, y) for u, y in zip(seqs_u, seqs_y)]
+    W_out = ref.ridge_readout(Xs, seqs_u, seqs_y, 5, esn.ridge)
+    np.testing.assert_allclose(esn.readout.weight.numpy(), W_out, rtol=1e-9, atol=1e-10)
+    states = esn.states(seqs_u, targets=seqs_y, initial_state=np.zeros(40))
+    assert [s.shape for s in states] == [(50, 40), (80, 40), (20, 40)]
+    for s, X in zip(states, Xs):
+        np.testing.assert_allclose(s, X, atol=1e-12)
+    # Each sequence's final state is carried: predictions continue from each sequence's own end.
+    np.testing.assert_allclose(esn.state.x.numpy(), np.stack([X[-1] for X in Xs]), atol=1e-12)
+    nxt = [RNG.uniform(-1, 1, (n, 1)) for n in (7, 3, 5)]
+    preds = esn.predict(nxt)
+    for p, u, X, y in zip(preds, nxt, Xs, seqs_y):
+        np.testing.assert_allclose(p, ref.run_free(w, esn.readout.weight.numpy(), X[-1], y[-1], U=u), atol=1e-10)
+
+
+def test_3d_batch_equals_separate_fits_of_each_sequence_in_its_states():
+    esn = small(leak_rate=0.5)
+    U = RNG.uniform(-1, 1, (4, 60, 2))
+    Y = RNG.uniform(-1, 1, (4, 60, 1))
+    esn.fit(U, Y)
+    states = esn.states(U, targets=Y, initial_state=np.zeros(40))
+    assert states.shape == (4, 60, 40)
+    w = ref.Weights(esn.reservoir)
+    for b in range(4):
+        np.testing.assert_allclose(states[b], ref.harvest(w, U[b], Y[b]), atol=1e-12)
+    assert esn.predict(U[:, :10]).shape == (4, 10, 1)
+
+
+def test_generate_forecaster_and_pattern_generator_match_reference():
+    esn = small(leak_rate=0.6)
+    s = ek.datasets.sine(300, period=25)
+    esn.fit(s[:-1], s[1:])
+    w = ref.Weights(esn.reservoir)
+    g = esn.generate(40)
+    X = ref.harvest(w, s[:-1], s[1:])
+    np.testing.assert_allclose(g, ref.run_free(w, esn.readout.weight.numpy(), X[-1], s[-1], n=40, forecaster=True),
+                               atol=1e-10)
+    pg = small(feedback_scaling=1.0, leak_rate=0.7).fit(None, s)
+    w = ref.Weights(pg.reservoir)
+    X = ref.harvest(w, None, s)
+    np.testing.assert_allclose(pg.generate(40), ref.run_free(w, pg.readout.weight.numpy(), X[-1], s[-1], n=40),
+                               atol=1e-10)
+
+
+def test_chunked_run_equals_single_chunk():
+    U, Y = RNG.uniform(-1, 1, (200, 1)), RNG.uniform(-1, 1, (200, 1))
+    a = small(feedback_scaling=0.2, chunk_size=7).fit(U, Y)
+    b = small(feedback_scaling=0.2, chunk_size=10_000).fit(U, Y)
+    np.testing.assert_allclose(a.readout.weight.numpy(), b.readout.weight.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.predict(U[:50]), b.predict(U[:50]), atol=1e-12)
+    np.testing.assert_allclose(a.generate(30), b.generate(30), atol=1e-12)
+
+
+def test_state_is_carried_only_on_request():
+    s = ek.datasets.sine(400, period=30)
+    esn = small().fit(s[:200], s[1:201])
+    first = esn.predict(s[201:250])
+    assert np.array_equal(first, esn.predict(s[201:250]))  # pure by default: same call, same answer
+    whole = esn.predict(s[201:300])
+    a = esn.predict(s[201:250], update_state=True)
+    b = esn.predict(s[250:300], update_state=True)
+    np.testing.assert_allclose(np.concatenate([a, b]), whole, atol=1e-12)
+    y, state = esn.predict(s[300:310], return_state=True)
+    np.testing.assert_allclose(esn.predict(s[310:320], initial_state=state),
+                               esn.predict(s[300:320])[10:], atol=1e-12)
+    esn.reset()
+    assert esn.state is None
+    zero_start = esn.predict(s[201:250])
+    explicit = esn.predict(s[201:250], initial_state=np.zeros(40))
+    assert np.array_equal(zero_start, explicit)
+
+
+def test_echo_state_property_different_initial_states_converge():
+    esn = ek.ESN(200, spectral_radius=0.9, leak_rate=0.5, seed=1).fit(RNG.uniform(-1, 1, 300), RNG.normal(size=300))
+    u = RNG.uniform(-1, 1, (400, 1))
+    x1 = esn.states(u, initial_state=RNG.uniform(-1, 1, 200))
+    x2 = esn.states(u, initial_state=RNG.uniform(-1, 1, 200))
+    gap = np.linalg.norm(x1 - x2, axis=1)
+    assert gap[0] > 1.0
+    assert gap[-1] < 1e-8 * gap[0]
+
+
+def test_same_seed_bit_identical_and_different_seed_differs():
+    U, Y = RNG.uniform(-1, 1, (150, 1)), RNG.uniform(-1, 1, (150, 1))
+    a, b, c = (ek.ESN(300, seed=s).fit(U, Y) for s in (11, 11, 12))
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    assert np.array_equal(a.generate(50), b.generate(50))
+    assert not torch.equal(a.reservoir.W_values, c.reservoir.W_values)
+
+
+def test_numpy_in_numpy_out_tensor_in_tensor_out_and_float32():
+    U, Y = RNG.uniform(-1, 1, (100, 1)), RNG.uniform(-1, 1, (100, 1))
+    esn = small().fit(U, Y)
+    assert isinstance(esn.predict(U), np.ndarray)
+    assert isinstance(esn.predict(torch.from_numpy(U)), torch.Tensor)
+    assert isinstance(esn.generate(3), np.ndarray)
+    t = small(dtype=torch.float32).fit(torch.from_numpy(U), torch.from_numpy(Y))
+    out = t.predict(torch.from_numpy(U))
+    assert out.dtype == torch.float32 and isinstance(t.generate(3), torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), esn.predict(U), atol=1e-3)
+    # 1-D series are one feature
+    assert esn.predict(U[:, 0]).shape == (100, 1)
+
+
+def test_module_to_and_state_dict():
+    U, Y = RNG.uniform(-1, 1, (100, 1)), RNG.uniform(-1, 1, (100, 1))
+    esn = small().fit(U, Y)
+    expected = esn.predict(U)
+    esn.to(torch.float32)
+    assert esn.readout.weight.dtype == torch.float32 and esn.reservoir.W_col.dtype == torch.int64
+    np.testing.assert_allclose(esn.predict(U), expected, atol=1e-4)
+    keys = set(esn.state_dict())
+    assert {"reservoir.W_values", "readout.weight", "state_x", "state_y"} <= keys
+
+
+def test_spectral_radius_and_effective_radius_of_fitted_model():
+    esn = ek.ESN(300, spectral_radius=0.75, leak_rate=0.4, seed=0).fit(RNG.normal(size=50), RNG.normal(size=50))
+    assert abs(esn.spectral_radius_() - 0.75) / 0.75 < 1e-6
+    W = esn.reservoir.scipy_recurrent().toarray()
+    lam = np.linalg.eigvals(W)
+    assert esn.effective_spectral_radius() == pytest.approx(np.abs(0.6 + 0.4 * lam).max(), rel=1e-9)
+
+
+def test_float64_normal_equations_for_float32_states():
+    U, Y = RNG.uniform(-1, 1, (500, 1)), RNG.uniform(-1, 1, (500, 1))
+    e32 = small(dtype="float32", ridge=1e-9).fit(U, Y)
+    e64 = small(ridge=1e-9).fit(U, Y)
+    np.testing.assert_allclose(e32.readout.weight.double().numpy(), e64.readout.weight.numpy(), rtol=0, atol=1e-2)
+
+
+# ----------------------------------------------------------------- acceptance targets from the issue
+@pytest.mark.parametrize("signal, params", [
+    ("sine", dict(spectral_radius=0.8, feedback_scaling=1.0, leak_rate=1.0, bias_scaling=0.0)),
+    ("mso2", dict(spectral_radius=0.95, feedback_scaling=0.3, leak_rate=0.5, bias_scaling=0.2)),
+])
+def test_feedback_only_pattern_generator_free_runs_1000_steps(signal, params):
+    s = ek.datasets.sine(3000, period=20) if signal == "sine" else ek.datasets.mso(3000, n_oscillators=2)
+    esn = ek.ESN(200, ridge=1e-8, washout=200, seed=0, **params)
+    esn.fit(None, s[:2000])
+    g = esn.generate(1000)
+    assert ek.metrics.nrmse(s[2000:3000], g) < 1e-2
+
+
+def test_mackey_glass_one_step_n500(mackey):
+    esn = ek.ESN(500, spectral_radius=0.9, leak_rate=1.0, input_scaling=1.0, bias_scaling=0.5,
+                 ridge=1e-10, washout=100, seed=0)
+    esn.fit(mackey[:4000], mackey[1:4001])
+    y = esn.predict(mackey[4000:5000])
+    assert ek.metrics.nrmse(mackey[4001:5001], y) < 1e-3
+
+
+def test_mackey_glass_84_step_free_run_n1000_issue_example(mackey):
+    esn = ek.ESN(reservoir_size=1000, spectral_radius=0.9, connectivity=0.01, leak_rate=0.3,
+                 input_scaling=1.0, ridge=1e-7, washout=100, seed=0)
+    esn.fit(mackey[:4000], mackey[1:4001])
+    g = esn.generate(84)
+    assert ek.metrics.nrmse(mackey[4001:4085], g) < 0.05

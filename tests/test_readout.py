@@ -1,0 +1,82 @@
+"""Closed-form readout solvers: normal equations, pseudoinverse, lstsq, streaming accumulation."""
+
+import numpy as np
+import pytest
+import torch
+
+from esnkit.readout import NormalEquations, solve_lstsq, solve_normal_equations
+
+rng = np.random.default_rng(0)
+
+
+def problem(T=300, F=20, D=2, cond_scale=1.0):
+    Z = rng.normal(size=(T, F)) * np.logspace(0, -cond_scale, F)
+    Y = rng.normal(size=(T, D))
+    return torch.from_numpy(Z), torch.from_numpy(Y)
+
+
+def accumulate(Z, Y, chunks=1):
+    ne = NormalEquations(Z.shape[1], Y.shape[1])
+    for z, y in zip(torch.tensor_split(Z, chunks), torch.tensor_split(Y, chunks)):
+        ne.update(z, y)
+    return ne
+
+
+@pytest.mark.parametrize("ridge", [1e-6, 1e-2, 10.0])
+def test_ridge_solution_satisfies_normal_equations(ridge):
+    Z, Y = problem()
+    ne = accumulate(Z, Y)
+    W = solve_normal_equations(ne.G, ne.C, ridge)
+    residual = W @ (ne.G + ridge * torch.eye(20, dtype=torch.float64)) - ne.C.T
+    assert residual.abs().max() < 1e-10 * ne.C.abs().max()
+
+
+def test_streaming_equals_one_shot_and_counts_rows():
+    Z, Y = problem(T=1000)
+    a, b = accumulate(Z, Y, 1), accumulate(Z, Y, 13)
+    assert torch.allclose(a.G, b.G, rtol=1e-13, atol=1e-10) and torch.allclose(a.C, b.C, rtol=1e-13, atol=1e-10)
+    assert b.count == 1000
+
+
+def test_float32_rows_are_accumulated_in_float64():
+    Z, Y = problem()
+    ne = accumulate(Z.float(), Y.float())
+    assert ne.G.dtype == torch.float64
+    exact = Z.float().double()
+    assert torch.allclose(ne.G, exact.T @ exact, rtol=1e-12)
+
+
+def test_ridge_zero_equals_pseudoinverse():
+    Z, Y = problem(cond_scale=2)
+    ne = accumulate(Z, Y)
+    W = solve_normal_equations(ne.G, ne.C, 0.0)
+    expected = (np.linalg.pinv(Z.numpy()) @ Y.numpy()).T
+    np.testing.assert_allclose(W.numpy(), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_pinv_is_minimum_norm_for_rank_deficient_features():
+    Z, Y = problem(F=10)
+    Z = torch.cat([Z, Z[:, :3]], dim=1)  # duplicated columns: infinitely many least-squares solutions
+    ne = accumulate(Z, Y)
+    W = solve_normal_equations(ne.G, ne.C, 0.0)
+    np.testing.assert_allclose(W.numpy(), (np.linalg.pinv(Z.numpy()) @ Y.numpy()).T, atol=1e-9)
+
+
+def test_lstsq_equals_ridge_and_pinv():
+    Z, Y = problem()
+    ne = accumulate(Z, Y)
+    for ridge in (0.0, 1e-3):
+        np.testing.assert_allclose(solve_lstsq(Z, Y, ridge).numpy(),
+                                   solve_normal_equations(ne.G, ne.C, ridge).numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_cholesky_falls_back_when_not_positive_definite():
+    Z, Y = problem(F=10)
+    ne = accumulate(Z, Y)
+    G = ne.G.clone()
+    G[0, 0] = -1e6  # not positive definite even with the ridge: Cholesky fails, eigh path answers
+    W = solve_normal_equations(G, ne.C, 1e-3, "cholesky")
+    assert torch.isfinite(W).all()
+    s, V = torch.linalg.eigh(G)
+    expected = (V * (1 / (s.clamp_min(0) + 1e-3))) @ V.T @ ne.C
+    np.testing.assert_allclose(W.numpy(), expected.T.numpy(), rtol=1e-10)

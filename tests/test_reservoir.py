@@ -1,0 +1,76 @@
+"""Reservoir construction: exact spectral radius, sparsity, seeding, echo-state warnings."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+import esnkit as ek
+from esnkit.reservoir import DENSE_EIG_MAX, Reservoir, random_recurrent
+
+
+@pytest.mark.parametrize("n", [50, DENSE_EIG_MAX + 200])  # the dense path and the ARPACK path
+@pytest.mark.parametrize("rho", [0.5, 0.95, 1.3])
+def test_spectral_radius_after_scaling_matches_request(n, rho):
+    r = Reservoir.random(n, 1, spectral_radius=rho, seed=1)
+    dense = r.scipy_recurrent().toarray()
+    actual = np.abs(np.linalg.eigvals(dense)).max()
+    assert abs(actual - rho) / rho <= 1e-6
+
+
+def test_connectivity_and_in_degree():
+    rng = np.random.default_rng(0)
+    W = random_recurrent(400, rng, connectivity=0.05)
+    assert W.nnz == round(0.05 * 400 * 400)
+    W = random_recurrent(300, rng, in_degree=7)
+    assert (np.diff(W.indptr) == 7).all()
+    assert all(len(set(W.indices[W.indptr[i]:W.indptr[i + 1]])) == 7 for i in range(300))
+    assert np.abs(W.data).max() <= 1.0
+
+
+def test_default_connectivity_is_about_ten_per_row():
+    r = Reservoir.random(1000, 1, seed=0)
+    assert r.W_values.numel() == 10_000
+
+
+def test_recurrent_weights_do_not_depend_on_input_or_output_counts():
+    a = Reservoir.random(100, 1, 0, seed=5)
+    b = Reservoir.random(100, 4, 2, feedback_scaling=1.0, seed=5)
+    assert torch.equal(a.W_values, b.W_values) and torch.equal(a.bias, b.bias)
+
+
+def test_input_scaling_per_input_and_input_connectivity():
+    r = Reservoir.random(500, 2, input_scaling=[1.0, 0.01], input_connectivity=0.2, seed=0)
+    W_in = r.W_in.numpy()
+    assert np.abs(W_in[:, 0]).max() > 0.9 and np.abs(W_in[:, 1]).max() <= 0.01
+    assert 0.15 < (W_in != 0).mean() < 0.25
+
+
+def test_nilpotent_matrix_cannot_be_rescaled():
+    with pytest.raises(ValueError, match="spectral radius 0"):
+        ek.scale_to_spectral_radius(sp.csr_matrix(np.triu(np.ones((5, 5)), 1)), 0.9)
+
+
+def test_effective_spectral_radius_formula():
+    r = Reservoir.random(80, 1, spectral_radius=0.9, leak_rate=0.25, seed=2)
+    lam = np.linalg.eigvals(r.scipy_recurrent().toarray())
+    assert r.effective_spectral_radius() == pytest.approx(np.abs(0.75 + 0.25 * lam).max(), rel=1e-9)
+
+
+def test_warns_when_echo_state_property_cannot_hold_but_allows_it():
+    x = np.random.default_rng(0).normal(size=(100, 1))
+    with pytest.warns(ek.EchoStatePropertyWarning, match="effective spectral radius"):
+        ek.ESN(100, spectral_radius=1.5, seed=0).fit(x, x)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ek.EchoStatePropertyWarning)
+        ek.ESN(100, spectral_radius=0.9, seed=0).fit(x, x)
+
+
+def test_constructor_checks_shapes():
+    r = Reservoir.random(10, 1, seed=0)
+    with pytest.raises(ValueError, match="bias must have shape"):
+        Reservoir(r.W_crow, r.W_col, r.W_values, r.W_in, r.W_fb, r.bias[:5], r.leak)
+    with pytest.raises(ValueError, match="activation"):
+        Reservoir(r.W_crow, r.W_col, r.W_values, r.W_in, r.W_fb, r.bias, r.leak, activation="softsign")
