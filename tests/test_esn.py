@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-import reference as ref
 import torch
 
 import esnkit as ek
+import reference as ref
 
 RNG = np.random.default_rng(7)
 

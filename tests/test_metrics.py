@@ -16,7 +16,8 @@ def test_mse_rmse_nrmse_by_hand():
     std = y.std(axis=0)
     assert m.nrmse(y, p, multioutput="raw_values") == pytest.approx(np.sqrt([1 / 6, 1 / 3]) / std)
     assert m.nrmse(y, p, normalization="var", multioutput="raw_values") == pytest.approx([1 / 6, 1 / 3] / std**2)
-    assert m.nrmse(y, p, normalization="range", multioutput="raw_values") == pytest.approx(np.sqrt([1 / 6, 1 / 3]) / [2, 4])
+    by_range = m.nrmse(y, p, normalization="range", multioutput="raw_values")
+    assert by_range == pytest.approx(np.sqrt([1 / 6, 1 / 3]) / [2, 4])
     ref = np.array([[0.0, 0.0], [10.0, 10.0]])
     assert m.nrmse(y, p, reference=ref, multioutput="raw_values") == pytest.approx(np.sqrt([1 / 6, 1 / 3]) / 5)
 

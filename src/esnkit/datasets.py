@@ -42,12 +42,12 @@ def mackey_glass(
     """The Mackey-Glass delay differential equation, sampled like the ESN literature.
 
     ``dx/dt = beta x(t - tau) / (1 + x(t - tau)^exponent) - gamma x(t)``, integrated by RK4 with
-    step ``dt`` and kept every
-    ``sample_every`` steps, so the defaults give one sample per time unit from steps of 1/10
-    (Jaeger 2001). Delayed values between grid points are cubic-interpolated (fourth order away
-    from the derivative kinks a constant history leaves at t = τ, 2τ, …). The history is the constant ``x0`` (plus uniform ±0.1 noise drawn from ``seed``
-    when one is given); the first ``discard`` samples are dropped as transient. τ = 17 is mildly
-    chaotic, τ = 30 more so. Returns shape ``(n_steps, 1)``.
+    step ``dt`` and kept every ``sample_every`` steps, so the defaults give one sample per time
+    unit from steps of 1/10 (Jaeger 2001). Delayed values between grid points are cubic-
+    interpolated (fourth order away from the derivative kinks a constant history leaves at
+    t = τ, 2τ, …). The history is the constant ``x0`` (plus uniform ±0.1 noise drawn from
+    ``seed`` when one is given); the first ``discard`` samples are dropped as transient. τ = 17
+    is mildly chaotic, τ = 30 more so. Returns shape ``(n_steps, 1)``.
     """
     _check_steps(n_steps)
     _positive(tau=tau, dt=dt, beta=beta, gamma=gamma)
