@@ -207,3 +207,13 @@ def test_mackey_glass_84_step_free_run_n1000_issue_example(mackey):
     esn.fit(mackey[:4000], mackey[1:4001])
     g = esn.generate(84)
     assert ek.metrics.nrmse(mackey[4001:4085], g) < 0.05
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    s = ek.datasets.sine(500, period=23)
+    cpu = small(feedback_scaling=0.2).fit(s[:-1], s[1:])
+    t = torch.from_numpy(s).cuda()
+    gpu = small(feedback_scaling=0.2, device="cuda").fit(t[:-1], t[1:])
+    assert gpu.readout.weight.device.type == "cuda"
+    np.testing.assert_allclose(gpu.generate(50).cpu().numpy(), cpu.generate(50), atol=1e-8)

@@ -91,7 +91,13 @@ def mackey_glass(
     return out[discard : discard + n_steps, None].copy()
 
 
-def _flow(rhs, n_steps: int, dt: float, x0: np.ndarray, discard: float, rtol: float, atol: float) -> np.ndarray:
+def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rtol: float, atol: float) -> np.ndarray:
+    """Integrate a 3-variable flow with DOP853; ``seed`` perturbs ``x0`` uniformly by ±1."""
+    _check_steps(n_steps)
+    _positive(dt=dt)
+    x0 = np.asarray(x0, dtype=np.float64)
+    if seed is not None:
+        x0 = x0 + np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
     t_end = discard + (n_steps - 1) * dt
     t_eval = discard + dt * np.arange(n_steps)
     sol = solve_ivp(rhs, (0.0, t_end), x0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
@@ -119,17 +125,12 @@ def lorenz(
     ``rtol = atol = 1e-10``. ``seed`` perturbs ``x0`` uniformly by ±1 for independent trajectories.
     Largest Lyapunov exponent at the default parameters: λ ≈ 0.906 (one Lyapunov time ≈ 1.1 units).
     """
-    _check_steps(n_steps)
-    _positive(dt=dt)
-    start = np.asarray(x0, dtype=np.float64)
-    if seed is not None:
-        start = start + np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
 
     def rhs(_t, s):
         x, y, z = s
         return [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
 
-    return _flow(rhs, n_steps, dt, start, discard, rtol, atol)
+    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol)
 
 
 def rossler(
@@ -149,17 +150,12 @@ def rossler(
 
     Integrated by DOP853 at ``rtol = atol = 1e-10``; λ ≈ 0.071 at the default parameters.
     """
-    _check_steps(n_steps)
-    _positive(dt=dt)
-    start = np.asarray(x0, dtype=np.float64)
-    if seed is not None:
-        start = start + np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
 
     def rhs(_t, s):
         x, y, z = s
         return [-y - z, x + a * y, b + z * (x - c)]
 
-    return _flow(rhs, n_steps, dt, start, discard, rtol, atol)
+    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol)
 
 
 def narma10(n_steps: int, *, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
