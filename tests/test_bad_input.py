@@ -119,8 +119,17 @@ def test_initial_state_checks(fitted):
         fitted.predict(U, initial_state=np.full(50, np.nan))
     batch = ek.ESN(50, seed=0).fit(np.stack([U, U]), np.stack([Y, Y]))
     with pytest.raises(ValueError, match="carries the states of 2 sequences"):
-        batch.predict(U[:, :])
+        batch.predict(U)
     assert batch.reset().predict(U).shape == (200, 1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised where CUDA is absent")
+def test_cuda_device_without_cuda_is_a_clear_error(tmp_path, fitted):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ek.ESN(50, device="cuda")
+    fitted.save(tmp_path / "m.esnkit")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ek.load(tmp_path / "m.esnkit", device="cuda")
 
 
 def test_tensor_on_other_device_is_refused(fitted):

@@ -149,20 +149,22 @@ def to_batch(
     return batch
 
 
-def from_batch(y: torch.Tensor, like: Batch | None, *, kind: Kind | None = None, lengths: Sequence[int] | None = None):
+def from_batch(y: torch.Tensor, like: Batch):
     """Hand a ``(batch, time, features)`` result back in the layout and array type of ``like``."""
-    layout = like.layout if like is not None else ("2d" if y.shape[0] == 1 else "3d")
-    kind = kind or (like.kind if like is not None else "torch")
-    lengths = lengths if lengths is not None else (like.lengths if like is not None else None)
 
     def out(t: torch.Tensor):
-        return t.cpu().numpy() if kind == "numpy" else t
+        return t.cpu().numpy() if like.kind == "numpy" else t
 
-    if layout == "list":
-        return [out(y[b, : lengths[b]]) for b in range(y.shape[0])]
-    if layout == "2d":
+    if like.layout == "list":
+        return [out(y[b, :n]) for b, n in enumerate(like.lengths)]
+    if like.layout == "2d":
         return out(y[0])
     return out(y)
+
+
+def ends_in(lengths: Sequence[int], chunk: slice) -> list[tuple[int, int]]:
+    """``(sequence, index within the chunk)`` of the sequences whose last step falls in ``chunk``."""
+    return [(b, n - 1 - chunk.start) for b, n in enumerate(lengths) if chunk.start < n <= chunk.stop]
 
 
 def same_lengths(a: Batch, b: Batch, name_a: str, name_b: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._series import Batch, from_batch, same_lengths, to_batch
+from ._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from .errors import NotFittedError
 from .loop import Unrolled, unroll
 from .readout import (
@@ -206,9 +206,11 @@ class ESN(nn.Module):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _dtype(self.dtype)
         try:
-            torch.device(self.device or "cpu")
+            device = torch.device(self.device or "cpu")
         except (RuntimeError, TypeError) as exc:
             raise ValueError(f"device {self.device!r} is not a valid torch device: {exc}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but CUDA is not available here; use device='cpu'")
 
     # ------------------------------------------------------------------ fitted model
     @property
@@ -260,11 +262,14 @@ class ESN(nn.Module):
         return self.reservoir.effective_spectral_radius()
 
     # ------------------------------------------------------------------ state handling
-    def _start_state(self, initial_state: Any, batch: int | None) -> ESNState:
-        """The state a run starts from: ``initial_state``, else the carried state, else zeros."""
+    def _start_state(self, initial_state: Any, batch: int | None, outputs: int | None = None) -> ESNState:
+        """The state a run starts from: ``initial_state``, else the carried state, else zeros.
+
+        ``outputs`` is the output width, needed only while fitting (before the readout exists).
+        """
         dtype, device = self._dtype_device()
         N = self.reservoir.size
-        D = self.readout.output_size if self.readout is not None else self._fit_outputs
+        D = self.readout.output_size if outputs is None else outputs
         if initial_state is None:
             state = self.state
             if state is None:
@@ -404,8 +409,7 @@ class ESN(nn.Module):
         )
         self.reservoir.check_echo_state(stacklevel=3)
         self.readout = None
-        self._fit_outputs = Y.features
-        start = self._start_state(initial_state, Y.batch_size)
+        start = self._start_state(initial_state, Y.batch_size, Y.features)
 
         use_input = self.readout_input and d_in > 0
         n_feat = feature_size(self.reservoir_size, d_in, self.readout_bias, use_input)
@@ -422,8 +426,7 @@ class ESN(nn.Module):
                 rows_y.append(Y.data[:, sl][m])
             else:
                 normal.update(z, Y.data[:, sl][m])
-            ends = [(b, n - 1 - sl.start) for b, n in enumerate(Y.lengths) if sl.start < n <= sl.stop]
-            for b, t in ends:
+            for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
         if keep_rows:
             weight = solve_lstsq(torch.cat(rows_z), torch.cat(rows_y), self.ridge)
@@ -463,10 +466,9 @@ class ESN(nn.Module):
         for sl, u, out in self._chunks(U.steps, start, inputs=U, keep_states=not in_loop or U.ragged):
             y = out.outputs if in_loop else readout(out.states, u)
             ys.append(y)
-            for b, n in enumerate(U.lengths):
-                if sl.start < n <= sl.stop:
-                    final_x[b] = out.states[b, n - 1 - sl.start] if out.states is not None else out.x[b]
-                    final_y[b] = y[b, n - 1 - sl.start]
+            for b, t in ends_in(U.lengths, sl):
+                final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
+                final_y[b] = y[b, t]
         y = torch.cat(ys, dim=1)
         return self._finish(y, U, ESNState(final_x, final_y), update_state, return_state)
 

@@ -95,6 +95,8 @@ def load(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    if device is not None and torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available here; load with device='cpu'")
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
