@@ -22,7 +22,8 @@ class Weights:
         self.W_fb = reservoir.W_fb.double().cpu().numpy()
         self.b = reservoir.bias.double().cpu().numpy()
         self.a = reservoir.leak.double().cpu().numpy()
-        self.f = {"tanh": np.tanh, "identity": lambda z: z}[reservoir.activation]
+        self.f = {"tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
+                  "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}[reservoir.activation]
 
 
 def step(w: Weights, x: np.ndarray, u: np.ndarray | None, y_prev: np.ndarray | None) -> np.ndarray:

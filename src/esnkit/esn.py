@@ -37,6 +37,9 @@ from .readout import (
 )
 from .reservoir import Activation, Reservoir, resolve_activation
 
+# Values per chunk buffer (drive, states, features) when chunk_size is None: 8 MB in float64,
+# large enough that the per-chunk BLAS calls run at full speed.
+CHUNK_VALUES = 2**20
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -85,6 +88,7 @@ class ESN(nn.Module):
     washout : number of initial steps of every training sequence left out of the readout fit.
     readout_bias, readout_input : whether the constant 1 and the input u[t] enter the readout.
     chunk_size : time steps processed per chunk; memory grows with chunk_size, not series length.
+        Default (None): as many steps as keep each per-chunk buffer near 8 MB (2^20 values).
     seed : integer seed; the same seed gives bit-identical weights and results on the same machine.
     dtype, device : floating type (float32 or float64) and device of the weights and states.
 
@@ -111,7 +115,7 @@ class ESN(nn.Module):
         washout: int = 0,
         readout_bias: bool = True,
         readout_input: bool = True,
-        chunk_size: int = 4096,
+        chunk_size: int | None = None,
         seed: int | None = None,
         dtype: torch.dtype | str = torch.float64,
         device: torch.device | str | None = None,
@@ -197,8 +201,8 @@ class ESN(nn.Module):
             raise ValueError("solver='pinv' is the unregularised solution: set ridge=0, or use solver='cholesky'")
         if not _is_int(self.washout) or self.washout < 0:
             raise ValueError(f"washout must be an integer ≥ 0, got {self.washout!r}")
-        if not _is_int(self.chunk_size) or self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
+        if self.chunk_size is not None and (not _is_int(self.chunk_size) or self.chunk_size < 1):
+            raise ValueError(f"chunk_size must be None or a positive integer, got {self.chunk_size!r}")
         if self.seed is not None and not (_is_int(self.seed) and self.seed >= 0):
             raise ValueError(f"seed must be None or an integer ≥ 0, got {self.seed!r}")
         for name in ("readout_bias", "readout_input"):
@@ -341,8 +345,9 @@ class ESN(nn.Module):
         if teacher is not None and feedback is not None:
             teacher = torch.cat([start.y[:, None], teacher[:, :-1]], dim=1)
         x, y = start
-        for lo in range(0, steps, self.chunk_size):
-            sl = slice(lo, min(steps, lo + self.chunk_size))
+        chunk = self.chunk_size or max(64, CHUNK_VALUES // (B * res.size))
+        for lo in range(0, steps, chunk):
+            sl = slice(lo, min(steps, lo + chunk))
             u = inputs.data[:, sl] if inputs is not None else None
             drive = res.input_drive(None if closed_loop else u, B, sl.stop - lo)
             if teacher is not None and feedback is not None:

@@ -14,17 +14,52 @@ all steps in one matmul by the caller. The modes differ only in what is passed:
   ``feedback = W_fb`` and ``y0``;
 - free-running generation: ``readout``, ``feedback = W_fb (+ W_in when outputs become the next
   inputs)``, ``inputs_from_outputs=True`` for a one-step-ahead forecaster, and ``y0``.
+
+Three executors run these same equations, picked per call (see :func:`use_backend`):
+
+- ``native``: the C kernel (``_kernel.c``) runs all steps in one call on the CPU;
+- ``cuda-graph``: on a GPU, blocks of steps are captured once as a CUDA graph and replayed, which
+  removes the per-step kernel-launch latency;
+- ``torch``: one Python iteration per step with eager PyTorch ops; any device, any activation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
+from . import native
 from .errors import NonFiniteStateError
 from .readout import Readout
 from .reservoir import Reservoir
+
+BACKENDS = ("auto", "native", "cuda-graph", "torch")
+# Steps per captured CUDA graph: long enough to amortise a replay's launch, short enough that
+# capturing (once per call) stays in the milliseconds.
+GRAPH_BLOCK = 64
+# The native kernel multiplies by a dense W when it is this dense (the CSR indices then cost more
+# than the zeros they skip).
+NATIVE_DENSE_DENSITY = 0.25
+
+_backend: contextvars.ContextVar[str] = contextvars.ContextVar("esnkit_loop_backend", default="auto")
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Run every loop inside the ``with`` block on ``name``: 'auto' (default), 'native',
+    'cuda-graph' or 'torch'. 'auto' picks the native kernel on the CPU and CUDA graphs on a GPU
+    when they apply, else the PyTorch loop."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    token = _backend.set(name)
+    try:
+        yield
+    finally:
+        _backend.reset(token)
 
 
 @dataclass
@@ -50,53 +85,235 @@ def unroll(
     inputs_from_outputs: bool = False,
     keep_states: bool = True,
     step_offset: int = 0,
+    backend: str | None = None,
 ) -> Unrolled:
     """Run the reservoir over ``drive`` (B, T, N) from state ``x0`` (B, N).
 
     ``feedback`` is an (N, D) matrix applied to the previous output ``y`` (starting from ``y0``,
     shape (B, D)); ``inputs`` (B, T, D_in) is what the readout's input term sees. ``step_offset``
-    only shifts the step numbers quoted in errors. Raises :class:`NonFiniteStateError` when the
-    state or output stops being finite.
+    only shifts the step numbers quoted in errors. ``backend`` overrides :func:`use_backend`.
+    Raises :class:`NonFiniteStateError` when the state or output stops being finite.
     """
-    B, T, N = drive.shape
-    W = reservoir.recurrent_matrix()
-    sparse = W.layout == torch.sparse_csr
-    f = reservoir.f
-    leak = reservoir.leak
-    full_leak = bool((leak == 1).all())
-    if readout is not None:
-        w_bias, w_in, w_x = readout.parts()
-    x, y = x0, y0
-    states = torch.empty(B, T, N, dtype=x0.dtype, device=x0.device) if keep_states else None
-    outputs = torch.empty(B, T, readout.output_size, dtype=x0.dtype, device=x0.device) if readout else None
-    for t in range(T):
-        if sparse:
-            pre = torch.addmm(drive[:, t].T, W, x.T).T
-        else:
-            pre = torch.addmm(drive[:, t], x, W.T)
-        if feedback is not None:
-            pre = pre.addmm(y, feedback.T)
-        h = f(pre)
-        x = h if full_leak else torch.lerp(x, h, leak)
+    name = _pick(backend or _backend.get(), reservoir, drive, x0)
+    args = (reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states)
+    if name == "native":
+        out = _run_native(*args)
+    elif name == "cuda-graph":
+        out = _run_cuda_graph(*args)
+    else:
+        out = _run_torch(*args)
+    _check_finite(out, step_offset)
+    return out
+
+
+def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    native_ok = (
+        drive.device.type == "cpu"
+        and isinstance(reservoir.activation, str)
+        and x0.dtype in (torch.float32, torch.float64)
+        and all(t.dtype == x0.dtype for t in (drive, reservoir.W_values, reservoir.leak))
+    )
+    graph_ok = drive.device.type == "cuda" and _graph_matrix(reservoir) is not None
+    if name == "native":
+        if not native.available():
+            raise RuntimeError(f"backend='native' but the native time loop is unavailable: "
+                               f"{native.unavailable_reason()}")
+        if not native_ok:
+            raise ValueError("backend='native' runs CPU tensors of one dtype with a named activation "
+                             "('tanh', 'identity', 'relu', 'sigmoid')")
+        return name
+    if name == "cuda-graph":
+        if not graph_ok:
+            raise ValueError("backend='cuda-graph' needs CUDA tensors and a reservoir small enough for a dense W")
+        return name
+    if name == "auto":
+        if native_ok:
+            if native.available():
+                return "native"
+            native.warn_unavailable()
+        if graph_ok and drive.shape[1] >= 2 * GRAPH_BLOCK:
+            return "cuda-graph"
+    return "torch"
+
+
+class _Step:
+    """One step of the equations in eager PyTorch, shared by the ``torch`` and ``cuda-graph`` executors."""
+
+    def __init__(self, reservoir, readout, feedback, inputs_from_outputs, W=None) -> None:
+        self.W = reservoir.recurrent_matrix() if W is None else W
+        self.sparse = self.W.layout == torch.sparse_csr
+        self.f = reservoir.f
+        self.leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak
+        self.feedback = feedback
+        self.readout = readout
+        self.inputs_from_outputs = inputs_from_outputs
         if readout is not None:
-            u = y if inputs_from_outputs else (inputs[:, t] if inputs is not None else None)
-            y = torch.addmm(w_bias, x, w_x.T) if w_bias is not None else x @ w_x.T
-            if w_in is not None and u is not None:
-                y = y.addmm(u, w_in.T)
+            self.w_bias, self.w_in, self.w_x = readout.parts()
+
+    def __call__(self, x, y, drive_t, u_t):
+        if self.sparse:
+            pre = torch.addmm(drive_t.T, self.W, x.T).T
+        else:
+            pre = torch.addmm(drive_t, x, self.W.T)
+        if self.feedback is not None:
+            pre = pre.addmm(y, self.feedback.T)
+        h = self.f(pre)
+        x = h if self.leak is None else torch.lerp(x, h, self.leak)
+        if self.readout is not None:
+            u = y if self.inputs_from_outputs else u_t
+            y = torch.addmm(self.w_bias, x, self.w_x.T) if self.w_bias is not None else x @ self.w_x.T
+            if self.w_in is not None and u is not None:
+                y = y.addmm(u, self.w_in.T)
+        return x, y
+
+
+def _buffers(drive, x0, readout, keep_states):
+    B, T, N = drive.shape
+    states = torch.empty(B, T, N, dtype=x0.dtype, device=x0.device) if keep_states else None
+    outputs = (torch.empty(B, T, readout.output_size, dtype=x0.dtype, device=x0.device)
+               if readout is not None else None)
+    return states, outputs
+
+
+def _run_torch(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states,
+               step=None, buffers=None) -> Unrolled:
+    step = step or _Step(reservoir, readout, feedback, inputs_from_outputs)
+    states, outputs = buffers or _buffers(drive, x0, readout, keep_states)
+    x, y = x0, y0
+    for t in range(drive.shape[1]):
+        x, y = step(x, y, drive[:, t], inputs[:, t] if inputs is not None else None)
+        if outputs is not None:
             outputs[:, t] = y
-        if keep_states:
+        if states is not None:
             states[:, t] = x
-    _check_finite(x, y, states, outputs, step_offset)
     return Unrolled(states, outputs, x, y)
 
 
-def _check_finite(x, y, states, outputs, step_offset: int) -> None:
+def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states):
+    B, T, N = drive.shape
+    states, outputs = _buffers(drive, x0, readout, keep_states)
+    x = x0.clone(memory_format=torch.contiguous_format)
+    y = y0.clone(memory_format=torch.contiguous_format) if y0 is not None else None
+    if drive.stride(2) != 1:
+        drive = drive.contiguous()
+    weights = _native_weights(reservoir, single=B == 1)
+    leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak.contiguous()
+    w_x = ydrive = w_y = None
+    if readout is not None:
+        bias, w_in, w_x = readout.parts()
+        D = readout.output_size
+        base = bias.contiguous() if bias is not None else torch.zeros(D, dtype=x.dtype)
+        if inputs_from_outputs:
+            w_y = w_in.contiguous() if w_in is not None else None
+        if w_in is not None and inputs is not None and not inputs_from_outputs:
+            ydrive = torch.addmm(base, inputs.reshape(-1, inputs.shape[-1]), w_in.T).view(B, T, D)
+        else:
+            ydrive = base.expand(B, T, D)
+        w_x = w_x.contiguous()
+    native.run(
+        drive=drive, x=x, activation=reservoir.activation, leak=leak, states=states,
+        w_x=w_x, ydrive=ydrive, w_y=w_y, feedback=feedback.contiguous() if feedback is not None else None,
+        y=y if (readout is not None or feedback is not None) else None, outputs=outputs, **weights,
+    )
+    return Unrolled(states, outputs, x, y)
+
+
+def _native_weights(reservoir: Reservoir, single: bool) -> dict:
+    """W as the kernel wants it (dense, SELL for one sequence, CSR for a batch), cached on the
+    reservoir until its values change."""
+    N, values = reservoir.size, reservoir.W_values
+    layout = "dense" if values.numel() > NATIVE_DENSE_DENSITY * N * N else "sell" if single else "csr"
+    key = (layout, values.data_ptr(), values._version, values.dtype)
+    cache = reservoir.__dict__.setdefault("_native_cache", {})
+    if key not in cache:
+        cache.clear() if len(cache) > 4 else None
+        if layout == "dense":
+            cache[key] = {"dense": reservoir.recurrent_matrix().to_dense().contiguous()}
+        elif layout == "sell":
+            cache[key] = {"sell": native.sell_layout(reservoir.W_crow, reservoir.W_col, values)}
+        else:
+            cache[key] = {"row_ptr": reservoir.W_crow.contiguous(), "col": reservoir.W_col.to(torch.int32),
+                          "val": values.contiguous()}
+    return cache[key]
+
+
+def _graph_matrix(reservoir: Reservoir) -> torch.Tensor | None:
+    # Captured steps multiply by a dense W: cuSPARSE calls may allocate during capture, and a
+    # dense GPU matmul beats them at reservoir sizes where W fits comfortably.
+    if reservoir.size > 8192:
+        return None
+    return reservoir.recurrent_matrix().to_dense()
+
+
+def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states):
+    """The first block runs eagerly (which also warms up cuBLAS), the next blocks replay one
+    captured graph of ``GRAPH_BLOCK`` steps, and the remainder runs eagerly again."""
+    B, T, N = drive.shape
+    K = GRAPH_BLOCK
+    step = _Step(reservoir, readout, feedback, inputs_from_outputs, W=_graph_matrix(reservoir))
+    states, outputs = _buffers(drive, x0, readout, keep_states)
+
+    def block(lo, hi):
+        return (states[:, lo:hi] if states is not None else None,
+                outputs[:, lo:hi] if outputs is not None else None)
+
+    def eager(lo, hi, x, y):
+        u = inputs[:, lo:hi] if inputs is not None else None
+        out = _run_torch(reservoir, drive[:, lo:hi], x, readout, u, feedback, y, inputs_from_outputs,
+                         keep_states, step=step, buffers=block(lo, hi))
+        return out.x, out.y
+
+    x, y = eager(0, K, x0, y0)
+    static_x = x.clone()
+    static_y = y.clone() if y is not None else None
+    static_drive = drive[:, :K].clone()
+    static_u = inputs[:, :K].clone() if inputs is not None else None
+    static_states = torch.empty(B, K, N, dtype=x.dtype, device=x.device) if keep_states else None
+    static_out = torch.empty_like(outputs[:, :K]) if outputs is not None else None
+
+    def body():
+        x, y = static_x, static_y
+        for k in range(K):
+            x, y = step(x, y, static_drive[:, k], static_u[:, k] if static_u is not None else None)
+            if static_states is not None:
+                static_states[:, k].copy_(x)
+            if static_out is not None:
+                static_out[:, k].copy_(y)
+        static_x.copy_(x)
+        if static_y is not None:
+            static_y.copy_(y)
+
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        body()
+    end = T // K * K
+    for lo in range(K, end, K):
+        static_drive.copy_(drive[:, lo:lo + K])
+        if static_u is not None:
+            static_u.copy_(inputs[:, lo:lo + K])
+        graph.replay()
+        s, o = block(lo, lo + K)
+        if s is not None:
+            s.copy_(static_states)
+        if o is not None:
+            o.copy_(static_out)
+    x = static_x.clone()
+    y = static_y.clone() if static_y is not None else None
+    if end < T:
+        x, y = eager(end, T, x, y)
+    return Unrolled(states, outputs, x, y)
+
+
+def _check_finite(out: Unrolled, step_offset: int) -> None:
     # NaN and Inf propagate through every later step, so the final values tell whether any step
     # went bad; only then is the first bad step searched for.
+    x, y = out.x, out.y
     if torch.isfinite(x).all() and (y is None or torch.isfinite(y).all()):
         return
     where = ""
-    for name, seq in (("state", states), ("output", outputs)):
+    for name, seq in (("state", out.states), ("output", out.outputs)):
         if seq is not None:
             bad = (~torch.isfinite(seq)).flatten(2).any(2).any(0).nonzero()
             if len(bad):

@@ -1,0 +1,146 @@
+/* esnkit's native time loop: all T steps of the reservoir update in one call.
+ *
+ * Plain C99 with no Python or PyTorch headers, so it builds with the system compiler in a second
+ * and is loaded with ctypes (see native.py). The arithmetic is written once, in _kernel_impl.h,
+ * and instantiated here for double and float.
+ *
+ *   pre[t] = W x[t-1] + drive[t] + M y[t-1]
+ *   x[t]   = x[t-1] + a * (f(pre[t]) - x[t-1])
+ *   y[t]   = ydrive[t] + W_x x[t] + W_y y[t-1]
+ *
+ * One sequence (B = 1) runs on the state vector directly; several sequences are stored neuron-major
+ * (N x B) so the innermost loops run over sequences and vectorise.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ESN_OK 0
+#define ESN_NOMEM 1
+#define ESN_BADARG 2
+
+/* rows per SELL slice: 8 lanes fill a 512-bit double or a 256-bit float vector */
+#define ESN_SLICE 8
+
+enum { ACT_IDENTITY = 0, ACT_TANH = 1, ACT_RELU = 2, ACT_SIGMOID = 3 };
+
+/* Mirrored field by field by the ctypes Structure in native.py. Strides count elements; a zero
+ * stride broadcasts (the bias-only drive of an input-free step). Optional pointers are NULL. */
+typedef struct {
+    int64_t batch, steps, size, n_out;
+    int64_t activation;
+    const int64_t *row_ptr; /* CSR W: row_ptr (N+1), col (nnz), val (nnz); or dense (N x N) */
+    const int32_t *col;
+    const void *val;
+    const void *dense;
+    const int64_t *sell_ptr; /* SELL-C copy of W for one sequence: slice offsets (N/C + 1), */
+    const int32_t *sell_col; /* then C-row column blocks of indices and values, zero-padded */
+    const void *sell_val;
+    const void *drive;
+    int64_t drive_bs, drive_ts;
+    const void *leak; /* (N,), NULL when every leak rate is 1 */
+    void *x;          /* (B, N), in and out */
+    void *states;     /* (B, T, N) strided, or NULL */
+    int64_t states_bs, states_ts;
+    const void *w_x; /* (D, N): readout from the state; NULL when no readout runs in the loop */
+    const void *ydrive; /* bias + W_u u[t], (B, T, D) strided */
+    int64_t ydrive_bs, ydrive_ts;
+    const void *w_y;      /* (D, D) on y[t-1]: the readout's input term when outputs are the inputs */
+    const void *feedback; /* M (N, D) on y[t-1] */
+    void *y;              /* (B, D), in and out */
+    void *outputs;        /* (B, T, D) strided, or NULL */
+    int64_t outputs_bs, outputs_ts;
+} esn_args;
+
+/* tanh through expm1 with a Cody-Waite range reduction: tanh|v| = e / (e + 2), e = expm1(2|v|).
+ * Every term is positive, so there is no cancellation: a few ulp everywhere, branch-free so the
+ * compiler vectorises it, and NaN stays NaN (the `>` comparison is false for NaN). */
+static inline double tanh_d(double v) {
+    double a = fabs(v);
+    a = a > 20.0 ? 20.0 : a; /* tanh(20) rounds to 1 */
+    double z = 2.0 * a;
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+    double t = z * 1.4426950408889634 + magic;
+    double n = t - magic;
+    double r = (z - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double q = 1.0 / 6227020800.0;
+    q = q * r + 1.0 / 479001600.0;
+    q = q * r + 1.0 / 39916800.0;
+    q = q * r + 1.0 / 3628800.0;
+    q = q * r + 1.0 / 362880.0;
+    q = q * r + 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    double p = r + r * r * q; /* expm1(r), |r| <= ln2/2 */
+    int64_t tb, mb;
+    memcpy(&tb, &t, 8);
+    memcpy(&mb, &magic, 8);
+    int64_t sb = (tb - mb + 1023) << 52;
+    double s;
+    memcpy(&s, &sb, 8); /* 2^n */
+    double e = s * p + (s - 1.0);
+    return copysign(e / (e + 2.0), v);
+}
+
+static inline float tanh_f(float v) {
+    float a = fabsf(v);
+    a = a > 9.0f ? 9.0f : a; /* tanh(9) rounds to 1 in float */
+    float z = 2.0f * a;
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float t = z * 1.44269504f + magic;
+    float n = t - magic;
+    float r = (z - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+    float q = 1.0f / 362880.0f;
+    q = q * r + 1.0f / 40320.0f;
+    q = q * r + 1.0f / 5040.0f;
+    q = q * r + 1.0f / 720.0f;
+    q = q * r + 1.0f / 120.0f;
+    q = q * r + 1.0f / 24.0f;
+    q = q * r + 1.0f / 6.0f;
+    q = q * r + 0.5f;
+    float p = r + r * r * q;
+    int32_t tb, mb;
+    memcpy(&tb, &t, 4);
+    memcpy(&mb, &magic, 4);
+    int32_t sb = (tb - mb + 127) << 23;
+    float s;
+    memcpy(&s, &sb, 4);
+    float e = s * p + (s - 1.0f);
+    return copysignf(e / (e + 2.0f), v);
+}
+
+#define REAL double
+#define SUFFIX f64
+#define TANH tanh_d
+#include "_kernel_impl.h"
+#undef REAL
+#undef SUFFIX
+#undef TANH
+
+#define REAL float
+#define SUFFIX f32
+#define TANH tanh_f
+#include "_kernel_impl.h"
+#undef REAL
+#undef SUFFIX
+#undef TANH
+
+/* Element-wise tanh, exposed so the tests can check its accuracy against libm directly. */
+void esn_tanh_f64(const double *in, double *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = tanh_d(in[i]);
+}
+
+void esn_tanh_f32(const float *in, float *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = tanh_f(in[i]);
+}
+
+int esn_abi_version(void) { return 1; }
+
+/* setuptools builds this file as an extension module; the symbol only satisfies linkers that
+ * insist on a module initialiser. The library is never imported as a Python module. */
+void *PyInit__kernel(void) { return 0; }

@@ -1,0 +1,236 @@
+/* The time loop, written once for a floating type: _kernel.c includes this file with REAL, SUFFIX
+ * and TANH defined (double/f64/tanh_d and float/f32/tanh_f). No include guard on purpose. */
+
+#define ESN_GLUE2(a, b) a##b
+#define ESN_GLUE(a, b) ESN_GLUE2(a, b)
+#define FN(name) ESN_GLUE(name, SUFFIX)
+/* The batched update keeps blocks of four 256-bit vectors of sequences in registers across a
+ * row's nonzeros (GCC/Clang vector extensions; updating pre in memory for every nonzero stalls
+ * on store-to-load forwarding, and the auto-vectoriser turns the lane loop into gathers). */
+typedef REAL FN(vec_) __attribute__((vector_size(32)));
+#define VW ((int64_t)(32 / sizeof(REAL)))
+static inline FN(vec_) FN(load_)(const REAL *p) {
+    FN(vec_) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void FN(activate_)(REAL *restrict v, int64_t n, int64_t act) {
+    switch (act) {
+    case ACT_TANH:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) v[i] = TANH(v[i]);
+        break;
+    case ACT_SIGMOID:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) v[i] = (REAL)0.5 + (REAL)0.5 * TANH((REAL)0.5 * v[i]);
+        break;
+    case ACT_RELU:
+        /* `v < 0` is false for NaN, so a diverged state stays NaN and is reported */
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0 ? (REAL)0 : v[i];
+        break;
+    default:
+        break;
+    }
+}
+
+/* pre += W x for one sequence, W in SELL-C: the C rows of a slice are C independent scalar
+ * accumulations, which keeps the FMA units busy without horizontal sums. Each row still adds its
+ * terms in CSR order (the padding adds 0 * x[0] at the end). Deliberately not vectorised: that
+ * would need gather instructions, which are slow on many x86 cores (microcode mitigations on
+ * Intel, and on AMD Zen). */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_matvec_)(
+    int64_t N, const int64_t *restrict ptr, const int32_t *restrict col, const REAL *restrict val,
+    const REAL *restrict x, REAL *restrict pre) {
+    for (int64_t sl = 0; sl * ESN_SLICE < N; sl++) {
+        REAL acc[ESN_SLICE];
+        const int64_t r0 = sl * ESN_SLICE, rows = N - r0 < ESN_SLICE ? N - r0 : ESN_SLICE;
+        for (int64_t r = 0; r < ESN_SLICE; r++) acc[r] = r < rows ? pre[r0 + r] : (REAL)0;
+        for (int64_t k = ptr[sl]; k < ptr[sl + 1]; k += ESN_SLICE)
+            for (int64_t r = 0; r < ESN_SLICE; r++) acc[r] += val[k + r] * x[col[k + r]];
+        for (int64_t r = 0; r < rows; r++) pre[r0 + r] = acc[r];
+    }
+}
+
+/* B is a compile-time 1 in the single-sequence instantiation, which turns the lane loops into
+ * plain scalar code and the dot products into register accumulations. */
+static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, const int64_t B) {
+    const int64_t T = a->steps, N = a->size, D = a->n_out;
+    const int64_t *restrict row_ptr = a->row_ptr;
+    const int32_t *restrict col = a->col;
+    const REAL *restrict val = (const REAL *)a->val;
+    const int64_t *restrict sell_ptr = a->sell_ptr;
+    const int32_t *restrict sell_col = a->sell_col;
+    const REAL *restrict sell_val = (const REAL *)a->sell_val;
+    const REAL *restrict dense = (const REAL *)a->dense;
+    const REAL *restrict leak = (const REAL *)a->leak;
+    const REAL *restrict w_x = (const REAL *)a->w_x;
+    const REAL *restrict w_y = (const REAL *)a->w_y;
+    const REAL *restrict fb = (const REAL *)a->feedback;
+    const REAL *drive = (const REAL *)a->drive;
+    const REAL *ydrive = (const REAL *)a->ydrive;
+    REAL *X = (REAL *)a->x, *Y = (REAL *)a->y;
+    REAL *states = (REAL *)a->states, *outputs = (REAL *)a->outputs;
+    const int has_y = Y != NULL && D > 0;
+
+    REAL *buf = (REAL *)malloc(sizeof(REAL) * (size_t)(2 * N * B + 2 * (has_y ? D : 0) * B + 1));
+    if (!buf) return ESN_NOMEM;
+    REAL *x = buf, *pre = buf + N * B;
+    REAL *y = pre + N * B, *ynew = y + (has_y ? D : 0) * B;
+
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < N; i++) x[i * B + b] = X[b * N + i];
+    if (has_y)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t d = 0; d < D; d++) y[d * B + b] = Y[b * D + d];
+
+    for (int64_t t = 0; t < T; t++) {
+        if (B == 1 || a->drive_bs != 0) {
+            /* transposed into the neuron-major buffer tile by tile, so that both the rows read
+             * and the cache lines written stay in L1 */
+            for (int64_t i0 = 0; i0 < N; i0 += 16) {
+                const int64_t i1 = i0 + 16 < N ? i0 + 16 : N;
+                for (int64_t b = 0; b < B; b++) {
+                    const REAL *dr = drive + b * a->drive_bs + t * a->drive_ts;
+                    for (int64_t i = i0; i < i1; i++) pre[i * B + b] = dr[i];
+                }
+            }
+        } else {
+            const REAL *dr = drive + t * a->drive_ts; /* the same drive for every sequence */
+            for (int64_t i = 0; i < N; i++) {
+                const REAL v = dr[i];
+                for (int64_t b = 0; b < B; b++) pre[i * B + b] = v;
+            }
+        }
+        if (dense) {
+            for (int64_t i = 0; i < N; i++) {
+                const REAL *restrict wi = dense + i * N;
+                if (B == 1) {
+                    REAL s = 0;
+#pragma omp simd reduction(+ : s)
+                    for (int64_t j = 0; j < N; j++) s += wi[j] * x[j];
+                    pre[i] += s;
+                } else {
+                    REAL *restrict p = pre + i * B;
+                    for (int64_t j = 0; j < N; j++) {
+                        const REAL w = wi[j], *restrict xj = x + j * B;
+#pragma omp simd
+                        for (int64_t b = 0; b < B; b++) p[b] += w * xj[b];
+                    }
+                }
+            }
+        } else if (B == 1 && sell_ptr) {
+            FN(sell_matvec_)(N, sell_ptr, sell_col, sell_val, x, pre);
+        } else {
+            for (int64_t i = 0; i < N; i++) {
+                if (B == 1) {
+                    REAL s = pre[i];
+                    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) s += val[k] * x[col[k]];
+                    pre[i] = s;
+                } else {
+                    REAL *restrict p = pre + i * B;
+                    int64_t b0 = 0;
+                    for (; b0 + 4 * VW <= B; b0 += 4 * VW) {
+                        FN(vec_) a0 = FN(load_)(p + b0), a1 = FN(load_)(p + b0 + VW);
+                        FN(vec_) a2 = FN(load_)(p + b0 + 2 * VW), a3 = FN(load_)(p + b0 + 3 * VW);
+                        for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
+                            const REAL w = val[k], *xj = x + (int64_t)col[k] * B + b0;
+                            a0 += w * FN(load_)(xj);
+                            a1 += w * FN(load_)(xj + VW);
+                            a2 += w * FN(load_)(xj + 2 * VW);
+                            a3 += w * FN(load_)(xj + 3 * VW);
+                        }
+                        memcpy(p + b0, &a0, sizeof a0);
+                        memcpy(p + b0 + VW, &a1, sizeof a1);
+                        memcpy(p + b0 + 2 * VW, &a2, sizeof a2);
+                        memcpy(p + b0 + 3 * VW, &a3, sizeof a3);
+                    }
+                    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1] && b0 < B; k++) {
+                        const REAL w = val[k], *restrict xj = x + (int64_t)col[k] * B;
+                        for (int64_t b = b0; b < B; b++) p[b] += w * xj[b];
+                    }
+                }
+            }
+        }
+        if (fb)
+            for (int64_t i = 0; i < N; i++)
+                for (int64_t d = 0; d < D; d++) {
+                    const REAL w = fb[i * D + d];
+                    for (int64_t b = 0; b < B; b++) pre[i * B + b] += w * y[d * B + b];
+                }
+        FN(activate_)(pre, N * B, a->activation);
+        if (leak) {
+            for (int64_t i = 0; i < N; i++) {
+                const REAL l = leak[i];
+#pragma omp simd
+                for (int64_t b = 0; b < B; b++) x[i * B + b] += l * (pre[i * B + b] - x[i * B + b]);
+            }
+        } else {
+            REAL *tmp = x;
+            x = pre;
+            pre = tmp;
+        }
+        if (w_x) {
+            for (int64_t b = 0; b < B; b++) {
+                const REAL *yd = ydrive + b * a->ydrive_bs + t * a->ydrive_ts;
+                for (int64_t d = 0; d < D; d++) ynew[d * B + b] = yd[d];
+            }
+            for (int64_t d = 0; d < D; d++) {
+                const REAL *restrict wd = w_x + d * N;
+                if (B == 1) {
+                    REAL s = 0;
+#pragma omp simd reduction(+ : s)
+                    for (int64_t i = 0; i < N; i++) s += wd[i] * x[i];
+                    ynew[d] += s;
+                } else {
+                    for (int64_t i = 0; i < N; i++) {
+                        const REAL w = wd[i];
+#pragma omp simd
+                        for (int64_t b = 0; b < B; b++) ynew[d * B + b] += w * x[i * B + b];
+                    }
+                }
+            }
+            if (w_y)
+                for (int64_t d = 0; d < D; d++)
+                    for (int64_t e = 0; e < D; e++) {
+                        const REAL w = w_y[d * D + e];
+                        for (int64_t b = 0; b < B; b++) ynew[d * B + b] += w * y[e * B + b];
+                    }
+            REAL *tmp = y;
+            y = ynew;
+            ynew = tmp;
+            if (outputs)
+                for (int64_t b = 0; b < B; b++) {
+                    REAL *o = outputs + b * a->outputs_bs + t * a->outputs_ts;
+                    for (int64_t d = 0; d < D; d++) o[d] = y[d * B + b];
+                }
+        }
+        if (states)
+            for (int64_t b = 0; b < B; b++) {
+                REAL *s = states + b * a->states_bs + t * a->states_ts;
+                for (int64_t i = 0; i < N; i++) s[i] = x[i * B + b];
+            }
+    }
+
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < N; i++) X[b * N + i] = x[i * B + b];
+    if (has_y)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t d = 0; d < D; d++) Y[b * D + d] = y[d * B + b];
+    free(buf);
+    return ESN_OK;
+}
+
+int FN(esn_run_)(const esn_args *a) {
+    if (!a || a->batch < 1 || a->size < 1 || a->steps < 0 || a->n_out < 0) return ESN_BADARG;
+    if (!a->dense && (!a->row_ptr || !a->col || !a->val) && !(a->batch == 1 && a->sell_ptr)) return ESN_BADARG;
+    if (!a->drive || !a->x || ((a->w_x || a->feedback) && !a->y)) return ESN_BADARG;
+    if (a->w_x && !a->ydrive) return ESN_BADARG;
+    if (a->batch == 1) return FN(run_)(a, 1);
+    return FN(run_)(a, a->batch);
+}
+
+#undef FN
+#undef VW
+#undef ESN_GLUE
+#undef ESN_GLUE2

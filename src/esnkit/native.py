@@ -1,0 +1,201 @@
+"""Loading and calling the native time loop (``_kernel.c``) through ctypes.
+
+The kernel is a small C library built by the package's set-up (``setup.py``) with the system C
+compiler. It does not link against Python or PyTorch, so it is loaded with :mod:`ctypes` and fed
+raw tensor pointers; ctypes releases the GIL for the call. When it cannot be loaded, esnkit runs
+the pure-PyTorch loop and says so once (:class:`NativeKernelWarning`). ``ESNKIT_NATIVE=0`` in the
+environment turns the kernel off without a warning.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+ABI_VERSION = 1
+ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
+_ERRORS = {1: "out of memory", 2: "invalid arguments"}
+
+
+class NativeKernelWarning(UserWarning):
+    """The native time loop is unavailable; the (slower) pure-PyTorch loop runs instead."""
+
+
+class _Args(ctypes.Structure):
+    # Field by field the esn_args struct of _kernel.c.
+    _fields_ = [
+        ("batch", ctypes.c_int64), ("steps", ctypes.c_int64), ("size", ctypes.c_int64),
+        ("n_out", ctypes.c_int64), ("activation", ctypes.c_int64),
+        ("row_ptr", ctypes.c_void_p), ("col", ctypes.c_void_p), ("val", ctypes.c_void_p),
+        ("dense", ctypes.c_void_p),
+        ("sell_ptr", ctypes.c_void_p), ("sell_col", ctypes.c_void_p), ("sell_val", ctypes.c_void_p),
+        ("drive", ctypes.c_void_p), ("drive_bs", ctypes.c_int64), ("drive_ts", ctypes.c_int64),
+        ("leak", ctypes.c_void_p), ("x", ctypes.c_void_p),
+        ("states", ctypes.c_void_p), ("states_bs", ctypes.c_int64), ("states_ts", ctypes.c_int64),
+        ("w_x", ctypes.c_void_p),
+        ("ydrive", ctypes.c_void_p), ("ydrive_bs", ctypes.c_int64), ("ydrive_ts", ctypes.c_int64),
+        ("w_y", ctypes.c_void_p), ("feedback", ctypes.c_void_p), ("y", ctypes.c_void_p),
+        ("outputs", ctypes.c_void_p), ("outputs_bs", ctypes.c_int64), ("outputs_ts", ctypes.c_int64),
+    ]
+
+
+def _library_path() -> Path | None:
+    here = Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = here / f"_kernel{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[ctypes.CDLL | None, str]:
+    """The loaded library, or None and the reason it is not there."""
+    if os.environ.get("ESNKIT_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None, "disabled by ESNKIT_NATIVE=0"
+    path = _library_path()
+    if path is None:
+        return None, "esnkit/_kernel was not built (no C compiler at install time?)"
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        return None, f"could not load {path.name}: {exc}"
+    if lib.esn_abi_version() != ABI_VERSION:
+        return None, f"{path.name} is from another esnkit version: reinstall esnkit"
+    for name in ("esn_run_f64", "esn_run_f32"):
+        fn = getattr(lib, name)
+        fn.argtypes = [ctypes.POINTER(_Args)]
+        fn.restype = ctypes.c_int
+    for name in ("esn_tanh_f64", "esn_tanh_f32"):
+        getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    return lib, ""
+
+
+def available() -> bool:
+    """Whether the native time loop is loaded."""
+    return _load()[0] is not None
+
+
+def unavailable_reason() -> str:
+    return _load()[1]
+
+
+_warned = False
+
+
+def warn_unavailable() -> None:
+    """Say once per process that the slower pure-PyTorch loop is running, unless that was asked for."""
+    global _warned
+    lib, reason = _load()
+    if lib is None and not _warned and not reason.startswith("disabled"):
+        _warned = True
+        warnings.warn(
+            f"esnkit's native time loop is unavailable ({reason}); using the slower PyTorch loop. "
+            "Reinstall with a C compiler present (gcc/clang) to enable it.",
+            NativeKernelWarning,
+            stacklevel=4,
+        )
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _strides(t: torch.Tensor | None) -> tuple[int, int]:
+    return (0, 0) if t is None else (t.stride(0), t.stride(1))
+
+
+def run(
+    *,
+    drive: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    row_ptr: torch.Tensor | None = None,
+    col: torch.Tensor | None = None,
+    val: torch.Tensor | None = None,
+    dense: torch.Tensor | None = None,
+    sell: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    leak: torch.Tensor | None = None,
+    states: torch.Tensor | None = None,
+    w_x: torch.Tensor | None = None,
+    ydrive: torch.Tensor | None = None,
+    w_y: torch.Tensor | None = None,
+    feedback: torch.Tensor | None = None,
+    y: torch.Tensor | None = None,
+    outputs: torch.Tensor | None = None,
+) -> None:
+    """Run all steps of ``drive`` (B, T, N), updating ``x`` (B, N) and ``y`` (B, D) in place.
+
+    Callers pass CPU tensors of one floating dtype: ``x``, ``y``, the weights and the row pointer
+    contiguous (``col`` as int32), ``drive``/``ydrive``/``states``/``outputs`` with a contiguous
+    last axis (strides 0 broadcast). ``sell`` is W in the SELL layout of :func:`sell_layout`, used
+    for a single sequence. The loop's equations are in ``loop.py``.
+    """
+    lib, reason = _load()
+    if lib is None:
+        raise RuntimeError(f"esnkit's native time loop is unavailable: {reason}")
+    B, T, N = drive.shape
+    args = _Args(
+        batch=B, steps=T, size=N, n_out=0 if y is None else y.shape[1],
+        activation=ACTIVATION_CODES[activation],
+        row_ptr=_ptr(row_ptr), col=_ptr(col), val=_ptr(val), dense=_ptr(dense),
+        sell_ptr=_ptr(sell[0]) if sell else None, sell_col=_ptr(sell[1]) if sell else None,
+        sell_val=_ptr(sell[2]) if sell else None,
+        drive=_ptr(drive), leak=_ptr(leak), x=_ptr(x), states=_ptr(states),
+        w_x=_ptr(w_x), ydrive=_ptr(ydrive), w_y=_ptr(w_y), feedback=_ptr(feedback), y=_ptr(y),
+        outputs=_ptr(outputs),
+    )
+    args.drive_bs, args.drive_ts = _strides(drive)
+    args.states_bs, args.states_ts = _strides(states)
+    args.ydrive_bs, args.ydrive_ts = _strides(ydrive)
+    args.outputs_bs, args.outputs_ts = _strides(outputs)
+    fn = lib.esn_run_f64 if x.dtype == torch.float64 else lib.esn_run_f32
+    status = fn(ctypes.byref(args))
+    if status:
+        raise RuntimeError(f"esnkit's native time loop failed: {_ERRORS.get(status, status)}")
+
+
+SLICE = 8  # ESN_SLICE in _kernel.c
+
+
+def sell_layout(
+    row_ptr: torch.Tensor, col: torch.Tensor, val: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CSR -> SELL-8: rows in slices of 8, each slice stored column-block by column-block.
+
+    Element ``k`` of row ``i`` lands at ``ptr[i // 8] + 8 k + i % 8``; slices are padded with
+    zero weights (column 0) to their longest row. Returns ``(ptr, col int32, val)``.
+    """
+    n = row_ptr.numel() - 1
+    slices = -(-n // SLICE)
+    degree = torch.zeros(slices * SLICE, dtype=torch.int64)
+    degree[:n] = row_ptr.diff()
+    width = degree.view(slices, SLICE).amax(1)
+    ptr = torch.zeros(slices + 1, dtype=torch.int64)
+    ptr[1:] = torch.cumsum(width * SLICE, 0)
+    row = torch.repeat_interleave(torch.arange(n), row_ptr.diff())
+    k = torch.arange(col.numel()) - row_ptr[row]
+    at = ptr[row // SLICE] + k * SLICE + row % SLICE
+    out_col = torch.zeros(int(ptr[-1]), dtype=torch.int32)
+    out_val = torch.zeros(int(ptr[-1]), dtype=val.dtype)
+    out_col[at] = col.to(torch.int32)
+    out_val[at] = val
+    return ptr, out_col, out_val
+
+
+def tanh(v: torch.Tensor) -> torch.Tensor:
+    """The kernel's vectorised tanh on a contiguous CPU tensor (exposed for accuracy tests)."""
+    lib, reason = _load()
+    if lib is None:
+        raise RuntimeError(f"esnkit's native time loop is unavailable: {reason}")
+    v = v.contiguous()
+    out = torch.empty_like(v)
+    fn = lib.esn_tanh_f64 if v.dtype == torch.float64 else lib.esn_tanh_f32
+    fn(v.data_ptr(), out.data_ptr(), v.numel())
+    return out

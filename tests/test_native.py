@@ -1,0 +1,230 @@
+"""The native time loop against the pure-PyTorch loop and the NumPy reference, and its fallback."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import esnkit as ek
+from esnkit import native
+from esnkit.loop import unroll, use_backend
+from esnkit.readout import NormalEquations, features, solve_normal_equations
+from reference import Weights, harvest, step
+
+needs_kernel = pytest.mark.skipif(not native.available(), reason="native kernel not built")
+
+
+@needs_kernel
+def test_tanh_is_accurate_to_a_few_ulp_and_keeps_nan():
+    v = torch.cat([
+        torch.linspace(-25, 25, 100_001, dtype=torch.float64),
+        torch.logspace(-300, 1, 3001, dtype=torch.float64),
+        -torch.logspace(-300, 1, 3001, dtype=torch.float64),
+        torch.tensor([0.0, -0.0, float("inf"), -float("inf")], dtype=torch.float64),
+    ])
+    got, want = native.tanh(v), torch.tanh(v)
+    rel = ((got - want).abs() / want.abs().clamp_min(1e-300)).max()
+    assert rel < 4 * torch.finfo(torch.float64).eps
+    assert torch.isnan(native.tanh(torch.tensor([float("nan")], dtype=torch.float64))).all()
+    v32 = v.float()
+    rel32 = ((native.tanh(v32).double() - torch.tanh(v32.double())).abs()
+             / torch.tanh(v32.double()).abs().clamp_min(1e-30)).max()
+    assert rel32 < 4 * torch.finfo(torch.float32).eps
+
+
+def test_sell_layout_holds_the_same_matrix():
+    r = ek.Reservoir.random(37, 1, seed=3)  # 37 rows: the last slice is partial
+    ptr, col, val = native.sell_layout(r.W_crow, r.W_col, r.W_values)
+    W = np.zeros((37, 37))
+    for s in range(len(ptr) - 1):
+        width = int(ptr[s + 1] - ptr[s]) // native.SLICE
+        for k, rr in itertools.product(range(width), range(native.SLICE)):
+            i, at = s * native.SLICE + rr, int(ptr[s]) + k * native.SLICE + rr
+            if i < 37:
+                W[i, col[at]] += float(val[at])
+    np.testing.assert_array_equal(W, r.scipy_recurrent().toarray())
+
+
+CONFIGS = [
+    # size, batch, dtype, leak, feedback, activation, connectivity
+    (1, 1, torch.float64, 1.0, 0, "tanh", None),
+    (50, 1, torch.float64, 0.3, 0, "tanh", None),
+    (50, 3, torch.float64, "per-neuron", 2, "tanh", None),
+    (300, 1, torch.float64, 0.7, 1, "sigmoid", None),
+    (60, 37, torch.float64, 1.0, 0, "relu", None),
+    (40, 70, torch.float64, 0.5, 2, "tanh", 0.5),  # dense W, batch with a partial lane block
+    (64, 1, torch.float64, 1.0, 1, "identity", 0.6),
+    (120, 1, torch.float32, 0.9, 0, "tanh", None),
+    (120, 64, torch.float32, 0.4, 1, "tanh", None),
+]
+
+
+def _reservoir(n, dtype, leak, fb, act, conn, seed):
+    leak = np.random.default_rng(seed).uniform(0.1, 1.0, n) if leak == "per-neuron" else leak
+    return ek.Reservoir.random(n, 2, fb, spectral_radius=0.8, connectivity=conn, leak_rate=leak,
+                               bias_scaling=0.3, feedback_scaling=0.5, activation=act, seed=seed,
+                               dtype=dtype)
+
+
+@needs_kernel
+@pytest.mark.parametrize("n,B,dtype,leak,fb,act,conn", CONFIGS)
+def test_native_equals_torch_loop_and_reference(n, B, dtype, leak, fb, act, conn):
+    r = _reservoir(n, dtype, leak, fb, act, conn, seed=n + B)
+    g = torch.Generator().manual_seed(0)
+    T = 45
+    u = torch.randn(B, T, 2, generator=g, dtype=torch.float64).to(dtype)
+    teacher = torch.randn(B, T, max(fb, 1), generator=g, dtype=torch.float64).to(dtype)[..., :fb]
+    drive = r.input_drive(u, B, T)
+    if fb:
+        drive = drive + teacher @ r.W_fb.T
+    x0 = 0.1 * torch.randn(B, n, generator=g, dtype=torch.float64).to(dtype)
+    fast = unroll(r, drive, x0, backend="native")
+    slow = unroll(r, drive, x0, backend="torch")
+    tol = 1e-12 if dtype == torch.float64 else 2e-5
+    torch.testing.assert_close(fast.states, slow.states, rtol=0, atol=tol)
+    torch.testing.assert_close(fast.x, slow.x, rtol=0, atol=tol)
+    if dtype == torch.float64:
+        w = Weights(r)
+        for b in (0, B - 1):
+            # the reference feeds back Y[t-1]: the teacher already shifted into the drive is y[t]
+            # here, so give it the teacher with one step of lead
+            y_ref = np.vstack([teacher[b, 1:].numpy(), np.zeros((1, fb))]) if fb else None
+            ref = harvest(w, u[b].numpy(), y_ref, x0=x0[b].numpy(), y0=teacher[b, 0].numpy() if fb else None)
+            np.testing.assert_allclose(fast.states[b].numpy(), ref, rtol=0, atol=1e-12)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype,B,use_input", [(torch.float64, 1, True), (torch.float64, 5, False),
+                                               (torch.float32, 3, True)])
+def test_closed_loop_and_driven_readout_in_the_kernel(dtype, B, use_input):
+    n, D = 80, 2
+    r = _reservoir(n, dtype, 0.6, D, "tanh", None, seed=7)
+    g = torch.Generator().manual_seed(1)
+    F = int(use_input) * D + n + 1
+    readout = ek.Readout(0.05 * torch.randn(D, F, generator=g, dtype=torch.float64).to(dtype),
+                         input_size=D, use_bias=True, use_input=use_input)
+    x0 = 0.1 * torch.randn(B, n, generator=g, dtype=torch.float64).to(dtype)
+    y0 = torch.randn(B, D, generator=g, dtype=torch.float64).to(dtype)
+    tol = 1e-12 if dtype == torch.float64 else 2e-5
+    # free run: outputs are the next inputs and the feedback
+    M = r.W_fb + r.W_in
+    kw = dict(readout=readout, feedback=M, y0=y0, inputs_from_outputs=True)
+    fast = unroll(r, r.input_drive(None, B, 60), x0, backend="native", **kw)
+    slow = unroll(r, r.input_drive(None, B, 60), x0, backend="torch", **kw)
+    torch.testing.assert_close(fast.outputs, slow.outputs, rtol=0, atol=tol)
+    torch.testing.assert_close(fast.states, slow.states, rtol=0, atol=tol)
+    # the fused run equals single steps, each a separate kernel call carrying (x, y)
+    x, y, outs = x0, y0, []
+    for _ in range(60):
+        one = unroll(r, r.input_drive(None, B, 1), x, backend="native", **{**kw, "y0": y})
+        x, y = one.x, one.y
+        outs.append(one.outputs)
+    torch.testing.assert_close(torch.cat(outs, 1), fast.outputs, rtol=0, atol=tol)
+    # driven with feedback of the model's own output
+    u = torch.randn(B, 30, D, generator=g, dtype=torch.float64).to(dtype)
+    kw = dict(readout=readout, inputs=u, feedback=r.W_fb, y0=y0)
+    fast = unroll(r, r.input_drive(u, B, 30), x0, backend="native", keep_states=False, **kw)
+    slow = unroll(r, r.input_drive(u, B, 30), x0, backend="torch", keep_states=False, **kw)
+    assert fast.states is None
+    torch.testing.assert_close(fast.outputs, slow.outputs, rtol=0, atol=tol)
+    torch.testing.assert_close(fast.y, slow.y, rtol=0, atol=tol)
+    if dtype == torch.float64 and B == 1:
+        w = Weights(r)
+        W_out = readout.weight.numpy()
+        xr, yr = x0[0].numpy(), y0[0].numpy()
+        for t in range(30):
+            xr = step(w, xr, u[0, t].numpy(), yr)
+            yr = W_out @ features(torch.from_numpy(xr), u[0, t], True, use_input).numpy()
+            np.testing.assert_allclose(fast.outputs[0, t].numpy(), yr, rtol=0, atol=1e-12)
+
+
+@needs_kernel
+def test_esn_results_agree_between_backends():
+    s = ek.datasets.mackey_glass(1500)
+    runs = {}
+    for name in ("native", "torch"):
+        with use_backend(name):
+            esn = ek.ESN(150, leak_rate=0.5, feedback_scaling=0.1, washout=50, ridge=1e-5, chunk_size=333,
+                         seed=0)
+            esn.fit(s[:1000], s[1:1001])
+            runs[name] = (esn.predict(s[1001:1200]), esn.generate(150))
+    for a, b in zip(runs["native"], runs["torch"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-8)
+
+
+@needs_kernel
+def test_non_finite_states_are_reported_from_the_kernel():
+    r = ek.Reservoir.random(30, 1, spectral_radius=3.0, activation="identity", seed=0)
+    drive = r.input_drive(torch.ones(1, 1000, 1, dtype=torch.float64), 1, 1000)  # 3^1000 overflows
+    with pytest.raises(ek.NonFiniteStateError, match="first non-finite at step"):
+        unroll(r, drive, torch.ones(1, 30, dtype=torch.float64), backend="native")
+
+
+def test_streaming_normal_equations_equal_the_materialised_product():
+    g = torch.Generator().manual_seed(0)
+    Z = torch.randn(1000, 41, generator=g, dtype=torch.float64)
+    Y = torch.randn(1000, 3, generator=g, dtype=torch.float64)
+    ne = NormalEquations(41, 3)
+    for lo in range(0, 1000, 97):
+        ne.update(Z[lo:lo + 97].float().double(), Y[lo:lo + 97])  # float32 rows are promoted
+    Zr = Z.float().double()
+    torch.testing.assert_close(ne.G, Zr.T @ Zr, rtol=1e-13, atol=1e-11)
+    torch.testing.assert_close(ne.C, Zr.T @ Y, rtol=1e-13, atol=1e-11)
+    W = solve_normal_equations(ne.G, ne.C, 1e-6)
+    W_direct = torch.linalg.solve(Zr.T @ Zr + 1e-6 * torch.eye(41, dtype=torch.float64), Zr.T @ Y).T
+    torch.testing.assert_close(W, W_direct, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_is_the_same_for_any_chunking(mackey):
+    s = mackey[:1200]
+    # compared through the outputs: with reservoir states this collinear the weights themselves
+    # move with rounding (the condition number of G + ridge I is ~1e10 even at ridge=1e-5)
+    fits = [ek.ESN(100, washout=30, ridge=1e-5, chunk_size=c, seed=1).fit(s[:-1], s[1:]).predict(s[:-1])
+            for c in (None, 64, 1199)]
+    for f in fits[1:]:
+        np.testing.assert_allclose(f, fits[0], rtol=0, atol=1e-8)
+
+
+def test_fallback_to_the_torch_loop_warns_once(monkeypatch):
+    monkeypatch.setattr(native, "_load", lambda: (None, "not built (test)"))
+    monkeypatch.setattr(native, "_warned", False)
+    r = ek.Reservoir.random(20, 1, seed=0)
+    drive = r.input_drive(torch.ones(1, 10, 1, dtype=torch.float64), 1, 10)
+    x0 = torch.zeros(1, 20, dtype=torch.float64)
+    with pytest.warns(native.NativeKernelWarning, match="not built"):
+        a = unroll(r, drive, x0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = unroll(r, drive, x0)
+    torch.testing.assert_close(a.states, b.states)
+    with pytest.raises(RuntimeError, match="unavailable"):
+        unroll(r, drive, x0, backend="native")
+
+
+def test_backend_names_are_checked():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        with use_backend("fortran"):
+            pass
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("B", [1, 16])
+def test_cuda_graph_loop_equals_the_eager_loop(B):
+    n, D = 300, 1
+    r = _reservoir(n, torch.float64, 0.7, D, "tanh", None, seed=2).to("cuda")
+    readout = ek.Readout(0.05 * torch.randn(D, n + 1 + D, dtype=torch.float64, device="cuda"),
+                         input_size=D, use_bias=True, use_input=True)
+    x0 = torch.zeros(B, n, dtype=torch.float64, device="cuda")
+    y0 = torch.zeros(B, D, dtype=torch.float64, device="cuda")
+    T = 5 * 64 + 17  # several replayed blocks and an eager remainder
+    kw = dict(readout=readout, feedback=r.W_fb + r.W_in, y0=y0, inputs_from_outputs=True)
+    graph = unroll(r, r.input_drive(None, B, T), x0, backend="cuda-graph", **kw)
+    eager = unroll(r, r.input_drive(None, B, T), x0, backend="torch", **kw)
+    torch.testing.assert_close(graph.outputs, eager.outputs, rtol=0, atol=1e-12)
+    torch.testing.assert_close(graph.states, eager.states, rtol=0, atol=1e-12)
+    u = torch.randn(B, T, 1, dtype=torch.float64, device="cuda")
+    d = r.input_drive(u, B, T)
+    torch.testing.assert_close(unroll(r, d, x0, backend="cuda-graph").states,
+                               unroll(r, d, x0, backend="torch").states, rtol=0, atol=1e-12)
