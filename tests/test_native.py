@@ -213,7 +213,7 @@ def test_backend_names_are_checked():
 @pytest.mark.parametrize("B", [1, 16])
 def test_cuda_graph_loop_equals_the_eager_loop(B):
     n, D = 300, 1
-    r = _reservoir(n, torch.float64, 0.7, D, "tanh", None, seed=2).to("cuda")
+    r = ek.Reservoir.random(n, D, D, leak_rate=0.7, bias_scaling=0.3, feedback_scaling=0.5, seed=2).to("cuda")
     readout = ek.Readout(0.05 * torch.randn(D, n + 1 + D, dtype=torch.float64, device="cuda"),
                          input_size=D, use_bias=True, use_input=True)
     x0 = torch.zeros(B, n, dtype=torch.float64, device="cuda")

@@ -412,7 +412,9 @@ class ESN(nn.Module):
             feedback_scaling=self.feedback_scaling, activation=self.activation, seed=self.seed,
             dtype=dtype, device=device,
         )
-        self.reservoir.check_echo_state(stacklevel=3)
+        # without leak the effective radius is the one W was just scaled to
+        known = self.spectral_radius if bool(np.all(np.asarray(self.leak_rate) == 1)) else None
+        self.reservoir.check_echo_state(stacklevel=3, radius=known)
         self.readout = None
         start = self._start_state(initial_state, Y.batch_size, Y.features)
 

@@ -274,9 +274,13 @@ class Reservoir(nn.Module):
             return self.bias.expand(batch, steps, self.size)
         return torch.addmm(self.bias, u.reshape(-1, u.shape[-1]), self.W_in.T).view(batch, steps, self.size)
 
-    def check_echo_state(self, stacklevel: int = 3) -> float:
-        """Warn when the leaky linearisation has spectral radius ≥ 1; return that radius."""
-        rho_eff = self.effective_spectral_radius()
+    def check_echo_state(self, stacklevel: int = 3, radius: float | None = None) -> float:
+        """Warn when the leaky linearisation has spectral radius ≥ 1; return that radius.
+
+        ``radius`` is that radius when the caller already knows it (W freshly scaled, no leak),
+        which saves an eigenvalue computation.
+        """
+        rho_eff = self.effective_spectral_radius() if radius is None else radius
         if rho_eff >= 1.0:
             warnings.warn(
                 f"the reservoir's effective spectral radius (leak included) is {rho_eff:.4g} ≥ 1, so the "
