@@ -34,7 +34,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to measure")
         return 0
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}\n")
     print("| mode | N | batch | dtype | eager seq-steps/s | cuda-graph seq-steps/s | speed-up |")
     print("|---|---|---|---|---|---|---|")
     T = 2048
@@ -51,8 +51,8 @@ def main() -> int:
             y0 = torch.zeros(B, 1, dtype=dtype, device="cuda")
             gen = dict(readout=readout, feedback=r.W_fb + r.W_in, y0=y0, inputs_from_outputs=True)
             for mode, kw, d in (("harvest", {}, drive), ("generate", gen, r.input_drive(None, B, T))):
-                te = timed(lambda d=d, kw=kw: unroll(r, d, x0, backend="torch", **kw))
-                tg = timed(lambda d=d, kw=kw: unroll(r, d, x0, backend="cuda-graph", **kw))
+                te = timed(lambda r=r, d=d, x0=x0, kw=kw: unroll(r, d, x0, backend="torch", **kw))
+                tg = timed(lambda r=r, d=d, x0=x0, kw=kw: unroll(r, d, x0, backend="cuda-graph", **kw))
                 name = str(dtype).replace("torch.", "")
                 print(f"| {mode} | {N} | {B} | {name} | {B * T / te:,.0f} | {B * T / tg:,.0f} | {te / tg:.1f}x |")
     return 0

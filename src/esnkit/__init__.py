@@ -15,11 +15,12 @@ Quick start::
     forecast = esn.generate(500)
 """
 
-from . import datasets, metrics, plotting
+from . import datasets, metrics, native, plotting
 from .errors import NonFiniteStateError, NotFittedError
 from .esn import ESN, ESNState
 from .io import load, save
-from .loop import unroll
+from .loop import unroll, use_backend
+from .native import NativeKernelWarning
 from .readout import NormalEquations, Readout, solve_lstsq, solve_normal_equations
 from .reservoir import (
     EchoStatePropertyWarning,
@@ -35,6 +36,7 @@ __all__ = [
     "ESN",
     "ESNState",
     "EchoStatePropertyWarning",
+    "NativeKernelWarning",
     "NonFiniteStateError",
     "NormalEquations",
     "NotFittedError",
@@ -44,6 +46,7 @@ __all__ = [
     "effective_spectral_radius",
     "load",
     "metrics",
+    "native",
     "plotting",
     "save",
     "scale_to_spectral_radius",
@@ -51,5 +54,6 @@ __all__ = [
     "solve_normal_equations",
     "spectral_radius",
     "unroll",
+    "use_backend",
     "__version__",
 ]

@@ -110,7 +110,8 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
-        A = G + ridge * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
+        A = G.clone()
+        A.diagonal().add_(ridge)
         L, info = torch.linalg.cholesky_ex(A)
         if int(info) == 0:
             return torch.cholesky_solve(C, L).T
