@@ -228,3 +228,20 @@ def test_cuda_graph_loop_equals_the_eager_loop(B):
     d = r.input_drive(u, B, T)
     torch.testing.assert_close(unroll(r, d, x0, backend="cuda-graph").states,
                                unroll(r, d, x0, backend="torch").states, rtol=0, atol=1e-12)
+
+
+def test_unroll_rejects_wrong_shapes_before_any_backend_runs():
+    r = ek.Reservoir.random(20, 1, 1, seed=0)
+    drive = r.input_drive(torch.ones(2, 5, 1, dtype=torch.float64), 2, 5)
+    x0 = torch.zeros(2, 20, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"drive must have shape \(batch, steps, 20\)"):
+        unroll(r, drive[..., :19], x0)
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        unroll(r, drive, x0[:1])
+    with pytest.raises(ValueError, match="y0 must have shape"):
+        unroll(r, drive, x0, feedback=r.W_fb)
+    with pytest.raises(ValueError, match="one dtype and device"):
+        unroll(r, drive, x0.float())
+    readout = ek.Readout(torch.zeros(1, 19, dtype=torch.float64), input_size=0, use_bias=True, use_input=False)
+    with pytest.raises(ValueError, match="readout reads 19 features"):
+        unroll(r, drive, x0, readout=readout, y0=torch.zeros(2, 1, dtype=torch.float64))

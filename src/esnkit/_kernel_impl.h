@@ -52,6 +52,30 @@ static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_mat
     }
 }
 
+/* out (rows x B, neuron-major) += M (rows x cols, row-major) v (cols x B): dense W, the feedback
+ * matrix and both readout terms. For one sequence a vectorised dot product per row; for a batch
+ * the sequence lanes are the vector. */
+static inline __attribute__((always_inline)) void FN(dense_acc_)(
+    REAL *restrict out, const REAL *restrict M, int64_t rows, int64_t cols, const REAL *restrict v,
+    const int64_t B) {
+    for (int64_t r = 0; r < rows; r++) {
+        const REAL *restrict mr = M + r * cols;
+        if (B == 1) {
+            REAL s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t c = 0; c < cols; c++) s += mr[c] * v[c];
+            out[r] += s;
+        } else {
+            REAL *restrict o = out + r * B;
+            for (int64_t c = 0; c < cols; c++) {
+                const REAL w = mr[c], *restrict vc = v + c * B;
+#pragma omp simd
+                for (int64_t b = 0; b < B; b++) o[b] += w * vc[b];
+            }
+        }
+    }
+}
+
 /* B is a compile-time 1 in the single-sequence instantiation, which turns the lane loops into
  * plain scalar code and the dot products into register accumulations. */
 static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, const int64_t B) {
@@ -103,61 +127,36 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
             }
         }
         if (dense) {
-            for (int64_t i = 0; i < N; i++) {
-                const REAL *restrict wi = dense + i * N;
-                if (B == 1) {
-                    REAL s = 0;
-#pragma omp simd reduction(+ : s)
-                    for (int64_t j = 0; j < N; j++) s += wi[j] * x[j];
-                    pre[i] += s;
-                } else {
-                    REAL *restrict p = pre + i * B;
-                    for (int64_t j = 0; j < N; j++) {
-                        const REAL w = wi[j], *restrict xj = x + j * B;
-#pragma omp simd
-                        for (int64_t b = 0; b < B; b++) p[b] += w * xj[b];
-                    }
-                }
-            }
-        } else if (B == 1 && sell_ptr) {
+            FN(dense_acc_)(pre, dense, N, N, x, B);
+        } else if (B == 1) {
             FN(sell_matvec_)(N, sell_ptr, sell_col, sell_val, x, pre);
         } else {
+            /* CSR for a batch (one sequence always comes as SELL) */
             for (int64_t i = 0; i < N; i++) {
-                if (B == 1) {
-                    REAL s = pre[i];
-                    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) s += val[k] * x[col[k]];
-                    pre[i] = s;
-                } else {
-                    REAL *restrict p = pre + i * B;
-                    int64_t b0 = 0;
-                    for (; b0 + 4 * VW <= B; b0 += 4 * VW) {
-                        FN(vec_) a0 = FN(load_)(p + b0), a1 = FN(load_)(p + b0 + VW);
-                        FN(vec_) a2 = FN(load_)(p + b0 + 2 * VW), a3 = FN(load_)(p + b0 + 3 * VW);
-                        for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
-                            const REAL w = val[k], *xj = x + (int64_t)col[k] * B + b0;
-                            a0 += w * FN(load_)(xj);
-                            a1 += w * FN(load_)(xj + VW);
-                            a2 += w * FN(load_)(xj + 2 * VW);
-                            a3 += w * FN(load_)(xj + 3 * VW);
-                        }
-                        memcpy(p + b0, &a0, sizeof a0);
-                        memcpy(p + b0 + VW, &a1, sizeof a1);
-                        memcpy(p + b0 + 2 * VW, &a2, sizeof a2);
-                        memcpy(p + b0 + 3 * VW, &a3, sizeof a3);
+                REAL *restrict p = pre + i * B;
+                int64_t b0 = 0;
+                for (; b0 + 4 * VW <= B; b0 += 4 * VW) {
+                    FN(vec_) a0 = FN(load_)(p + b0), a1 = FN(load_)(p + b0 + VW);
+                    FN(vec_) a2 = FN(load_)(p + b0 + 2 * VW), a3 = FN(load_)(p + b0 + 3 * VW);
+                    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
+                        const REAL w = val[k], *xj = x + (int64_t)col[k] * B + b0;
+                        a0 += w * FN(load_)(xj);
+                        a1 += w * FN(load_)(xj + VW);
+                        a2 += w * FN(load_)(xj + 2 * VW);
+                        a3 += w * FN(load_)(xj + 3 * VW);
                     }
-                    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1] && b0 < B; k++) {
-                        const REAL w = val[k], *restrict xj = x + (int64_t)col[k] * B;
-                        for (int64_t b = b0; b < B; b++) p[b] += w * xj[b];
-                    }
+                    memcpy(p + b0, &a0, sizeof a0);
+                    memcpy(p + b0 + VW, &a1, sizeof a1);
+                    memcpy(p + b0 + 2 * VW, &a2, sizeof a2);
+                    memcpy(p + b0 + 3 * VW, &a3, sizeof a3);
+                }
+                for (int64_t k = row_ptr[i]; k < row_ptr[i + 1] && b0 < B; k++) {
+                    const REAL w = val[k], *restrict xj = x + (int64_t)col[k] * B;
+                    for (int64_t b = b0; b < B; b++) p[b] += w * xj[b];
                 }
             }
         }
-        if (fb)
-            for (int64_t i = 0; i < N; i++)
-                for (int64_t d = 0; d < D; d++) {
-                    const REAL w = fb[i * D + d];
-                    for (int64_t b = 0; b < B; b++) pre[i * B + b] += w * y[d * B + b];
-                }
+        if (fb) FN(dense_acc_)(pre, fb, N, D, y, B);
         FN(activate_)(pre, N * B, a->activation);
         if (leak) {
             for (int64_t i = 0; i < N; i++) {
@@ -175,27 +174,8 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
                 const REAL *yd = ydrive + b * a->ydrive_bs + t * a->ydrive_ts;
                 for (int64_t d = 0; d < D; d++) ynew[d * B + b] = yd[d];
             }
-            for (int64_t d = 0; d < D; d++) {
-                const REAL *restrict wd = w_x + d * N;
-                if (B == 1) {
-                    REAL s = 0;
-#pragma omp simd reduction(+ : s)
-                    for (int64_t i = 0; i < N; i++) s += wd[i] * x[i];
-                    ynew[d] += s;
-                } else {
-                    for (int64_t i = 0; i < N; i++) {
-                        const REAL w = wd[i];
-#pragma omp simd
-                        for (int64_t b = 0; b < B; b++) ynew[d * B + b] += w * x[i * B + b];
-                    }
-                }
-            }
-            if (w_y)
-                for (int64_t d = 0; d < D; d++)
-                    for (int64_t e = 0; e < D; e++) {
-                        const REAL w = w_y[d * D + e];
-                        for (int64_t b = 0; b < B; b++) ynew[d * B + b] += w * y[e * B + b];
-                    }
+            FN(dense_acc_)(ynew, w_x, D, N, x, B);
+            if (w_y) FN(dense_acc_)(ynew, w_y, D, D, y, B);
             REAL *tmp = y;
             y = ynew;
             ynew = tmp;
@@ -223,7 +203,8 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
 
 int FN(esn_run_)(const esn_args *a) {
     if (!a || a->batch < 1 || a->size < 1 || a->steps < 0 || a->n_out < 0) return ESN_BADARG;
-    if (!a->dense && (!a->row_ptr || !a->col || !a->val) && !(a->batch == 1 && a->sell_ptr)) return ESN_BADARG;
+    if (!a->dense && a->batch == 1 && !(a->sell_ptr && a->sell_col && a->sell_val)) return ESN_BADARG;
+    if (!a->dense && a->batch > 1 && !(a->row_ptr && a->col && a->val)) return ESN_BADARG;
     if (!a->drive || !a->x || ((a->w_x || a->feedback) && !a->y)) return ESN_BADARG;
     if (a->w_x && !a->ydrive) return ESN_BADARG;
     if (a->batch == 1) return FN(run_)(a, 1);

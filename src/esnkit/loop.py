@@ -94,6 +94,7 @@ def unroll(
     only shifts the step numbers quoted in errors. ``backend`` overrides :func:`use_backend`.
     Raises :class:`NonFiniteStateError` when the state or output stops being finite.
     """
+    _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs)
     name = _pick(backend or _backend.get(), reservoir, drive, x0)
     args = (reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states)
     if name == "native":
@@ -104,6 +105,40 @@ def unroll(
         out = _run_torch(*args)
     _check_finite(out, step_offset)
     return out
+
+
+def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs) -> None:
+    # unroll is public and the native kernel trusts its pointers: a wrong shape must stop here,
+    # not read past a buffer.
+    N = reservoir.size
+
+    def expect(name, t, shape):
+        if t is None or tuple(t.shape) != tuple(shape):
+            got = "None" if t is None else tuple(t.shape)
+            raise ValueError(f"unroll: {name} must have shape {tuple(shape)}, got {got}")
+
+    if drive.ndim != 3 or drive.shape[2] != N:
+        raise ValueError(f"unroll: drive must have shape (batch, steps, {N}), got {tuple(drive.shape)}")
+    B, T = drive.shape[:2]
+    expect("x0", x0, (B, N))
+    D = readout.output_size if readout is not None else (feedback.shape[1] if feedback is not None else None)
+    if D is not None:
+        expect("y0", y0, (B, D))
+    if feedback is not None:
+        expect("feedback", feedback, (N, D))
+    if inputs is not None:
+        width = readout.input_size if readout is not None and readout.input_size else inputs.shape[-1]
+        expect("inputs", inputs, (B, T, width))
+    if readout is not None:
+        if readout.weight.shape[1] - int(readout.use_bias) - (readout.input_size if readout.use_input else 0) != N:
+            raise ValueError(f"unroll: the readout reads {readout.weight.shape[1]} features, not from {N} states")
+        if inputs_from_outputs and readout.use_input and readout.input_size != D:
+            raise ValueError("unroll: inputs_from_outputs needs a readout whose input width equals its output width")
+    dtypes = {t.dtype for t in (drive, x0, y0, feedback, inputs) if t is not None}
+    devices = {t.device.type for t in (drive, x0, y0, feedback, inputs) if t is not None}
+    if len(dtypes) > 1 or len(devices) > 1:
+        raise ValueError(f"unroll: drive, x0, y0, feedback and inputs must share one dtype and device, "
+                         f"got {sorted(map(str, dtypes))} on {sorted(devices)}")
 
 
 def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor) -> str:
@@ -228,7 +263,8 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
     key = (layout, values.data_ptr(), values._version, values.dtype)
     cache = reservoir.__dict__.setdefault("_native_cache", {})
     if key not in cache:
-        cache.clear() if len(cache) > 4 else None
+        if len(cache) > 4:
+            cache.clear()
         if layout == "dense":
             cache[key] = {"dense": reservoir.recurrent_matrix().to_dense().contiguous()}
         elif layout == "sell":
