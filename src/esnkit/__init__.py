@@ -16,6 +16,7 @@ Quick start::
 """
 
 from . import datasets, metrics, native, plotting
+from .ensemble import Ensemble
 from .errors import NonFiniteStateError, NotFittedError
 from .esn import ESN, ESNState
 from .io import load, save
@@ -29,12 +30,16 @@ from .reservoir import (
     scale_to_spectral_radius,
     spectral_radius,
 )
+from .ridge_path import RidgePath, kfold_sse, ridge_grid
+from .search_space import SearchSpace, load_space, make_space
+from .searching import SearchError, SearchResult, search
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ESN",
     "ESNState",
+    "Ensemble",
     "EchoStatePropertyWarning",
     "NativeKernelWarning",
     "NonFiniteStateError",
@@ -42,14 +47,23 @@ __all__ = [
     "NotFittedError",
     "Readout",
     "Reservoir",
+    "RidgePath",
+    "SearchError",
+    "SearchResult",
+    "SearchSpace",
     "datasets",
     "effective_spectral_radius",
+    "kfold_sse",
     "load",
+    "load_space",
+    "make_space",
     "metrics",
     "native",
     "plotting",
+    "ridge_grid",
     "save",
     "scale_to_spectral_radius",
+    "search",
     "solve_lstsq",
     "solve_normal_equations",
     "spectral_radius",

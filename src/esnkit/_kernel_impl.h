@@ -161,8 +161,13 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
         if (leak) {
             for (int64_t i = 0; i < N; i++) {
                 const REAL l = leak[i];
+                /* a neuron without leak takes f(pre) exactly, as it does when no neuron leaks: an
+                 * ensemble mixing leaky and non-leaky members then matches each member run alone */
 #pragma omp simd
-                for (int64_t b = 0; b < B; b++) x[i * B + b] += l * (pre[i * B + b] - x[i * B + b]);
+                for (int64_t b = 0; b < B; b++) {
+                    const REAL xo = x[i * B + b], h = pre[i * B + b];
+                    x[i * B + b] = l == (REAL)1 ? h : xo + l * (h - xo);
+                }
             }
         } else {
             REAL *tmp = x;

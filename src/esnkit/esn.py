@@ -66,6 +66,24 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def shifted(targets: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
+    """The feedback a teacher-forced step sees: ``y[t-1]``, with ``y0`` (B, D) before the first step."""
+    return torch.cat([y0[:, None], targets[:, :-1]], dim=1)
+
+
+def teacher_drive(
+    res: Reservoir, u: torch.Tensor | None, fed_back: torch.Tensor | None, batch: int, steps: int
+) -> torch.Tensor:
+    """``W_in u[t] + b (+ W_fb y[t-1])`` for a chunk: (batch, steps, N).
+
+    ``fed_back`` (batch, steps, D_fb) are the teacher's previous outputs, or None without feedback.
+    """
+    drive = res.input_drive(u, batch, steps)
+    if fed_back is not None and res.feedback_size:
+        drive = drive + fed_back @ res.W_fb.T
+    return drive
+
+
 class ESN(nn.Module):
     """Echo State Network with a sparse random reservoir and a ridge-regression readout.
 
@@ -342,16 +360,15 @@ class ESN(nn.Module):
         in_loop = teacher is None and (feedback is not None or closed_loop)
         if closed_loop and res.input_size:
             feedback = res.W_in if feedback is None else feedback + res.W_in
-        if teacher is not None and feedback is not None:
-            teacher = torch.cat([start.y[:, None], teacher[:, :-1]], dim=1)
+        if teacher is not None:
+            teacher = shifted(teacher, start.y) if feedback is not None else None
         x, y = start
-        chunk = self.chunk_size or max(64, CHUNK_VALUES // (B * res.size))
+        chunk = self._chunk_steps(B)
         for lo in range(0, steps, chunk):
             sl = slice(lo, min(steps, lo + chunk))
             u = inputs.data[:, sl] if inputs is not None else None
-            drive = res.input_drive(None if closed_loop else u, B, sl.stop - lo)
-            if teacher is not None and feedback is not None:
-                drive = drive + teacher[:, sl] @ feedback.T
+            drive = teacher_drive(res, None if closed_loop else u, teacher[:, sl] if teacher is not None else None,
+                                  B, sl.stop - lo)
             out = unroll(
                 res, drive, x,
                 readout=readout if in_loop else None,
@@ -365,22 +382,35 @@ class ESN(nn.Module):
             x, y = out.x, out.y
             yield sl, u, out
 
+    def _build_reservoir(self, d_in: int, d_out: int) -> Reservoir:
+        """Draw the reservoir for ``d_in`` inputs and ``d_out`` outputs (fed back when feedback_scaling > 0)."""
+        scaling = np.asarray(self.input_scaling, dtype=float)
+        if scaling.ndim == 1 and scaling.shape[0] != d_in:
+            raise ValueError(f"input_scaling has {scaling.shape[0]} values but inputs have {d_in} feature(s)")
+        return Reservoir.random(
+            self.reservoir_size, d_in, d_out if self.feedback_scaling > 0 else 0,
+            spectral_radius=self.spectral_radius, connectivity=self.connectivity, in_degree=self.in_degree,
+            leak_rate=np.asarray(self.leak_rate, dtype=float), input_scaling=scaling,
+            input_connectivity=self.input_connectivity, bias_scaling=self.bias_scaling,
+            feedback_scaling=self.feedback_scaling, activation=self.activation, seed=self.seed,
+            dtype=_dtype(self.dtype), device=torch.device(self.device or "cpu"),
+        )
+
+    def _check_echo_state(self, reservoir: Reservoir, stacklevel: int) -> None:
+        # without leak the effective radius is the one W was just scaled to
+        known = self.spectral_radius if bool(np.all(np.asarray(self.leak_rate) == 1)) else None
+        reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
+
+    def _chunk_steps(self, batch: int) -> int:
+        return self.chunk_size or max(64, CHUNK_VALUES // (batch * self.reservoir_size))
+
     @staticmethod
     def _final(seq: torch.Tensor, lengths: tuple[int, ...]) -> torch.Tensor:
         idx = torch.tensor(lengths, device=seq.device) - 1
         return seq[torch.arange(seq.shape[0], device=seq.device), idx]
 
-    # ------------------------------------------------------------------ public API
-    def fit(self, inputs: Any, targets: Any, *, initial_state: Any = None) -> ESN:
-        """Harvest states under teacher forcing and solve the readout in closed form.
-
-        ``inputs`` (T, D_in), (B, T, D_in), a list of sequences, or None for a network driven only by
-        its output feedback (a pattern generator; needs ``feedback_scaling > 0``). ``targets`` has the
-        same time layout with D_out features. The first ``washout`` steps of every sequence are left
-        out of the fit. Afterwards the model carries the final state of each sequence, so ``predict``
-        and ``generate`` continue where the training data ended. Returns ``self``.
-        """
-        self._check_params()
+    def _fit_data(self, inputs: Any, targets: Any) -> tuple[Batch | None, Batch]:
+        """Check and convert fit's arguments (see :meth:`fit`)."""
         dtype, device = _dtype(self.dtype), torch.device(self.device or "cpu")
         U = None if inputs is None else to_batch(inputs, "inputs", dtype=dtype, device=device)
         Y = to_batch(targets, "targets", dtype=dtype, device=device)
@@ -399,28 +429,29 @@ class ESN(nn.Module):
                 f"{which} has {Y.lengths[i]} time steps, not more than washout={self.washout}: nothing is "
                 "left to fit the readout on; use a longer series or a smaller washout"
             )
-        d_in = U.features if U is not None else 0
-        scaling = np.asarray(self.input_scaling, dtype=float)
-        if scaling.ndim == 1 and scaling.shape[0] != d_in:
-            raise ValueError(f"input_scaling has {scaling.shape[0]} values but inputs have {d_in} feature(s)")
+        return U, Y
 
-        self.reservoir = Reservoir.random(
-            self.reservoir_size, d_in, Y.features if self.feedback_scaling > 0 else 0,
-            spectral_radius=self.spectral_radius, connectivity=self.connectivity, in_degree=self.in_degree,
-            leak_rate=np.asarray(self.leak_rate, dtype=float), input_scaling=scaling,
-            input_connectivity=self.input_connectivity, bias_scaling=self.bias_scaling,
-            feedback_scaling=self.feedback_scaling, activation=self.activation, seed=self.seed,
-            dtype=dtype, device=device,
-        )
-        # without leak the effective radius is the one W was just scaled to
-        known = self.spectral_radius if bool(np.all(np.asarray(self.leak_rate) == 1)) else None
-        self.reservoir.check_echo_state(stacklevel=3, radius=known)
+    # ------------------------------------------------------------------ public API
+    def fit(self, inputs: Any, targets: Any, *, initial_state: Any = None) -> ESN:
+        """Harvest states under teacher forcing and solve the readout in closed form.
+
+        ``inputs`` (T, D_in), (B, T, D_in), a list of sequences, or None for a network driven only by
+        its output feedback (a pattern generator; needs ``feedback_scaling > 0``). ``targets`` has the
+        same time layout with D_out features. The first ``washout`` steps of every sequence are left
+        out of the fit. Afterwards the model carries the final state of each sequence, so ``predict``
+        and ``generate`` continue where the training data ended. Returns ``self``.
+        """
+        self._check_params()
+        U, Y = self._fit_data(inputs, targets)
+        d_in = U.features if U is not None else 0
+        self.reservoir = self._build_reservoir(d_in, Y.features)
+        self._check_echo_state(self.reservoir, stacklevel=4)
         self.readout = None
         start = self._start_state(initial_state, Y.batch_size, Y.features)
 
         use_input = self.readout_input and d_in > 0
         n_feat = feature_size(self.reservoir_size, d_in, self.readout_bias, use_input)
-        normal = NormalEquations(n_feat, Y.features, device)
+        normal = NormalEquations(n_feat, Y.features, Y.data.device)
         keep_rows = self.solver == "lstsq"
         rows_z, rows_y = [], []
         mask = Y.mask(self.washout)
@@ -439,11 +470,17 @@ class ESN(nn.Module):
             weight = solve_lstsq(torch.cat(rows_z), torch.cat(rows_y), self.ridge)
         else:
             weight = solve_normal_equations(normal.G, normal.C, self.ridge, self.solver)
-        self.readout = Readout(weight.to(dtype), input_size=d_in, use_bias=self.readout_bias, use_input=use_input)
-        self._store(ESNState(final_x, self._final(Y.data, Y.lengths)))
-        self.output_kind = Y.kind
-        self.output_layout = "2d" if Y.layout == "2d" else "3d"
+        self._set_fitted(weight, d_in, ESNState(final_x, self._final(Y.data, Y.lengths)), Y)
         return self
+
+    def _set_fitted(self, weight: torch.Tensor, d_in: int, final: ESNState, like: Batch) -> None:
+        """Install the solved readout ``weight`` (D_out, F) and the carried final state."""
+        use_input = self.readout_input and d_in > 0
+        self.readout = Readout(weight.to(_dtype(self.dtype)), input_size=d_in, use_bias=self.readout_bias,
+                               use_input=use_input)
+        self._store(final)
+        self.output_kind = like.kind
+        self.output_layout = "2d" if like.layout == "2d" else "3d"
 
     def predict(
         self,

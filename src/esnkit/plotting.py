@@ -60,3 +60,48 @@ def plot_forecast(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *, objective: str = "objective",
+                log_value: bool = True) -> str:
+    """Write a PNG with the objective of every completed trial against each searched parameter.
+
+    ``table`` is :attr:`esnkit.search.SearchResult.table` (rows with ``state``, ``value`` and one
+    column per parameter); the best trial is circled. Returns the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in table if r.get("state") == "COMPLETE" and r.get("value") is not None]
+    if not rows:
+        raise ValueError("no completed trial to plot")
+    if not params:
+        raise ValueError("params is empty: nothing to plot against")
+    values = np.array([r["value"] for r in rows], dtype=float)
+    log_value = log_value and bool(np.all(values > 0))
+    best = int(np.argmin(values)) if objective != "vpt" else int(np.argmax(values))
+    cols = min(3, len(params))
+    nrows = -(-len(params) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False, constrained_layout=True)
+    for ax, name in zip(axes.ravel(), params):
+        x = [r.get(name) for r in rows]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x)
+        xs = np.array(x, dtype=float) if numeric else np.array([str(v) for v in x])
+        ax.scatter(xs, values, s=12, alpha=0.6, color="tab:blue")
+        ax.scatter([xs[best]], [values[best]], s=80, facecolors="none", edgecolors="tab:red", lw=1.5, label="best")
+        if numeric and np.all(xs > 0) and xs.max() / xs.min() > 50:
+            ax.set_xscale("log")
+        if log_value:
+            ax.set_yscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+    for ax in axes.ravel()[len(params):]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(loc="best", frameon=False)
+    fig.suptitle(f"{len(rows)} completed trials")
+    path = os.fspath(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -10,6 +10,7 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Union
@@ -108,9 +109,12 @@ def effective_spectral_radius(W: sp.spmatrix | np.ndarray, leak_rate: float | np
     return spectral_radius(sp.identity(n) - A + A @ sp.csr_matrix(W))
 
 
-def scale_to_spectral_radius(W: sp.csr_matrix, target: float) -> sp.csr_matrix:
-    """Rescale ``W`` so its spectral radius equals ``target``; a nilpotent ``W`` cannot be rescaled."""
-    current = spectral_radius(W)
+def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | None = None) -> sp.csr_matrix:
+    """Rescale ``W`` so its spectral radius equals ``target``; a nilpotent ``W`` cannot be rescaled.
+
+    ``current`` is ``W``'s spectral radius when the caller already knows it.
+    """
+    current = spectral_radius(W) if current is None else current
     largest = np.abs(W.data).max() if W.nnz else 0.0
     if current <= 1e-12 * max(largest, 1e-300):
         raise ValueError(
@@ -119,6 +123,18 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float) -> sp.csr_matrix:
             "raise connectivity (or in_degree) so each neuron has a few recurrent connections"
         )
     return (W * (target / current)).tocsr()
+
+
+@functools.lru_cache(maxsize=64)
+def _seeded_radius(size: int, connectivity: float | None, in_degree: int | None, seed: int) -> float:
+    """Spectral radius of the unscaled recurrent matrix a seed draws.
+
+    The matrix is a pure function of these four arguments, so its eigenvalue problem (the costly
+    part of building a reservoir) is solved once per process: a search that tries many spectral
+    radii, leaks and scalings on one seed pays for it once.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
+    return spectral_radius(random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree))
 
 
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], density: float) -> np.ndarray:
@@ -218,15 +234,46 @@ class Reservoir(nn.Module):
         uniform(-1, 1) times ``bias_scaling``.
         """
         streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
-        W = scale_to_spectral_radius(
-            random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree),
-            spectral_radius,
-        )
+        W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
+        known = None if seed is None else _seeded_radius(size, connectivity, in_degree, seed)
+        W = scale_to_spectral_radius(W, spectral_radius, known)
         W_in = _uniform(streams[1], (size, input_size), input_connectivity)
         W_in *= np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (input_size,))[None, :]
         W_fb = _uniform(streams[2], (size, feedback_size), 1.0) * feedback_scaling
         bias = _uniform(streams[3], (size,), 1.0) * bias_scaling
         return cls.from_arrays(W, W_in, W_fb, bias, leak_rate, activation, dtype=dtype, device=device)
+
+    @classmethod
+    def stack(cls, members: list[Reservoir]) -> Reservoir:
+        """One reservoir holding ``members`` side by side: block-diagonal ``W``, stacked ``W_in``,
+        ``W_fb``, bias and leak. Its state is the members' states concatenated, so one step of it
+        is one step of every member (an ensemble). Members share the input width and activation;
+        a member without output feedback gets zero feedback rows.
+        """
+        if not members:
+            raise ValueError("stack needs at least one reservoir")
+        first = members[0]
+        for i, m in enumerate(members):
+            if m.input_size != first.input_size:
+                raise ValueError(f"member {i} has {m.input_size} inputs, member 0 has {first.input_size}")
+            if m.activation != first.activation:
+                raise ValueError(f"member {i} has activation {m.activation!r}, member 0 has {first.activation!r}")
+        d_fb = max(m.feedback_size for m in members)
+        offsets = np.cumsum([0] + [m.size for m in members])
+        nnz = np.cumsum([0] + [m.W_values.numel() for m in members])
+        crow = torch.cat([members[0].W_crow[:1]] + [m.W_crow[1:] + int(z) for m, z in zip(members, nnz[:-1])])
+        col = torch.cat([m.W_col + int(off) for m, off in zip(members, offsets[:-1])])
+
+        def fb(m: Reservoir) -> torch.Tensor:
+            if m.feedback_size == d_fb:
+                return m.W_fb
+            return torch.zeros(m.size, d_fb, dtype=m.W_fb.dtype, device=m.W_fb.device)
+
+        return cls(
+            crow, col, torch.cat([m.W_values for m in members]), torch.cat([m.W_in for m in members]),
+            torch.cat([fb(m) for m in members]), torch.cat([m.bias for m in members]),
+            torch.cat([m.leak for m in members]), first.activation,
+        )
 
     @property
     def size(self) -> int:

@@ -1,0 +1,200 @@
+"""Search throughput and ridge-path costs: esnkit vs reservoirpy's `research` / `parallel_research`.
+
+    OMP_NUM_THREADS=1 python benchmarks/search_speed.py [--trials 48] [--repeats 3] [--quick]
+
+Problem (issue 4): Mackey-Glass (tau 17, one sample per time unit) one-step forecasting, N = 500,
+2000 training steps (washout 100) and 500 validation steps; the space is spectral radius,
+leak rate, input scaling and ridge, sampled at random (hyperopt's `rand` for reservoirpy,
+Optuna's RandomSampler for esnkit) for the same number of trials. reservoirpy samples the ridge
+as a fourth dimension; esnkit solves every trial over a 25-value ridge grid exactly.
+Both use ~10 recurrent connections per neuron, no bias (reservoirpy's default) and one fixed seed.
+
+Also measured: the ridge path (50 ridge values vs one, harvest included) and blocked 5-fold
+validation vs one split (both over the 25-value grid). Writes benchmarks/results/search_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+import torch
+
+import esnkit as ek
+from esnkit.ensemble import Ensemble
+from esnkit.readout import solve_normal_equations
+from esnkit.ridge_path import RidgePath, kfold_sse, ridge_grid
+
+N, TRAIN, VAL, WASHOUT = 500, 2000, 500, 100
+SPACE = {"spectral_radius": {"low": 0.1, "high": 1.5, "log": True},
+         "leak_rate": {"low": 0.05, "high": 1.0, "log": True},
+         "input_scaling": {"low": 0.1, "high": 5.0, "log": True}}
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def esnkit_search(series, trials, **kw):
+    r = ek.search(series, space=SPACE, fixed={"reservoir_size": N, "washout": WASHOUT, "seed": 1234,
+                                                "bias_scaling": 0.0},
+                  n_trials=trials, validation=VAL / (TRAIN + VAL), sampler="random", progress=False,
+                  refit=False, **kw)
+    return r.best_value
+
+
+def reservoirpy_search(series, trials, parallel):
+    from reservoirpy.hyper import parallel_research, research
+    from reservoirpy.nodes import Reservoir, Ridge
+    from reservoirpy.observables import nrmse
+
+    u, y = series[:-1], series[1:]
+    dataset = ((u[:TRAIN], y[:TRAIN]), (u[TRAIN:TRAIN + VAL], y[TRAIN:TRAIN + VAL]))
+
+    def objective(dataset, config, *, sr, lr, iss, ridge, seed):
+        (xt, yt), (xv, yv) = dataset
+        model = Reservoir(N, sr=sr, lr=lr, input_scaling=iss, rc_connectivity=10 / N,
+                          seed=seed) >> Ridge(ridge=ridge)
+        model.fit(xt, yt, warmup=WASHOUT)
+        return {"loss": float(nrmse(yv, model.run(xv)))}
+
+    with tempfile.TemporaryDirectory() as d:
+        conf = {"exp": "bench", "hp_max_evals": trials, "hp_method": "random", "seed": 1, "instances_per_trial": 1,
+                "hp_space": {"sr": ["loguniform", 0.1, 1.5], "lr": ["loguniform", 0.05, 1.0],
+                             "iss": ["loguniform", 0.1, 5.0], "ridge": ["loguniform", 1e-12, 1.0],
+                             "seed": ["choice", 1234]}}
+        path = os.path.join(d, "bench.config.json")
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # its progress bar
+        try:
+            if parallel:
+                best, _ = parallel_research(objective, dataset, path, d, n_jobs=2)
+            else:
+                best, _ = research(objective, dataset, path, d)
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+        losses = []
+        for root, _, files in os.walk(d):
+            for name in files:
+                if name.endswith(".json") and "results" in root:
+                    with open(os.path.join(root, name)) as f:
+                        losses.append(json.load(f)["returned_dict"]["loss"])
+    return min(losses) if losses else float("nan")
+
+
+def path_costs(series, repeats):
+    u, y = series[:-1], series[1:]
+    model = ek.ESN(N, spectral_radius=0.9, leak_rate=0.5, washout=WASHOUT, seed=1234)
+    Ensemble([model]).harvest(u, y, split=TRAIN)  # warm the spectral-radius cache and the kernel
+
+    def one():
+        h = Ensemble([model]).harvest(u, y, split=TRAIN)
+        w = solve_normal_equations(h.G[0], h.C[0], 1e-8, "cholesky")
+        return ((h.Z[0] @ w.T - h.Y) ** 2).sum()
+
+    def many(num):
+        def run():
+            h = Ensemble([model]).harvest(u, y, split=TRAIN)
+            return RidgePath(h.G, h.C).sse(h.Z, h.Y, ridge_grid(num=num))
+        return run
+
+    def kfold():
+        h = Ensemble([model]).harvest(u, y, keep_all=True)
+        return kfold_sse(h.Z, h.Y, 5, ridge_grid())
+
+    t1, _ = median_time(one, repeats)
+    t50, _ = median_time(many(50), repeats)
+    t25, _ = median_time(many(25), repeats)
+    tk, _ = median_time(kfold, repeats)
+    return t1, t50, t25, tk
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=48)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="16 trials, one repeat, no Dask run")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "search_speed.md"))
+    args = ap.parse_args()
+    if args.quick:
+        args.trials, args.repeats = 16, 1
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    series = ek.datasets.mackey_glass(TRAIN + VAL + 1, tau=17)
+    esnkit_search(series, 8)  # imports, kernel load, spectral-radius cache: paid once per process
+    rows = []
+    try:
+        import reservoirpy
+
+        rp_version = reservoirpy.__version__
+        for parallel in (False, True):
+            t, best = median_time(lambda p=parallel: reservoirpy_search(series, args.trials, p), args.repeats)
+            name = "reservoirpy parallel_research (2 processes)" if parallel else "reservoirpy research"
+            rows.append((name, t, best))
+    except ImportError:
+        rp_version = None
+    for label, kw in [("esnkit search, in process, float64", {}),
+                      ("esnkit search, in process, float32 harvest", {"dtype": "float32"}),
+                      *([] if args.quick else [("esnkit search, Dask LocalCluster (2 workers)",
+                                                {"scheduler": "local", "workers": 2})])]:
+        t, best = median_time(lambda kw=kw: esnkit_search(series, args.trials, **kw), args.repeats)
+        rows.append((label, t, best))
+    t1, t50, t25, tk = path_costs(series, max(3, args.repeats))
+    ref = {name: t for name, t, _ in rows if name.startswith("reservoirpy")}
+    lines = [
+        f"# Search speed — {datetime.date.today()}",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPU (about one core of "
+        f"throughput), one torch/BLAS thread per process; Python {platform.python_version()}, torch "
+        f"{torch.__version__}, esnkit {ek.__version__}, reservoirpy {rp_version or 'not installed'}. "
+        f"Command: `OMP_NUM_THREADS=1 python benchmarks/search_speed.py"
+        f"{' --quick' if args.quick else ''}` ({args.trials} trials, median of {args.repeats}).",
+        "",
+        "Mackey-Glass one-step forecasting, N = 500, 2000 training + 500 validation steps, random sampling.",
+        "",
+        "| searcher | seconds | configurations/s | vs research | vs parallel_research | best validation NRMSE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, t, best in rows:
+        rate = args.trials / t
+        r1 = f"{ref['reservoirpy research'] / t:.2f}×" if "reservoirpy research" in ref else "—"
+        key = "reservoirpy parallel_research (2 processes)"
+        r2 = f"{ref[key] / t:.2f}×" if key in ref else "—"
+        lines.append(f"| {name} | {t:.2f} | {rate:.1f} | {r1} | {r2} | {best:.3g} |")
+    lines += [
+        "",
+        "Ridge path and k-fold, one configuration (harvest of 2500 steps included, median of "
+        f"{max(3, args.repeats)}):",
+        "",
+        "| work | seconds | ratio |",
+        "|---|---|---|",
+        f"| harvest + one ridge value (Cholesky) + validation error | {t1:.3f} | 1 |",
+        f"| harvest + 50 ridge values (one eigendecomposition) + validation errors | {t50:.3f} | "
+        f"{t50 / t1:.2f}× one value |",
+        f"| single split, 25 ridge values | {t25:.3f} | 1 |",
+        f"| blocked 5-fold, 25 ridge values | {tk:.3f} | {tk / t25:.2f}× single split |",
+    ]
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Every ridge solution of a least-squares readout from one eigendecomposition.
+
+For the normal equations ``W (G + λ I) = C^T`` (``G = Z^T Z`` (F, F), ``C = Z^T Y`` (F, D), see
+:mod:`esnkit.readout`), one eigendecomposition ``G = V diag(s) V^T`` gives the readout for any λ::
+
+    W(λ)^T = V diag(1 / (s + λ)) V^T C
+
+so a whole path of ridge values costs one O(F^3) factorization plus O(F^2 D) per value, and the
+reservoir is never rerun. No inverse is formed; everything is float64. Shapes may carry leading
+batch axes (an ensemble of K readouts: ``G`` (K, F, F), ``C`` (K, F, D)); the eigendecompositions
+then run as one batch.
+
+Validation errors are computed from materialised validation features (predictions minus targets),
+not from a validation Gram matrix: with small λ the weights are large and the Gram form
+``w^T G_v w - 2 w^T c_v + y^T y`` loses every significant digit to cancellation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .readout import _check_finite
+
+
+def ridge_grid(low: float = 1e-12, high: float = 1.0, num: int = 25) -> np.ndarray:
+    """``num`` ridge values spaced evenly in log between ``low`` and ``high`` (both > 0)."""
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
+        raise ValueError(f"ridge grid needs 0 < low ≤ high, got low={low!r}, high={high!r}")
+    if int(num) != num or num < 1:
+        raise ValueError(f"ridge grid needs num ≥ 1 values, got {num!r}")
+    if num > 1 and low == high:
+        raise ValueError(f"ridge grid low == high == {low} cannot hold {num} distinct values")
+    return np.logspace(np.log10(low), np.log10(high), int(num))
+
+
+def _ridges(ridges, device) -> torch.Tensor:
+    r = torch.as_tensor(np.atleast_1d(np.asarray(ridges, dtype=np.float64)), device=device)
+    if r.ndim != 1 or r.numel() == 0 or not bool(torch.isfinite(r).all()) or bool((r <= 0).any()):
+        raise ValueError(f"ridges must be a non-empty list of finite values > 0, got {ridges!r}")
+    return r
+
+
+class RidgePath:
+    """The ridge-regression path of one (or a batch of) least-squares problems.
+
+    ``G`` (..., F, F) and ``C`` (..., F, D) are the accumulated Gram and cross products. ``yy``
+    (..., D), the per-output sum of squared targets, and ``count``, the number of rows, are needed
+    only for :meth:`gcv`.
+    """
+
+    def __init__(
+        self,
+        G: torch.Tensor,
+        C: torch.Tensor,
+        *,
+        yy: torch.Tensor | None = None,
+        count: int | None = None,
+    ) -> None:
+        if G.shape[-1] != G.shape[-2] or G.shape[:-1] != C.shape[:-1]:
+            raise ValueError(f"G must be (..., F, F) and C (..., F, D); got {tuple(G.shape)} and {tuple(C.shape)}")
+        G = G.to(torch.float64)
+        C = C.to(torch.float64)
+        _check_finite(G, C)
+        s, V = torch.linalg.eigh(G)
+        # G is positive semi-definite; eigenvalues a rounding error below zero are zero.
+        self.s = s.clamp_min(0.0)
+        self.V = V
+        self.A = V.mT @ C  # (..., F, D): C in the eigenbasis
+        self.yy = None if yy is None else yy.to(torch.float64)
+        self.count = count
+
+    @property
+    def n_features(self) -> int:
+        return self.V.shape[-1]
+
+    def _stacked(self, ridges) -> tuple[torch.Tensor, int]:
+        """``W(λ)^T`` for every λ side by side: (..., F, L·D), column ``l·D + d``."""
+        r = _ridges(ridges, self.s.device)
+        scaled = self.A[..., None, :, :] / (self.s[..., None, :, None] + r[:, None, None])  # (..., L, F, D)
+        L, F, D = scaled.shape[-3:]
+        # one (F, F) x (F, L·D) product rather than L broadcast copies of V
+        flat = scaled.movedim(-3, -2).reshape(*scaled.shape[:-3], F, L * D)
+        return self.V @ flat, L
+
+    def coefficients(self, ridges) -> torch.Tensor:
+        """``W(λ)^T`` for every λ: shape (..., L, F, D)."""
+        flat, L = self._stacked(ridges)
+        return flat.unflatten(-1, (L, -1)).movedim(-2, -3)
+
+    def weights(self, ridges) -> torch.Tensor:
+        """Readout weights ``W(λ)`` as :class:`~esnkit.readout.Readout` stores them: (..., L, D, F)."""
+        return self.coefficients(ridges).mT
+
+    def predict(self, Z: torch.Tensor, ridges) -> torch.Tensor:
+        """Predictions of features ``Z`` (..., M, F) for every λ: (..., L, M, D)."""
+        flat, L = self._stacked(ridges)
+        out = Z.to(torch.float64) @ flat  # (..., M, L·D)
+        return out.unflatten(-1, (L, -1)).movedim(-2, -3)
+
+    def sse(self, Z: torch.Tensor, Y: torch.Tensor, ridges) -> torch.Tensor:
+        """Per-output sum of squared errors on rows ``Z`` (..., M, F), targets ``Y`` (..., M, D): (..., L, D)."""
+        err = self.predict(Z, ridges) - Y.to(torch.float64)[..., None, :, :]
+        return (err * err).sum(dim=-2)
+
+    def residual_ss(self, ridges) -> torch.Tensor:
+        """Per-output training residual sum of squares for every λ, in closed form: (..., L, D).
+
+        ``||Y - Z w||^2 = y^T y - sum_i a_i^2 (s_i + 2λ) / (s_i + λ)^2`` with ``a = V^T C``. Every
+        term is bounded by ``y^T y``, so the cancellation costs at most ~F·eps relative to it.
+        """
+        if self.yy is None:
+            raise ValueError("residual_ss needs yy (the per-output sum of squared targets)")
+        r = _ridges(ridges, self.s.device)
+        s = self.s[..., None, :, None]
+        lam = r[:, None, None]
+        shrink = (s + 2 * lam) / (s + lam) ** 2
+        explained = (self.A[..., None, :, :] ** 2 * shrink).sum(dim=-2)
+        return (self.yy[..., None, :] - explained).clamp_min(0.0)
+
+    def gcv(self, ridges) -> torch.Tensor:
+        """Generalised cross-validation score per λ (..., L), averaged over outputs.
+
+        ``GCV(λ) = M · RSS(λ) / (M - tr H(λ))^2`` with ``tr H = sum_i s_i / (s_i + λ)``, the
+        rotation-invariant stand-in for leave-one-out error (Golub, Heath & Wahba 1979).
+        """
+        if self.count is None:
+            raise ValueError("gcv needs count (the number of rows the Gram matrix was built from)")
+        r = _ridges(ridges, self.s.device)
+        dof = (self.s[..., None, :] / (self.s[..., None, :] + r[:, None])).sum(dim=-1)  # (..., L)
+        rss = self.residual_ss(ridges).mean(dim=-1)
+        m = float(self.count)
+        return m * rss / (m - dof) ** 2
+
+
+def block_folds(n_rows: int, k: int) -> list[slice]:
+    """``k`` contiguous blocks covering ``range(n_rows)`` (blocked cross-validation for time series)."""
+    if int(k) != k or k < 2:
+        raise ValueError(f"folds must be an integer ≥ 2, got {k!r}")
+    if n_rows < 2 * k:
+        raise ValueError(f"{n_rows} rows are too few for {k} folds (need at least {2 * k})")
+    edges = np.linspace(0, n_rows, k + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def kfold_sse(Z: torch.Tensor, Y: torch.Tensor, k: int, ridges) -> torch.Tensor:
+    """Blocked k-fold validation: per-output sum of squared errors over all held-out rows, (..., L, D).
+
+    ``Z`` (..., M, F) and ``Y`` (M, D) or (..., M, D) are the rows in time order. Each fold's
+    Gram matrix is built once; the training Gram of fold f is ``total − fold f`` (likewise ``C``),
+    so the rows are multiplied out once whatever k is, and each fold costs one eigendecomposition.
+    """
+    Z = Z.to(torch.float64)
+    Y = Y.to(torch.float64)
+    if Y.ndim < Z.ndim:
+        Y = Y.expand(*Z.shape[:-2], *Y.shape)
+    folds = block_folds(Z.shape[-2], k)
+    G_f = [Z[..., f, :].mT @ Z[..., f, :] for f in folds]
+    C_f = [Z[..., f, :].mT @ Y[..., f, :] for f in folds]
+    G, C = sum(G_f), sum(C_f)
+    total = None
+    for f, Gf, Cf in zip(folds, G_f, C_f):
+        sse = RidgePath(G - Gf, C - Cf).sse(Z[..., f, :], Y[..., f, :], ridges)
+        total = sse if total is None else total + sse
+    return total

@@ -1,0 +1,621 @@
+"""Hyper-parameter search: Optuna proposes, ensembles evaluate, the ridge path picks λ, Dask distributes.
+
+One round of the search:
+
+1. Optuna's sampler (TPE, random, grid or CMA-ES) proposes ``batch_size`` configurations.
+2. They are evaluated together as one :class:`~esnkit.ensemble.Ensemble`: one harvest pass over
+   the training and validation data for all of them, all readouts solved as a batch.
+3. For every configuration the whole ridge path comes from one eigendecomposition
+   (:class:`~esnkit.ridge_path.RidgePath`): the validation error of every ridge value on the grid,
+   exactly, without rerunning the reservoir. The trial's value is its best ridge value's.
+4. Results go back to the Optuna study (in a storage such as SQLite, so an interrupted search
+   resumes where it stopped); rounds run in parallel on Dask workers, or in this process.
+
+Objectives: ``"nrmse"`` one-step NRMSE on the validation part (or blocked k-fold with ``folds``),
+``"free_run"`` NRMSE of ``horizon``-step free runs from ``starts`` points in the validation part,
+``"vpt"`` valid prediction time of those free runs (maximised), or a callable
+``objective(esn, val_inputs, val_targets) -> float`` (minimised) given the fitted model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._series import to_batch
+from .ensemble import SHARED, Ensemble, Harvest, fitted_member
+from .errors import NonFiniteStateError
+from .esn import ESN, ESNState
+from .ridge_path import RidgePath, kfold_sse
+from .search_space import SearchSpace, load_space, make_space
+
+OBJECTIVES = ("nrmse", "free_run", "vpt")
+SAMPLERS = ("tpe", "random", "grid", "cmaes")
+# Evaluation failures a trial records instead of stopping the search.
+TRIAL_ERRORS = (ValueError, TypeError, ArithmeticError, RuntimeError, NonFiniteStateError, np.linalg.LinAlgError)
+
+
+class SearchError(RuntimeError):
+    """The search could not run (an unreachable scheduler, a space that does not fit the data...)."""
+
+
+@dataclass
+class Task:
+    """Everything a worker needs to score configurations; sent to each Dask worker once."""
+
+    inputs: np.ndarray | None
+    targets: np.ndarray
+    split: int
+    ridges: np.ndarray
+    objective: str | Callable
+    folds: int | None = None
+    horizon: int = 84
+    starts: int = 10
+    threshold: float = 0.3
+    time_scale: float = 1.0
+    ridge_candidates: int | None = 5
+    dtype: str = "float64"
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring (runs on the workers)
+
+
+def _var(y: torch.Tensor) -> torch.Tensor:
+    v = y.to(torch.float64).var(dim=0, unbiased=False)
+    return torch.where(v > 0, v, torch.ones_like(v))
+
+
+def _free_run_windows(n_rows: int, task: Task) -> np.ndarray:
+    last = n_rows - task.horizon - 1
+    if last < 0:
+        raise ValueError(f"the validation part has {n_rows} steps, too few for horizon={task.horizon}: "
+                          "lower horizon or raise the validation fraction")
+    return np.unique(np.linspace(0, last, task.starts).round().astype(int))
+
+
+def _free_runs(model: ESN, reservoir, weight, h: Harvest, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """Free runs from every start: predictions and truth, both (starts, horizon, D)."""
+    N = reservoir.size
+    rows = _free_run_windows(h.Z.shape[1], task)
+    idx = torch.as_tensor(rows, device=h.Z.device)
+    x0 = h.Z[k, idx, -N:].to(weight.dtype)
+    y0 = h.Y[idx]
+    esn = fitted_member(model, reservoir, weight, h.input_size, ESNState(x0, y0), h.targets)
+    pred = esn.generate(task.horizon)
+    truth = torch.stack([h.Y[r + 1: r + 1 + task.horizon] for r in rows])
+    return np.asarray(pred, dtype=np.float64).reshape(truth.shape), truth.double().cpu().numpy()
+
+
+def _score_free_run(pred: np.ndarray, truth: np.ndarray, std: np.ndarray, task: Task) -> float:
+    err = (pred - truth) / std  # (starts, horizon, D)
+    if task.objective == "free_run":
+        return float(np.sqrt((err**2).mean(axis=(0, 1))).mean())
+    rms = np.sqrt((err**2).mean(axis=-1))  # (starts, horizon)
+    over = rms > task.threshold
+    steps = np.where(over.any(axis=1), over.argmax(axis=1), task.horizon)
+    return float(np.median(steps)) * task.time_scale
+
+
+def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
+    U = None if task.inputs is None else task.inputs
+    h = Ensemble(models).harvest(U, task.targets, split=None if task.folds else task.split, keep_all=bool(task.folds))
+    ridges = task.ridges
+    var = _var(h.Y)
+    if task.folds:
+        sse = kfold_sse(h.Z, h.Y, task.folds, ridges)  # (K, L, D)
+        path = None
+    else:
+        path = RidgePath(h.G, h.C, yy=h.yy, count=h.count)
+        sse = path.sse(h.Z, h.Y, ridges)
+    one_step = torch.sqrt(sse / (h.Y.shape[0] * var)).mean(dim=-1)  # (K, L)
+    results = []
+    std = np.sqrt(var.cpu().numpy())
+    for k, model in enumerate(models):
+        try:
+            results.append(_score_member(model, k, h, path, one_step[k], std, task))
+        except SearchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user objective may raise anything: that trial fails
+            results.append(_failure(exc))
+    return results
+
+
+def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve: torch.Tensor, std: np.ndarray,
+                  task: Task) -> dict:
+    ridges = task.ridges
+    best = int(torch.argmin(torch.nan_to_num(curve, nan=math.inf)))
+    res = {"one_step_nrmse": float(curve[best]), "ridge": float(ridges[best])}
+    if task.objective == "nrmse":
+        res["value"] = res["one_step_nrmse"]
+    else:
+        order = torch.argsort(torch.nan_to_num(curve, nan=math.inf))
+        cand = order[: task.ridge_candidates or len(ridges)].tolist()
+        weights = path.weights(ridges[cand])[k]  # (L', D, F)
+        best_val, best_ridge, errors = None, None, []
+        maximise = task.objective == "vpt"
+        for j, r in enumerate(cand):
+            w = weights[j].to(h.reservoirs[k].W_values.dtype)
+            try:
+                if callable(task.objective):
+                    esn = fitted_member(model, h.reservoirs[k], w, h.input_size, h.at_split[k], h.targets)
+                    val_in = None if task.inputs is None else task.inputs[task.split:]
+                    v = float(task.objective(esn, val_in, task.targets[task.split:]))
+                else:
+                    pred, truth = _free_runs(model, h.reservoirs[k], w, h, k, task)
+                    v = _score_free_run(pred, truth, std, task)
+            except NonFiniteStateError as exc:
+                errors.append(str(exc))
+                continue
+            if not math.isfinite(v):
+                errors.append(f"the objective returned {v!r}")
+                continue
+            if best_val is None or (v > best_val if maximise else v < best_val):
+                best_val, best_ridge = v, float(ridges[r])
+        if best_val is None:
+            raise ValueError("; ".join(errors) or "no ridge value could be scored")
+        res["value"], res["ridge"] = best_val, best_ridge
+    if not math.isfinite(res["value"]):
+        raise ValueError(f"the objective is {res['value']!r} for every ridge value")
+    return res
+
+
+def _failure(exc: BaseException) -> dict:
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)}
+
+
+def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Score ``configs`` (ESN arguments) on ``task``; one result dict per configuration.
+
+    Configurations sharing the ensemble-layout parameters run as one ensemble. A configuration
+    that fails gets ``{"error": ...}``; when a shared run fails (a diverging member makes the
+    whole stacked state non-finite) its members are retried one by one, so only the culprit fails.
+    """
+    results: list[dict | None] = [None] * len(configs)
+    groups: dict[tuple, list[tuple[int, ESN]]] = {}
+    for i, cfg in enumerate(configs):
+        try:
+            m = ESN(**{**cfg, "dtype": task.dtype})
+        except (ValueError, TypeError) as exc:
+            results[i] = _failure(exc)
+            continue
+        key = tuple(repr(getattr(m, name)) for name in SHARED)
+        groups.setdefault(key, []).append((i, m))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # echo-state and convergence notices, trial after trial
+        for members in groups.values():
+            pending = [members]
+            while pending:
+                group = pending.pop()
+                try:
+                    out = _evaluate_ensemble([m for _, m in group], task)
+                except SearchError:
+                    raise
+                except TRIAL_ERRORS as exc:
+                    if len(group) > 1:
+                        pending.extend([[g] for g in group])
+                        continue
+                    results[group[0][0]] = _failure(exc)
+                    continue
+                for (i, _), r in zip(group, out):
+                    results[i] = r
+    return results
+
+
+def _evaluate_on_worker(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
+    # one worker process per core: a multi-threaded BLAS inside each would oversubscribe them
+    torch.set_num_threads(1)
+    return evaluate(task, configs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search` returns.
+
+    ``table`` has one row per finished trial (number, state, value, the sampled parameters, the
+    chosen ridge, the one-step NRMSE, seconds, error). ``best_esn`` is the best configuration
+    refitted on the training part (the first ``split`` steps) with its ridge value, so it carries
+    the state where validation begins.
+    """
+
+    study: Any
+    table: list[dict]
+    best_params: dict[str, Any]
+    best_value: float
+    best_ridge: float
+    best_esn: ESN | None
+    direction: str
+    split: int
+    space: SearchSpace = field(repr=False)
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write :attr:`table` as CSV (written to a temporary file first, then renamed)."""
+        import csv
+
+        cols: list[str] = []
+        for row in self.table:
+            cols.extend(c for c in row if c not in cols)
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(self.table)
+        os.replace(tmp, path)
+
+
+def _require_optuna():
+    try:
+        import optuna
+    except ModuleNotFoundError:  # pragma: no cover - a dependency
+        raise SearchError("the search needs Optuna: pip install optuna") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _sampler(name: str, space: SearchSpace, seed: int | None):
+    optuna = _require_optuna()
+    if name == "tpe":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+
+        class Grid(optuna.samplers.GridSampler):
+            # Optuna's grid sampler calls study.stop() once the grid is covered, which only works
+            # inside study.optimize; the driver here asks for exactly the grid's size instead.
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return Grid({n: p.grid() for n, p in space.params.items()}, seed=seed)
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ModuleNotFoundError:
+            raise SearchError("sampler='cmaes' needs the cmaes package: pip install cmaes") from None
+        if any(p.choices is not None for p in space.params.values()):
+            raise SearchError("sampler='cmaes' searches numeric ranges only; this space has choices "
+                              f"({[n for n, p in space.params.items() if p.choices is not None]}): use 'tpe'")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
+
+
+class _Round:
+    """A round of configurations waiting to run in this process (hashable by identity)."""
+
+    def __init__(self, configs) -> None:
+        self.configs = configs
+
+
+class _InProcess:
+    """Runs each round here, when it is collected (no parallelism, no start-up cost)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.slots = 1
+
+    def submit(self, configs):
+        return _Round(configs)
+
+    def wait_any(self, handles):
+        h = handles[0]
+        try:
+            return h, evaluate(self.task, h.configs), None
+        except SearchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user objective may raise anything; the trial records it
+            return h, None, exc
+
+    def cancel(self, handles) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Dask:
+    """Runs rounds as Dask tasks: on a LocalCluster, or on the cluster at ``scheduler``."""
+
+    def __init__(self, task: Task, scheduler: Any, workers: int | None, connect_timeout: float) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ModuleNotFoundError:  # pragma: no cover - a dependency
+            raise SearchError("a Dask scheduler needs distributed: pip install 'dask[distributed]'") from None
+        self.cluster = None
+        if scheduler == "local":
+            n = workers or max(1, os.cpu_count() or 1)
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        elif isinstance(scheduler, str):
+            try:
+                self.client = Client(scheduler, timeout=connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise SearchError(
+                    f"could not reach the Dask scheduler at {scheduler!r} within {connect_timeout:g} s ({exc}); "
+                    "check the address, or run locally with scheduler='local' (CLI: --scheduler local)"
+                ) from None
+        else:
+            self.client = scheduler  # a distributed.Client the caller owns
+        n_workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        self.slots = 2 * n_workers  # one queued round per worker keeps each busy
+        self.task_ref = self.client.scatter(task, broadcast=True)
+
+    def submit(self, configs):
+        return self.client.submit(_evaluate_on_worker, self.task_ref, configs, pure=False, retries=1)
+
+    def wait_any(self, handles):
+        from distributed import wait
+
+        done = wait(handles, return_when="FIRST_COMPLETED").done
+        fut = next(h for h in handles if h in done)
+        try:
+            return fut, fut.result(), None
+        except SearchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a killed worker, a user error: the trials record it
+            return fut, None, exc
+
+    def cancel(self, handles) -> None:
+        if handles:
+            self.client.cancel(list(handles))
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.client.close()
+            self.cluster.close()
+
+
+def _finished(study) -> int:
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return sum(1 for t in study.get_trials(deepcopy=False, states=done) if not t.user_attrs.get("requeued"))
+
+
+def _requeue(study, numbers: Sequence[int], reason: str) -> None:
+    """Mark unfinished trials failed and queue their parameters again, so nothing asked is lost."""
+    import optuna
+
+    for t in study.get_trials(deepcopy=False):
+        if t.number in numbers and t.state == optuna.trial.TrialState.RUNNING:
+            study._storage.set_trial_user_attr(t._trial_id, "requeued", reason)
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            study.enqueue_trial(t.params, skip_if_exists=False)
+
+
+def _table(study, space: SearchSpace) -> list[dict]:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("requeued") or t.state.name in ("RUNNING", "WAITING"):
+            continue
+        row = {"number": t.number, "state": t.state.name, "value": t.value}
+        row.update({n: t.params.get(n) for n in space.params})
+        for key in ("ridge", "one_step_nrmse", "seconds", "error"):
+            row[key] = t.user_attrs.get(key)
+        rows.append(row)
+    return rows
+
+
+def _as_array(x: Any, name: str) -> np.ndarray:
+    """One series as a float64 (time, features) array, through the same checks as every entry point."""
+    b = to_batch(x, name, dtype=torch.float64, device=torch.device("cpu"))
+    if b.batch_size != 1:
+        raise ValueError(f"{name} must be one series of shape (time,) or (time, features); got {b.batch_size} "
+                         "sequences")
+    return b.data[0].numpy()
+
+
+def search(
+    inputs: Any,
+    targets: Any = None,
+    *,
+    space: Mapping[str, Any] | SearchSpace | str | os.PathLike,
+    objective: str | Callable = "nrmse",
+    n_trials: int = 100,
+    batch_size: int = 8,
+    validation: float = 0.2,
+    folds: int | None = None,
+    ridges: Any = None,
+    fixed: Mapping[str, Any] | None = None,
+    sampler: str = "tpe",
+    seed: int | None = 0,
+    horizon: int = 84,
+    starts: int = 10,
+    threshold: float = 0.3,
+    time_scale: float = 1.0,
+    ridge_candidates: int | None = 5,
+    dtype: str = "float64",
+    scheduler: Any = None,
+    workers: int | None = None,
+    connect_timeout: float = 10.0,
+    storage: str | None = None,
+    study_name: str = "esnkit-search",
+    timeout: float | None = None,
+    progress: bool = True,
+    refit: bool = True,
+) -> SearchResult:
+    """Search ESN hyper-parameters on one series; returns a :class:`SearchResult`.
+
+    ``inputs`` (T, D_in) and ``targets`` (T, D_out) are one time series pair; with ``targets``
+    None, ``inputs`` is a series (T, D) to forecast one step ahead (inputs ``s[t]``, targets
+    ``s[t+1]``). The first ``1 - validation`` of the steps train each configuration (past its
+    ``washout``); the rest validate it, driven on from where training ended. With ``folds=k`` the
+    one-step error is blocked k-fold cross-validation over all steps instead.
+
+    ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.search_space`), or is a
+    TOML file path. ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).
+    The ridge is optimised exactly for every trial over ``ridges`` (default 25 values 1e-12..1).
+
+    ``objective``: ``"nrmse"`` (one-step, minimised), ``"free_run"`` (NRMSE over ``horizon``
+    free-running steps from ``starts`` points of the validation part, minimised), ``"vpt"``
+    (median steps until the normalised error exceeds ``threshold``, times ``time_scale``;
+    maximised), or ``objective(esn, val_inputs, val_targets) -> float`` (minimised). Free-run and
+    callable objectives are evaluated at the ``ridge_candidates`` ridge values with the lowest
+    one-step error (None: every value).
+
+    ``sampler``: 'tpe', 'random', 'grid' or 'cmaes' (Optuna's). ``batch_size`` configurations are
+    proposed at a time and harvested as one ensemble. ``scheduler``: None runs in this process;
+    'local' starts a Dask LocalCluster with ``workers`` processes; 'tcp://host:8786' uses that
+    cluster; a ``distributed.Client`` is used as is. ``storage``: an Optuna storage URL or a
+    ``.db`` path (SQLite); None keeps the study in memory. With a storage, running the same call
+    again resumes ``study_name``: finished trials are kept and ``n_trials`` counts them. ``timeout``
+    (seconds) stops proposing new trials after that long. ``dtype='float32'`` harvests faster
+    (the normal equations stay float64).
+    """
+    optuna = _require_optuna()
+    if isinstance(space, (str, os.PathLike)):
+        space = load_space(space)
+    if not isinstance(space, SearchSpace):
+        space = make_space(space, fixed, ridges)
+    elif fixed or ridges is not None:
+        space = make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **(fixed or {})},
+                           space.ridges if ridges is None else ridges)
+    if not (callable(objective) or objective in OBJECTIVES):
+        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable, got {objective!r}")
+    for name, v, ok in (("n_trials", n_trials, isinstance(n_trials, int) and n_trials >= 1),
+                        ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1),
+                        ("horizon", horizon, isinstance(horizon, int) and horizon >= 1),
+                        ("starts", starts, isinstance(starts, int) and starts >= 1),
+                        ("validation", validation, isinstance(validation, float) and 0 < validation < 1),
+                        ("threshold", threshold, threshold > 0), ("time_scale", time_scale, time_scale > 0)):
+        if not ok:
+            raise ValueError(f"{name} has an impossible value {v!r}")
+    if folds is not None and objective != "nrmse":
+        raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+
+    if targets is None:
+        series = _as_array(inputs, "inputs")
+        if series.shape[0] < 3:
+            raise ValueError(f"the series has {series.shape[0]} steps; a search needs far more")
+        U, Y = series[:-1], series[1:]
+    else:
+        U = None if inputs is None else _as_array(inputs, "inputs")
+        Y = _as_array(targets, "targets")
+        if U is not None and U.shape[0] != Y.shape[0]:
+            raise ValueError(f"inputs have {U.shape[0]} steps but targets have {Y.shape[0]}")
+    T = Y.shape[0]
+    split = int(round(T * (1 - validation)))
+    washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
+                                                      if n == "washout"])
+    if split - washout < 10 or T - split < 2:
+        raise ValueError(f"{T} steps with validation={validation} and washout={washout} leave too few steps "
+                         "to train or to validate on")
+    if objective in ("free_run", "vpt") and (U is None or U.shape[1] != Y.shape[1]):
+        raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
+                         "(inputs and targets of the same width, or a single series)")
+    task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
+                ridge_candidates, dtype)
+    if objective in ("free_run", "vpt"):
+        _free_run_windows(T - split, task)
+
+    direction = "maximize" if objective == "vpt" else "minimize"
+    if isinstance(storage, (str, os.PathLike)) and "://" not in os.fspath(storage):
+        storage = f"sqlite:///{os.path.abspath(os.fspath(storage))}"
+    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
+                                sampler=_sampler(sampler, space, seed), load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise SearchError(f"study {study_name!r} in {storage} was created to {study.direction.name.lower()}, "
+                          f"but objective={objective!r} needs {direction}: use another study_name")
+    stale = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    _requeue(study, stale, "interrupted run")
+    target = n_trials
+    if sampler == "grid":
+        target = min(target, math.prod(len(p.grid()) for p in space.params.values()))
+
+    if scheduler is None:
+        executor: Any = _InProcess(task)
+    else:
+        executor = _Dask(task, scheduler, workers, connect_timeout)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=target, initial=min(_finished(study), target), unit="trial", desc="esnkit search",
+                   dynamic_ncols=True)
+    inflight: dict[Any, list] = {}
+    started = time.perf_counter()
+    asked = _finished(study)
+    try:
+        while True:
+            out_of_time = timeout is not None and time.perf_counter() - started > timeout
+            while len(inflight) < executor.slots and asked < target and not out_of_time:
+                trials = [study.ask() for _ in range(min(batch_size, target - asked))]
+                asked += len(trials)
+                configs = [space.config({n: p.suggest(t) for n, p in space.params.items()}) for t in trials]
+                inflight[executor.submit(configs)] = [(t, time.perf_counter()) for t in trials]
+            if not inflight:
+                break
+            handle, results, exc = executor.wait_any(list(inflight))
+            trials = inflight.pop(handle)
+            for j, (trial, t0) in enumerate(trials):
+                res = results[j] if results is not None else _failure(exc)
+                trial.set_user_attr("seconds", round(time.perf_counter() - t0, 4))
+                if "error" in res:
+                    trial.set_user_attr("error", res["error"][:2000])
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    trial.set_user_attr("ridge", res["ridge"])
+                    trial.set_user_attr("one_step_nrmse", res["one_step_nrmse"])
+                    study.tell(trial, res["value"])
+            if bar is not None:
+                bar.update(len(trials))
+                best = _best(study)
+                if best is not None:
+                    bar.set_postfix_str(f"best {best.value:.4g}", refresh=False)
+    except BaseException:
+        executor.cancel(list(inflight))
+        _requeue(study, [t.number for ts in inflight.values() for t, _ in ts], "interrupted")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        executor.close()
+
+    best = _best(study)
+    if best is None:
+        errors = [t.user_attrs.get("error") for t in study.trials if t.user_attrs.get("error")]
+        raise SearchError(f"no trial succeeded ({len(errors)} failed); first error: {errors[0] if errors else '?'}")
+    params = space.config(best.params)
+    ridge = float(best.user_attrs["ridge"])
+    best_esn = None
+    if refit:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            best_esn = ESN(**{**params, "ridge": ridge}).fit(
+                None if U is None else U[:split], Y[:split])
+    return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
+                        space)
+
+
+def _best(study):
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def _spec(p) -> Any:
+    if p.choices is not None:
+        return {"choices": list(p.choices)}
+    spec = {"low": p.low, "high": p.high, "log": p.log}
+    if p.step is not None:
+        spec["step"] = p.step
+    return spec

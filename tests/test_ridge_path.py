@@ -1,0 +1,109 @@
+"""The ridge path against separate solves, GCV against brute-force leave-one-out, k-fold against refits."""
+
+import numpy as np
+import pytest
+import torch
+
+from esnkit.readout import solve_normal_equations
+from esnkit.ridge_path import RidgePath, block_folds, kfold_sse, ridge_grid
+
+
+def problem(M=300, F=12, D=2, seed=0, noise=0.1):
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.randn(M, F, generator=g, dtype=torch.float64)
+    Z[:, 1] = Z[:, 0] + 1e-2 * Z[:, 1]  # correlated features, as reservoir states are
+    W = torch.randn(F, D, generator=g, dtype=torch.float64)
+    Y = Z @ W + noise * torch.randn(M, D, generator=g, dtype=torch.float64)
+    return Z, Y
+
+
+def close(a, b, tol=1e-10):
+    return float((a - b).norm() / b.norm()) <= tol
+
+
+def test_path_equals_separate_solves():
+    Z, Y = problem()
+    ridges = ridge_grid(1e-6, 10.0, 13)
+    path = RidgePath(Z.T @ Z, Z.T @ Y)
+    W = path.weights(ridges)
+    assert W.shape == (13, 2, 12)
+    for i, r in enumerate(ridges):
+        ref = solve_normal_equations(Z.T @ Z, Z.T @ Y, float(r), "cholesky")
+        assert close(W[i], ref)
+
+
+def test_batched_path_equals_each_member_and_predict_matches_weights():
+    probs = [problem(seed=s) for s in range(3)]
+    G = torch.stack([Z.T @ Z for Z, _ in probs])
+    C = torch.stack([Z.T @ Y for Z, Y in probs])
+    ridges = [1e-6, 1e-3, 1.0]
+    batched = RidgePath(G, C)
+    for k, (Z, Y) in enumerate(probs):
+        single = RidgePath(G[k], C[k])
+        assert close(batched.weights(ridges)[k], single.weights(ridges))
+        pred = single.predict(Z[:50], ridges)
+        assert torch.allclose(pred, torch.stack([Z[:50] @ w.T for w in single.weights(ridges)]), atol=1e-10)
+        sse = single.sse(Z[:50], Y[:50], ridges)
+        assert torch.allclose(sse, ((pred - Y[:50]) ** 2).sum(dim=1), rtol=1e-12)
+
+
+def test_closed_form_residuals_and_gcv_match_direct_computation():
+    Z, Y = problem(M=120, F=8, D=1)
+    ridges = ridge_grid(1e-6, 1e2, 9)
+    path = RidgePath(Z.T @ Z, Z.T @ Y, yy=(Y * Y).sum(0), count=Z.shape[0])
+    gcv = path.gcv(ridges)
+    for i, r in enumerate(ridges):
+        H = Z @ torch.linalg.solve(Z.T @ Z + r * torch.eye(8, dtype=Z.dtype), Z.T)
+        resid = Y - H @ Y
+        assert path.residual_ss(ridges)[i, 0] == pytest.approx(float((resid**2).sum()), rel=1e-8)
+        M = Z.shape[0]
+        direct = M * float((resid**2).sum()) / (M - float(torch.trace(H))) ** 2
+        assert float(gcv[i]) == pytest.approx(direct, rel=1e-8)
+
+
+def test_gcv_tracks_brute_force_leave_one_out():
+    # GCV is the rotation-invariant form of leave-one-out: on a design with even leverage the two
+    # curves agree closely and choose the same ridge value.
+    Z, Y = problem(M=80, F=6, D=1, noise=0.5, seed=3)
+    Z[:, 1] = torch.randn(80, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    ridges = ridge_grid(1e-3, 1e3, 13)
+    path = RidgePath(Z.T @ Z, Z.T @ Y, yy=(Y * Y).sum(0), count=80)
+    gcv = path.gcv(ridges).numpy()
+    loo = np.zeros(len(ridges))
+    for i, r in enumerate(ridges):
+        for j in range(80):
+            keep = torch.arange(80) != j
+            Zk, Yk = Z[keep], Y[keep]
+            w = torch.linalg.solve(Zk.T @ Zk + r * torch.eye(6, dtype=Z.dtype), Zk.T @ Yk)
+            loo[i] += float(((Z[j] @ w - Y[j]) ** 2).sum()) / 80
+    assert np.max(np.abs(gcv - loo) / loo) < 0.05
+    assert abs(int(np.argmin(gcv)) - int(np.argmin(loo))) <= 1
+
+
+def test_kfold_equals_refitting_each_fold():
+    Z, Y = problem(M=200, F=10, D=2)
+    ridges = [1e-4, 1e-1]
+    got = kfold_sse(Z, Y, 5, ridges)
+    want = torch.zeros(2, 2, dtype=torch.float64)
+    for f in block_folds(200, 5):
+        train = torch.ones(200, dtype=torch.bool)
+        train[f] = False
+        for i, r in enumerate(ridges):
+            W = solve_normal_equations(Z[train].T @ Z[train], Z[train].T @ Y[train], r, "cholesky")
+            want[i] += ((Z[f] @ W.T - Y[f]) ** 2).sum(0)
+    assert torch.allclose(got, want, rtol=1e-9)
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="low ≤ high"):
+        ridge_grid(1.0, 1e-3)
+    with pytest.raises(ValueError, match="folds"):
+        block_folds(100, 1)
+    with pytest.raises(ValueError, match="too few"):
+        block_folds(5, 3)
+    Z, Y = problem()
+    path = RidgePath(Z.T @ Z, Z.T @ Y)
+    with pytest.raises(ValueError, match="ridges"):
+        path.weights([0.0, 1.0])
+    with pytest.raises(ValueError, match="count"):
+        path.gcv([1.0])

@@ -1,0 +1,209 @@
+"""esnkit.search: spaces, objectives, failures, resume, Dask, and the CLI."""
+
+import math
+import os
+import signal
+
+import numpy as np
+import optuna
+import pytest
+
+import esnkit as ek
+from esnkit.cli import main
+from esnkit.search_space import load_space, make_space
+from esnkit.searching import SearchError, search
+
+SPACE = {"spectral_radius": (0.3, 1.2), "leak_rate": {"low": 0.2, "high": 1.0, "log": True}}
+FIXED = {"reservoir_size": 60, "washout": 20, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def series():
+    return ek.datasets.mackey_glass(700)
+
+
+def run(series, **kw):
+    kw.setdefault("space", SPACE)
+    kw.setdefault("fixed", FIXED)
+    kw.setdefault("n_trials", 8)
+    kw.setdefault("batch_size", 4)
+    kw.setdefault("progress", False)
+    return search(series, **kw)
+
+
+def states(study):
+    return sorted(t.state.name for t in study.get_trials(deepcopy=False))
+
+
+def test_search_finds_a_model_and_its_value_is_the_refit_models(series):
+    r = run(series, n_trials=12, seed=1)
+    assert len(r.table) == 12 and all(row["state"] == "COMPLETE" for row in r.table)
+    assert r.best_value == min(row["value"] for row in r.table)
+    assert r.best_ridge in set(r.space.ridges)
+    # the refitted best model reproduces the trial's one-step validation NRMSE
+    u, y = series[:-1], series[1:]
+    pred = r.best_esn.predict(u[r.split:])
+    err = math.sqrt(((pred - y[r.split:]) ** 2).mean() / y[r.split:].var())
+    assert err == pytest.approx(r.best_value, rel=1e-4)
+    again = run(series, n_trials=12, seed=1)
+    assert again.best_params == r.best_params and again.best_value == r.best_value
+
+
+@pytest.mark.parametrize("objective", ["free_run", "vpt"])
+def test_free_running_objectives(series, objective):
+    r = run(series, objective=objective, horizon=30, starts=4, ridge_candidates=3)
+    assert r.direction == ("maximize" if objective == "vpt" else "minimize")
+    if objective == "vpt":
+        assert 0 <= r.best_value <= 30
+    else:
+        assert 0 < r.best_value < 1
+
+
+def test_kfold_validation(series):
+    r = run(series, folds=4)
+    assert all(row["state"] == "COMPLETE" for row in r.table)
+
+
+def test_a_failing_or_nan_objective_fails_that_trial_only(series):
+    calls = {"n": 0}
+
+    def objective(esn, u, y):
+        calls["n"] += 1
+        if esn.spectral_radius > 0.9:
+            raise RuntimeError("boom")
+        if esn.spectral_radius > 0.7:
+            return float("nan")
+        return float(ek.metrics.nrmse(y, esn.predict(u)))
+
+    r = run(series, objective=objective, n_trials=16, sampler="random", ridge_candidates=1)
+    failed = [row for row in r.table if row["state"] == "FAIL"]
+    done = [row for row in r.table if row["state"] == "COMPLETE"]
+    assert failed and done and len(failed) + len(done) == 16
+    assert all(row["spectral_radius"] > 0.7 for row in failed)
+    assert any("boom" in row["error"] for row in failed) and any("nan" in row["error"] for row in failed)
+
+
+def test_resume_continues_the_same_study(series, tmp_path):
+    db = tmp_path / "s.db"
+    first = run(series, storage=str(db), n_trials=8)
+    second = run(series, storage=str(db), n_trials=12)
+    assert len(second.table) == 12
+    assert [row["value"] for row in second.table[:8]] == [row["value"] for row in first.table]
+
+
+def test_interrupted_search_keeps_finished_trials_and_resumes(series, tmp_path):
+    db = tmp_path / "s.db"
+    seen = {"n": 0}
+
+    def objective(esn, u, y):
+        seen["n"] += 1
+        if seen["n"] == 6:  # mid-way through the second round
+            raise KeyboardInterrupt
+        return float(ek.metrics.nrmse(y, esn.predict(u)))
+
+    with pytest.raises(KeyboardInterrupt):
+        run(series, storage=str(db), objective=objective, ridge_candidates=1)
+    study = optuna.load_study(study_name="esnkit-search", storage=f"sqlite:///{db}")
+    assert states(study).count("COMPLETE") == 4 and "RUNNING" not in states(study)
+    r = run(series, storage=str(db), objective=objective, ridge_candidates=1)
+    assert len(r.table) == 8 and all(row["state"] == "COMPLETE" for row in r.table)
+    assert "RUNNING" not in states(r.study)
+
+
+def test_samplers(series):
+    grid = run(series, space={"spectral_radius": {"low": 0.5, "high": 1.0, "step": 0.25}}, sampler="grid",
+               n_trials=50)
+    assert sorted(row["spectral_radius"] for row in grid.table) == [0.5, 0.75, 1.0]
+    cma = run(series, sampler="cmaes")
+    assert len(cma.table) == 8
+    with pytest.raises(ValueError, match="step"):
+        run(series, sampler="grid")
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"spectral_radus": (0.1, 1.0)}, "unknown parameter 'spectral_radus'"),
+        ({"spectral_radius": (1.0, 0.5)}, "empty range"),
+        ({"leak_rate": {"low": 0.0, "high": 1.0, "log": True}}, "log range needs low > 0"),
+        ({"ridge": (1e-9, 1e-3)}, "not sampled"),
+        ({"seed": {"choices": []}}, "non-empty list"),
+        ({"leak_rate": (0.5, 1.5)}, "leak_rate = 1.5 is not a valid ESN setting"),
+        ({"spectral_radius": {"low": 0.1, "hi": 1.0}}, "unknown key"),
+        ({}, "nothing to search"),
+    ],
+)
+def test_bad_spaces_are_clear_errors(space, message):
+    with pytest.raises(ValueError, match=message):
+        make_space(space, FIXED)
+
+
+def test_space_files(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('objective = "vpt"\n[space]\nspectral_radius = {low = 0.1, high = 1.2}\n'
+                    'seed = {choices = [0, 1]}\n[fixed]\nreservoir_size = 80\n'
+                    '[ridge]\nlow = 1e-9\nhigh = 1e-3\nnum = 7\n')
+    s = load_space(good)
+    assert set(s.params) == {"spectral_radius", "seed"} and s.fixed == {"reservoir_size": 80}
+    assert len(s.ridges) == 7 and s.settings == {"objective": "vpt"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[space\nspectral_radius = 1")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_space(bad)
+    bad.write_text("[spaces]\nx = 1\n")
+    with pytest.raises(ValueError, match="unknown section"):
+        load_space(bad)
+    with pytest.raises(FileNotFoundError):
+        load_space(tmp_path / "missing.toml")
+
+
+def test_bad_search_arguments(series):
+    with pytest.raises(ValueError, match="objective"):
+        run(series, objective="mse")
+    with pytest.raises(ValueError, match="horizon"):
+        run(series, objective="free_run", horizon=500)
+    with pytest.raises(ValueError, match="too few steps"):
+        run(series[:30])
+    with pytest.raises(ValueError, match="NaN"):
+        run(np.full(100, np.nan))
+    with pytest.raises(ValueError, match="validation"):
+        run(series, validation=1.5)
+
+
+def test_unreachable_scheduler_is_a_clear_error(series):
+    with pytest.raises(SearchError, match="could not reach the Dask scheduler"):
+        run(series, scheduler="tcp://127.0.0.1:9", connect_timeout=2)
+
+
+def test_dask_local_cluster_survives_a_killed_worker(series, tmp_path):
+    marker = tmp_path / "killed-once"
+
+    def objective(esn, u, y):
+        if not marker.exists():  # the first evaluation kills its worker process
+            marker.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return float(ek.metrics.nrmse(y, esn.predict(u)))
+
+    r = run(series, objective=objective, scheduler="local", workers=2, n_trials=8, ridge_candidates=1,
+            storage=str(tmp_path / "s.db"))
+    assert marker.exists()
+    assert len(r.table) == 8 and all(row["state"] == "COMPLETE" for row in r.table)
+    assert "RUNNING" not in states(r.study)
+
+
+def test_cli_search_writes_results_plots_and_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["search", "--steps", "800", "--trials", "8", "--batch-size", "4", "--quiet", "--out", str(out)])
+    assert code == 0
+    for name in ("results.csv", "objective_vs_params.png", "best_forecast.png", "best.esnkit", "study.db"):
+        assert (out / name).stat().st_size > 0
+    model = ek.load(out / "best.esnkit")
+    assert model.reservoir_size == 500
+    assert "best nrmse" in capsys.readouterr().out
+
+
+def test_cli_search_bad_space_file(tmp_path, capsys):
+    bad = tmp_path / "s.toml"
+    bad.write_text("[space]\nspectral_radius = {low = 2, high = 1}\n")
+    assert main(["search", "--space", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert "empty range" in capsys.readouterr().err
