@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 import warnings
 
+import _report
 import numpy as np
 import torch
 
@@ -80,7 +80,7 @@ def main() -> None:
     lines = [
         f"# Lorenz-63 search quality — {datetime.date.today()}",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPU, one torch thread; "
+        f"Machine: {_report.machine()}, one torch thread; "
         f"esnkit {ek.__version__}, torch {torch.__version__}. Command: "
         f"`OMP_NUM_THREADS=1 python benchmarks/search_quality.py --budget {args.budget:g} --size {args.size}`.",
         "",
@@ -95,11 +95,7 @@ def main() -> None:
     for eps, v in vpt.items():
         q = np.percentile(v, [50, 25, 75])
         lines.append(f"| ε = {eps} | {q[0]:.2f} | {q[1]:.2f} | {q[2]:.2f} | {v.min():.2f} | {v.max():.2f} |")
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    _report.write(args.out, lines)
 
 
 if __name__ == "__main__":

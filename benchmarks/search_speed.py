@@ -26,6 +26,7 @@ import tempfile
 import time
 import warnings
 
+import _report
 import torch
 
 import esnkit as ek
@@ -159,7 +160,7 @@ def main() -> None:
     lines = [
         f"# Search speed — {datetime.date.today()}",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPU (about one core of "
+        f"Machine: {_report.machine()} (about one core of "
         f"throughput), one torch/BLAS thread per process; Python {platform.python_version()}, torch "
         f"{torch.__version__}, esnkit {ek.__version__}, reservoirpy {rp_version or 'not installed'}. "
         f"Command: `OMP_NUM_THREADS=1 python benchmarks/search_speed.py"
@@ -189,11 +190,7 @@ def main() -> None:
         f"| single split, 25 ridge values | {t25:.3f} | 1 |",
         f"| blocked 5-fold, 25 ridge values | {tk:.3f} | {tk / t25:.2f}× single split |",
     ]
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    _report.write(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 import torch
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# esnkit speed vs reservoirpy ({datetime.date.today().isoformat()})",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {_cpu_name()}, {os.cpu_count()} vCPU, "
+        f"Machine: {_report.machine()}, "
         f"one thread. Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
         f"esnkit {ek.__version__} (native kernel: {'yes' if native.available() else 'no'}), "
         f"reservoirpy {getattr(reservoirpy, '__version__', 'not installed')}. "
@@ -218,22 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{ratio(e['seconds'], p and p['seconds'])} | {e['peak_mb']:.0f} | "
             f"{fmt(p and p['peak_mb'], '.0f') if T <= 100_000 else 'not run'} |")
         print(lines[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    _report.write(str(args.out), lines)
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

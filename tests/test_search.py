@@ -207,3 +207,16 @@ def test_cli_search_bad_space_file(tmp_path, capsys):
     bad.write_text("[space]\nspectral_radius = {low = 2, high = 1}\n")
     assert main(["search", "--space", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert "empty range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kw, name", [({"ridge_candidates": 0}, "ridge_candidates"), ({"folds": 1}, "folds"),
+                                      ({"threshold": "big"}, "threshold"), ({"batch_size": 0}, "batch_size"),
+                                      ({"timeout": -1}, "timeout")])
+def test_impossible_settings_name_the_argument(series, kw, name):
+    with pytest.raises(ValueError, match=name):
+        run(series, **kw)
+
+
+def test_too_many_folds_is_refused_before_any_trial(series):
+    with pytest.raises(ValueError, match="too few for 400 folds"):
+        run(series, folds=400)

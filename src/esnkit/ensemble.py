@@ -40,7 +40,7 @@ class Harvest:
     ``G`` (K, F, F), ``C`` (K, F, D), ``yy`` (K, D) and ``count`` are the normal equations of the
     fitting rows (past the washout and before ``split``). ``Z`` (K, M, F) and ``Y`` (M, D) are the
     materialised rows from ``split`` on (all rows past the washout with ``keep_all``), in time
-    order, sequence after sequence; ``time`` (M,) holds their step numbers. ``final`` is each
+    order, sequence after sequence. ``final`` is each
     member's state at the end of every sequence, ``at_split`` after step ``split - 1`` (None
     when the split is not inside every sequence).
     """
@@ -52,7 +52,6 @@ class Harvest:
     count: int
     Z: torch.Tensor | None
     Y: torch.Tensor | None
-    time: torch.Tensor | None
     final: list[ESNState]
     at_split: list[ESNState] | None
     input_size: int
@@ -131,7 +130,7 @@ class Ensemble:
         mask = Y.mask(lead.washout)
         steps = torch.arange(Y.steps, device=device)
         rows_z: list[list[torch.Tensor]] = [[] for _ in members]
-        rows_y, rows_t = [], []
+        rows_y = []
         x = torch.zeros(B, K * N, dtype=dtype, device=device)
         final_x = torch.zeros(B, K * N, dtype=dtype, device=device)
         chunk = lead._chunk_steps(B)
@@ -160,7 +159,6 @@ class Ensemble:
                 count += n_fit
             if bool(keep_m.any()):
                 rows_y.append(y_chunk[keep_m])
-                rows_t.append(steps[sl].expand(B, -1)[keep_m])
             for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
             if lo < split <= sl.stop:
@@ -179,7 +177,6 @@ class Ensemble:
             count=count,
             Z=torch.stack([torch.cat(r) for r in rows_z]) if kept else None,
             Y=torch.cat(rows_y) if kept else None,
-            time=torch.cat(rows_t) if kept else None,
             final=final,
             at_split=at_split,
             input_size=d_in,

@@ -35,7 +35,7 @@ from ._series import to_batch
 from .ensemble import SHARED, Ensemble, Harvest, fitted_member
 from .errors import NonFiniteStateError
 from .esn import ESN, ESNState
-from .ridge_path import RidgePath, kfold_sse
+from .ridge_path import RidgePath, block_folds, kfold_sse
 from .search_space import SearchSpace, load_space, make_space
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
@@ -421,6 +421,31 @@ def _as_array(x: Any, name: str) -> np.ndarray:
     return b.data[0].numpy()
 
 
+def _real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _check_settings(**kw: Any) -> None:
+    """The numeric settings of :func:`search`, checked before anything runs."""
+    valid = {
+        "n_trials": _count, "batch_size": _count, "horizon": _count, "starts": _count,
+        "validation": lambda v: _real(v) and 0 < v < 1,
+        "threshold": lambda v: _real(v) and v > 0,
+        "time_scale": lambda v: _real(v) and v > 0,
+        "connect_timeout": lambda v: _real(v) and v > 0,
+        "ridge_candidates": lambda v: v is None or _count(v),
+        "folds": lambda v: v is None or (_count(v) and v >= 2),
+        "timeout": lambda v: v is None or (_real(v) and v > 0),
+    }
+    for name, v in kw.items():
+        if not valid[name](v):
+            raise ValueError(f"{name} has an impossible value {v!r}")
+
+
 def search(
     inputs: Any,
     targets: Any = None,
@@ -459,7 +484,9 @@ def search(
     one-step error is blocked k-fold cross-validation over all steps instead.
 
     ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.search_space`), or is a
-    TOML file path. ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).
+    TOML file path (its ``[space]``, ``[fixed]`` and ``[ridge]`` apply; its search settings such as
+    ``objective`` are read by the ``esnkit search`` command, and here are this function's arguments).
+    ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).
     The ridge is optimised exactly for every trial over ``ridges`` (default 25 values 1e-12..1).
 
     ``objective``: ``"nrmse"`` (one-step, minimised), ``"free_run"`` (NRMSE over ``horizon``
@@ -488,14 +515,9 @@ def search(
                            space.ridges if ridges is None else ridges)
     if not (callable(objective) or objective in OBJECTIVES):
         raise ValueError(f"objective must be one of {OBJECTIVES} or a callable, got {objective!r}")
-    for name, v, ok in (("n_trials", n_trials, isinstance(n_trials, int) and n_trials >= 1),
-                        ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1),
-                        ("horizon", horizon, isinstance(horizon, int) and horizon >= 1),
-                        ("starts", starts, isinstance(starts, int) and starts >= 1),
-                        ("validation", validation, isinstance(validation, float) and 0 < validation < 1),
-                        ("threshold", threshold, threshold > 0), ("time_scale", time_scale, time_scale > 0)):
-        if not ok:
-            raise ValueError(f"{name} has an impossible value {v!r}")
+    _check_settings(n_trials=n_trials, batch_size=batch_size, horizon=horizon, starts=starts, validation=validation,
+                    threshold=threshold, time_scale=time_scale, connect_timeout=connect_timeout,
+                    ridge_candidates=ridge_candidates, folds=folds, timeout=timeout)
     if folds is not None and objective != "nrmse":
         raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
     if dtype not in ("float32", "float64"):
@@ -518,6 +540,8 @@ def search(
     if split - washout < 10 or T - split < 2:
         raise ValueError(f"{T} steps with validation={validation} and washout={washout} leave too few steps "
                          "to train or to validate on")
+    if folds:
+        block_folds(T - washout, folds)  # enough rows for the folds, or a clear error now
     if objective in ("free_run", "vpt") and (U is None or U.shape[1] != Y.shape[1]):
         raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
                          "(inputs and targets of the same width, or a single series)")
