@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import os
-import platform
-from pathlib import Path
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
-def machine() -> str:
-    """e.g. 'x86_64, Intel(R) Xeon(R) CPU @ 2.00GHz, 2 vCPU'."""
-    return f"{platform.processor() or platform.machine()}, {cpu_name()}, {os.cpu_count()} vCPU"
+from esnkit.benchmarks.measure import machine  # noqa: F401 - re-exported for the scripts
 
 
 def write(path: str, lines: list[str]) -> str:

@@ -18,7 +18,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import torch
 
 import esnkit as ek
 from esnkit import native
+from esnkit.benchmarks.measure import PeakRSS
 from esnkit.loop import unroll
 
 try:
@@ -122,30 +122,11 @@ def _child(library: str, N: int, T: int) -> None:
         model = ek.ESN(N, in_degree=10, ridge=1e-8, seed=0)
     else:
         model = rpy_reservoir(N) >> RpyRidge(ridge=1e-8)
-    base = _reset_peak_rss()
-    t0 = time.perf_counter()
-    model.fit(u, y)
-    seconds = time.perf_counter() - t0
-    peak = _status_kb("VmHWM") if base is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    base = base if base is not None else 0
-    print(json.dumps({"seconds": seconds, "peak_mb": (peak - base) / 1024}))
-
-
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak_rss() -> int | None:
-    """Reset Linux's peak-RSS mark to the current RSS (so imports and data generation do not set
-    the peak) and return that RSS in kB; None where this is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return _status_kb("VmRSS")
-    except OSError:
-        return None
+    with PeakRSS() as peak:
+        t0 = time.perf_counter()
+        model.fit(u, y)
+        seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "peak_mb": peak.mb}))
 
 
 def fmt(v: float | None, spec: str = ",.0f") -> str:

@@ -9,13 +9,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
-    assert len(blocks) >= 2
+def run_python_blocks(doc: str) -> int:
+    """Run every ```python block of ``doc`` (relative to the repository) in one namespace, in order."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / doc).read_text(), flags=re.S)
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(block, doc, "exec"), namespace)  # noqa: S102 - our own docs
+    return len(blocks)
+
+
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_python_blocks("README.md") >= 2
     assert (tmp_path / "mg.esnkit").exists()
 
 
@@ -38,11 +43,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_search_doc_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "search.md").read_text(), flags=re.S)
-    assert blocks
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, "docs/search.md", "exec"), namespace)  # noqa: S102 - our own docs
+    assert run_python_blocks("docs/search.md")
     assert (tmp_path / "trials.csv").exists()
 
 
@@ -51,3 +52,22 @@ def test_example_search_space_file_loads():
 
     space = ek.load_space(ROOT / "examples" / "search_space.toml")
     assert "spectral_radius" in space.params and space.fixed["reservoir_size"] == 500
+
+
+def test_benchmarks_doc_python_blocks_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_python_blocks("docs/benchmarks.md")
+    out = capsys.readouterr().out
+    assert "nrmse84" in out
+
+
+def test_benchmarks_doc_quotes_the_committed_full_run():
+    # Every table row in the doc's results section must appear verbatim in the file the run wrote.
+    doc = (ROOT / "docs" / "benchmarks.md").read_text()
+    results = (ROOT / "benchmarks" / "results" / "bench" / "results.md").read_text()
+    assert "full run" in results.splitlines()[0]
+    section = doc.split("## Results", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows, "the results section quotes no table"
+    for row in rows:
+        assert row in results, f"docs/benchmarks.md quotes a row the run did not write: {row}"

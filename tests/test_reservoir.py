@@ -68,6 +68,24 @@ def test_warns_when_echo_state_property_cannot_hold_but_allows_it():
         ek.ESN(100, spectral_radius=0.9, seed=0).fit(x, x)
 
 
+def test_one_leak_rate_below_radius_one_needs_no_second_eigenproblem(monkeypatch):
+    # Analytic fact behind the shortcut: with one leak a and ρ < 1, |1 - a + a λ| ≤ 1 - a + a ρ < 1.
+    for seed, (a, rho) in enumerate([(0.1, 0.99), (0.5, 0.9), (0.9, 0.3)]):
+        r = Reservoir.random(120, 1, spectral_radius=rho, leak_rate=a, seed=seed)
+        assert r.effective_spectral_radius() <= 1 - a + a * rho + 1e-9
+    x = np.random.default_rng(0).normal(size=(100, 1))
+    calls = []
+    monkeypatch.setattr(Reservoir, "effective_spectral_radius", lambda self: calls.append(1) or 0.5)
+    ek.ESN(100, spectral_radius=0.95, leak_rate=0.3, seed=0).fit(x, x)
+    assert calls == []
+    ek.ESN(100, spectral_radius=1.2, leak_rate=0.3, seed=0).fit(x, x)  # ρ ≥ 1: it must look
+    ek.ESN(100, spectral_radius=0.95, leak_rate=np.linspace(0.1, 1, 100), seed=0).fit(x, x)  # per-neuron leaks
+    assert calls == [1, 1]
+    monkeypatch.undo()
+    with pytest.warns(ek.EchoStatePropertyWarning):
+        ek.ESN(100, spectral_radius=1.5, leak_rate=0.9, seed=0).fit(x, x)
+
+
 def test_constructor_checks_shapes():
     r = Reservoir.random(10, 1, seed=0)
     with pytest.raises(ValueError, match="bias must have shape"):

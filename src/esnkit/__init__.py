@@ -15,7 +15,7 @@ Quick start::
     forecast = esn.generate(500)
 """
 
-from . import datasets, metrics, native, plotting
+from . import benchmarks, datasets, metrics, native, plotting
 from .ensemble import Ensemble
 from .errors import NonFiniteStateError, NotFittedError
 from .esn import ESN, ESNState
@@ -51,6 +51,7 @@ __all__ = [
     "SearchError",
     "SearchResult",
     "SearchSpace",
+    "benchmarks",
     "datasets",
     "effective_spectral_radius",
     "kfold_sse",

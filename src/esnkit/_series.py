@@ -83,7 +83,10 @@ def _one_sequence(
             np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
         ):
             raise TypeError(f"{name} must hold real numbers, got {_describe(x)}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        arr = np.ascontiguousarray(arr)
+        if not arr.flags.writeable:  # torch cannot wrap a read-only array without a warning: copy it
+            arr = arr.copy()
+        t = torch.from_numpy(arr)
     if t.ndim == 1:
         t = t[:, None]
     max_ndim = 3 if allow_3d else 2

@@ -397,8 +397,16 @@ class ESN(nn.Module):
         )
 
     def _check_echo_state(self, reservoir: Reservoir, stacklevel: int) -> None:
-        # without leak the effective radius is the one W was just scaled to
-        known = self.spectral_radius if bool(np.all(np.asarray(self.leak_rate) == 1)) else None
+        leak = np.asarray(self.leak_rate, dtype=float)
+        known = None
+        if np.all(leak == leak.flat[0]):
+            a = float(leak.flat[0])
+            if a == 1.0:
+                known = self.spectral_radius  # no leak: the radius W was just scaled to
+            elif self.spectral_radius < 1.0:
+                # One leak rate a: the eigenvalues are 1 - a + a λ_i, so |.| ≤ 1 - a + a ρ < 1 and the
+                # warning cannot fire; skipping saves a second eigenvalue problem per fit.
+                return
         reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
 
     def _chunk_steps(self, batch: int) -> int:

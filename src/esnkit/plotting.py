@@ -13,6 +13,24 @@ def _np(a: Any) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> str:
+    import matplotlib.pyplot as plt
+
+    path = os.fspath(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_forecast(
     truth: Any,
     forecast: Any,
@@ -27,12 +45,9 @@ def plot_forecast(
     ``truth`` and ``forecast`` are ``(time,)`` or ``(time, features)``. ``threshold`` draws the
     valid-prediction-time line on the error panel. Returns the path written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from .metrics import normalized_error
+
+    plt = _pyplot()
 
     y, p = _np(truth), _np(forecast)
     if y.shape != p.shape:
@@ -56,10 +71,7 @@ def plot_forecast(
         axes[-1].legend(loc="lower right", frameon=False)
     axes[-1].set_ylabel("normalised error")
     axes[-1].set_xlabel("time")
-    path = os.fspath(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *, objective: str = "objective",
@@ -69,11 +81,7 @@ def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *
     ``table`` is :attr:`esnkit.search.SearchResult.table` (rows with ``state``, ``value`` and one
     column per parameter); the best trial is circled. Returns the path written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = [r for r in table if r.get("state") == "COMPLETE" and r.get("value") is not None]
     if not rows:
         raise ValueError("no completed trial to plot")
@@ -101,7 +109,92 @@ def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *
         ax.set_visible(False)
     axes.ravel()[0].legend(loc="best", frameon=False)
     fig.suptitle(f"{len(rows)} completed trials")
-    path = os.fspath(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def plot_forecasts(truth: Any, forecasts: dict[str, Any], path: str | os.PathLike, *, dt: float = 1.0,
+                   time_unit: str = "time", title: str = "") -> str:
+    """Write a PNG with the truth and several models' forecasts, one panel per feature.
+
+    ``truth`` and every forecast are ``(time,)`` or ``(time, features)``; ``dt`` converts steps to
+    ``time_unit``. Returns the path written.
+    """
+    plt = _pyplot()
+    y = _np(truth)
+    runs = {k: _np(v) for k, v in forecasts.items()}
+    for k, v in runs.items():
+        if v.shape != y.shape:
+            raise ValueError(f"forecast {k!r} has shape {v.shape} but truth has shape {y.shape}")
+    t = np.arange(len(y)) * dt
+    d = y.shape[1]
+    fig, axes = plt.subplots(d, 1, figsize=(9, 2.2 * d + 0.6), sharex=True, squeeze=False, constrained_layout=True)
+    for i, ax in enumerate(axes[:, 0]):
+        ax.plot(t, y[:, i], color="black", lw=1.4, label="truth")
+        for k, v in runs.items():
+            ax.plot(t, v[:, i], lw=1.1, ls="--", label=k)
+        # Keep the truth's range in view: a diverged forecast would otherwise flatten everything.
+        lo, hi = y[:, i].min(), y[:, i].max()
+        pad = 0.25 * (hi - lo) or 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_ylabel(f"feature {i}" if d > 1 else "value")
+    axes[0, 0].legend(loc="upper right", frameon=False, fontsize=8)
+    axes[-1, 0].set_xlabel(time_unit)
+    if title:
+        axes[0, 0].set_title(title)
+    return _save(fig, path)
+
+
+def plot_error_growth(curves: dict[str, Any], path: str | os.PathLike, *, dt: float = 1.0,
+                      time_unit: str = "steps", threshold: float | None = None, title: str = "") -> str:
+    """Write a PNG of normalised error against forecast time (log scale), one line per model.
+
+    ``curves`` maps a model name to its error at each step of the horizon, ``(H,)``, e.g.
+    :attr:`esnkit.benchmarks.Score.error_curve`. Returns the path written.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    for k, c in curves.items():
+        c = np.asarray(c, dtype=float)
+        ax.semilogy((np.arange(len(c)) + 1) * dt, np.clip(c, 1e-16, 1e6), lw=1.3, label=k)
+    if threshold is not None:
+        ax.axhline(threshold, color="gray", ls=":", lw=1, label=f"threshold {threshold:g}")
+    ax.set_xlabel(time_unit)
+    ax.set_ylabel("normalised RMS error")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_attractor(truth: Any, runs: dict[str, Any], path: str | os.PathLike, *, dims: tuple[int, int] = (0, 2),
+                   delay: int | None = None, title: str = "") -> str:
+    """Write a PNG comparing the attractor of long free runs with the true one, side by side.
+
+    Each array is ``(time, features)``; the plane drawn is features ``dims`` or, with ``delay``, the
+    delay embedding ``(x[t], x[t - delay])`` of the first feature (for scalar series such as
+    Mackey-Glass). Returns the path written.
+    """
+    plt = _pyplot()
+    panels = {"truth": _np(truth), **{k: _np(v) for k, v in runs.items()}}
+
+    def plane(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if delay is not None:
+            return a[delay:, 0], a[:-delay, 0]
+        return a[:, dims[0]], a[:, dims[1]]
+
+    tx, ty = plane(panels["truth"])
+    pad_x, pad_y = 0.15 * np.ptp(tx), 0.15 * np.ptp(ty)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False,
+                             constrained_layout=True)
+    for ax, (k, a) in zip(axes[0], panels.items()):
+        x, y = plane(a)
+        finite = np.isfinite(x) & np.isfinite(y)
+        ax.plot(x[finite], y[finite], lw=0.3, color="black" if k == "truth" else "tab:blue")
+        ax.set_xlim(tx.min() - pad_x, tx.max() + pad_x)
+        ax.set_ylim(ty.min() - pad_y, ty.max() + pad_y)
+        ax.set_title(k, fontsize=9)
+        ax.set_xlabel("x[t]" if delay is not None else f"feature {dims[0]}")
+        ax.set_ylabel(f"x[t-{delay}]" if delay is not None else f"feature {dims[1]}")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

@@ -1,0 +1,40 @@
+"""The ESN configurations the benchmark runs: esnkit's defaults, and the ones `esnkit.search` found.
+
+The tuned configurations live in ``tuned.json`` beside this file, written by
+``benchmarks/tune_protocols.py`` (which records the command, date, search budget and validation
+score with each); nothing in it is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TUNED_FILE = Path(__file__).with_name("tuned.json")
+
+
+def default(protocol: str, reservoir_size: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """esnkit's own defaults (ρ 0.9, no leak, input scaling 1, bias 0.5, ridge 1e-8) with the washout a
+    forecaster needs; the same for every protocol."""
+    return {"reservoir_size": reservoir_size, "washout": 100, "seed": seed}
+
+
+def tuned_record(protocol: str) -> dict[str, Any] | None:
+    """The search record for ``protocol`` (params, ridge, command, date, ...), or None if none was run."""
+    if not TUNED_FILE.exists():
+        return None
+    return json.loads(TUNED_FILE.read_text()).get(protocol)
+
+
+def tuned(protocol: str, seed: int | None = None, reservoir_size: int | None = None) -> dict[str, Any] | None:
+    """ESN parameters found by the search for ``protocol`` (optionally with another seed or size)."""
+    rec = tuned_record(protocol)
+    if rec is None:
+        return None
+    params = {**rec["params"], "ridge": rec["ridge"]}
+    if seed is not None:
+        params["seed"] = seed
+    if reservoir_size is not None:
+        params["reservoir_size"] = reservoir_size
+    return params

@@ -1,0 +1,262 @@
+"""esnkit.benchmarks: pinned protocols, their scores, the contestants and the `esnkit bench` runner."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import esnkit as ek
+import esnkit.benchmarks as bm
+from esnkit.benchmarks import configs, lstm, runner
+from esnkit.benchmarks.measure import PeakRSS
+
+
+@pytest.fixture(scope="module")
+def mg():
+    return bm.mackey_glass(starts=6)
+
+
+def test_protocol_windows_are_pinned_and_contiguous(mg):
+    train, test = mg.series()
+    assert train.shape == (3000, 1) and test.shape == (mg.test_steps, 1)
+    # The same call gives the same numbers (no randomness left open).
+    again = bm.mackey_glass(starts=6)
+    np.testing.assert_array_equal(again.series()[1], test)
+    w = mg.windows()
+    assert w.contexts.shape == (6, 500, 1) and w.truth.shape == (6, 84, 1)
+    for i in range(6):  # truth continues each context without a gap
+        s = mg.warmup + i * mg.stride
+        np.testing.assert_array_equal(w.contexts[i, -1], test[s - 1])
+        np.testing.assert_array_equal(w.truth[i, 0], test[s])
+    # Jaeger's squashing: tanh(x - 1) of the raw series, and the test part lies 1000 samples past training.
+    raw = ek.datasets.mackey_glass(3000 + 1000 + 10, tau=17)
+    np.testing.assert_allclose(train, np.tanh(raw[:3000] - 1), rtol=0, atol=0)
+    np.testing.assert_allclose(test[:10], np.tanh(raw[4000:4010] - 1), rtol=0, atol=0)
+    np.testing.assert_allclose(w.scale, train.std(axis=0))
+
+
+def test_nrmse84_is_the_last_step_error_pooled_over_starts(mg):
+    w = mg.windows()
+    rng = np.random.default_rng(0)
+    err = rng.normal(0, 1e-3, w.truth.shape)
+    score = mg.score(w.truth + err, w)
+    sigma = w.train.std()
+    assert math.isclose(score.values["nrmse84"], np.sqrt(np.mean(err[:, -1, 0] ** 2)) / sigma, rel_tol=1e-12)
+    assert math.isclose(score.values["nrmse_horizon"], np.sqrt(np.mean(err**2)) / sigma, rel_tol=1e-12)
+    assert math.isclose(score.values["nrmse_one_step"], np.sqrt(np.mean(err[:, 0, 0] ** 2)) / sigma, rel_tol=1e-12)
+    assert score.headline == score.values["nrmse84"]
+    assert score.error_curve.shape == (84,)
+    assert mg.score(w.truth, w).headline == 0.0
+
+
+def test_vpt_counts_steps_until_the_threshold_in_lyapunov_times():
+    p = bm.lorenz(starts=3)
+    w = p.windows()
+    crossing = [100, 400, 1500]  # the last never crosses: it gets the whole horizon
+    pred = w.truth.copy()
+    for i, c in enumerate(crossing):
+        if c < p.horizon:
+            pred[i, c:] += 0.31 * w.scale  # normalised error exactly 0.31 from step c on
+    s = p.score(pred, w)
+    expected = np.array(crossing) * 0.02 * 0.906
+    np.testing.assert_allclose(s.per_start, expected)
+    assert math.isclose(s.headline, np.median(expected))
+    # 0.31 stays below 0.5: at the second threshold every start keeps the whole horizon.
+    assert math.isclose(s.values["vpt_median@0.5"], 1500 * 0.02 * 0.906)
+
+
+def test_diverged_forecast_scores_instead_of_crashing(mg):
+    w = mg.windows()
+    pred = w.truth.copy()
+    pred[0, 10:] = np.nan
+    s = mg.score(pred, w)
+    assert s.values["nrmse84"] == math.inf and math.isfinite(s.values["nrmse_one_step"])
+    with pytest.raises(ValueError, match="forecasts must have shape"):
+        mg.score(pred[:, :10], w)
+
+
+def test_protocol_arguments_are_checked():
+    with pytest.raises(ValueError, match="unknown protocol 'henon'"):
+        bm.get("henon")
+    with pytest.raises(ValueError, match="starts must be an integer"):
+        bm.lorenz(starts=0)
+    with pytest.raises(ValueError, match="train_steps must be an integer"):
+        bm.mackey_glass(train_steps=10)
+    with pytest.raises(TypeError, match="fit\\(series\\) and forecast"):
+        bm.mackey_glass(starts=2).evaluate(object())
+
+
+def test_esn_forecaster_feeds_its_own_output_back(mg):
+    w = mg.windows()
+    f = bm.ESNForecaster(reservoir_size=100, washout=100, seed=0).fit(w.train)
+    out = f.forecast(w.contexts, 3)
+    assert out.shape == (6, 3, 1)
+    # Step 2 of the free run equals the driven prediction with step 1's forecast appended as input.
+    extended = np.concatenate([w.contexts, out[:, :1]], axis=1)
+    driven = f.esn.predict(extended, initial_state=np.zeros(100))
+    np.testing.assert_allclose(out[:, 0], driven[:, -2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], driven[:, -1], rtol=0, atol=1e-12)
+    score = mg.score(f.forecast(w.contexts, mg.horizon), w)
+    assert score.headline < 0.5  # even N=100 forecasts Mackey-Glass 84 steps far better than the mean
+    with pytest.raises(ValueError, match="horizon must be a positive integer"):
+        f.forecast(w.contexts, 0)
+    with pytest.raises(ValueError, match="contexts must be"):
+        f.forecast(w.contexts[0], 3)
+    with pytest.raises(ValueError, match="spectral_radius"):
+        bm.ESNForecaster(spectral_radius=-1)
+
+
+def test_esn_forecaster_keeps_the_other_starts_when_one_free_run_blows_up(monkeypatch, mg):
+    from esnkit.errors import NonFiniteStateError
+
+    w = mg.windows(3)
+    f = bm.ESNForecaster(reservoir_size=50, washout=100, seed=0).fit(w.train)
+    good = f.forecast(w.contexts, 84)
+    real, calls = ek.ESN.generate, []
+
+    def flaky(self, n_steps, **kw):
+        if kw["initial_state"].x.shape[0] > 1:
+            raise NonFiniteStateError("the batched run blew up")
+        calls.append(n_steps)
+        if len(calls) == 4:  # start 1, its second chunk of 50 steps
+            raise NonFiniteStateError("start 1 blew up")
+        return real(self, n_steps, **kw)
+
+    monkeypatch.setattr(ek.ESN, "generate", flaky)
+    out = f.forecast(w.contexts, 84)
+    np.testing.assert_allclose(out[[0, 2]], good[[0, 2]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[1, :51], good[1, :51], rtol=0, atol=1e-12)
+    assert np.all(np.isnan(out[1, 51:]))
+    score = mg.score(out, w)
+    assert score.per_start[1] == math.inf and math.isfinite(score.per_start[0])
+
+
+def test_runner_notes_a_failing_contestant_and_goes_on(monkeypatch, tmp_path):
+    def broken_fit(self, series):
+        raise RuntimeError("out of luck")
+
+    monkeypatch.setattr(bm.ReservoirpyForecaster, "__init__", lambda self, **kw: None)
+    monkeypatch.setattr(bm.ReservoirpyForecaster, "fit", broken_fit)
+    monkeypatch.setattr(runner, "reservoirpy_available", lambda: None)
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20,),
+        lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 2})
+    runner.run(settings, str(tmp_path), log=lambda s: None)
+    text = (tmp_path / "results.md").read_text()
+    assert "| reservoirpy, same configuration |" in text and "RuntimeError: out of luck" in text
+    assert "| LSTM (BPTT, tuned) |" in text
+
+
+def test_lstm_trains_deterministically_and_forecasts():
+    s = ek.datasets.sine(600, period=25)
+    kw = dict(hidden_size=8, window=16, batch_size=8, batches_per_epoch=5, max_epochs=3, time_budget=1e6,
+              val_horizon=20, seed=3)
+    a = lstm.LSTMForecaster(**kw).fit(s)
+    b = lstm.LSTMForecaster(**kw).fit(s)
+    for pa, pb in zip(a.net.parameters(), b.net.parameters()):
+        assert np.array_equal(pa.detach().numpy(), pb.detach().numpy())
+    assert len(a.history.seconds) == 3 and 0 <= a.history.best_epoch < 3
+    assert a.history.best_validation == min(a.history.validation)
+    out = a.forecast(s[None, :40], 30)
+    assert out.shape == (1, 30, 1) and np.all(np.isfinite(out))
+    with pytest.raises(ValueError, match="window must be"):
+        lstm.LSTMForecaster(window=2)
+    with pytest.raises(ValueError, match="lr must be"):
+        lstm.LSTMForecaster(lr=0)
+    with pytest.raises(ValueError, match="too short"):
+        lstm.LSTMForecaster(window=64).fit(s[:60])
+    with pytest.raises(ValueError, match="call fit"):
+        lstm.LSTMForecaster().forecast(s[None, :40], 3)
+
+
+def test_lstm_learns_a_sine():
+    s = ek.datasets.sine(1500, period=25)
+    m = lstm.LSTMForecaster(hidden_size=16, window=32, batches_per_epoch=20, max_epochs=15, time_budget=1e6,
+                            val_horizon=50, seed=0).fit(s)
+    assert m.history.best_validation < 0.5 * m.history.validation[0]
+
+
+def test_reservoirpy_forecaster_matches_interface(mg):
+    pytest.importorskip("reservoirpy")
+    w = mg.windows(2)
+    f = bm.ReservoirpyForecaster(reservoir_size=100, spectral_radius=0.9, washout=100, seed=0).fit(w.train)
+    out = f.forecast(w.contexts, mg.horizon)
+    assert out.shape == (2, 84, 1) and np.all(np.isfinite(out))
+    assert mg.score(out, w).values["nrmse_one_step"] < 0.1
+
+
+def test_peak_rss_sees_an_allocation():
+    with PeakRSS() as m:
+        a = np.ones(64 * 2**20 // 8)  # 64 MB, touched
+        a[::512] = 2.0
+    if m.mb is None:
+        pytest.skip("peak RSS cannot be reset on this system")
+    assert m.mb >= 50
+
+
+def test_tuned_configurations_are_recorded():
+    for name in bm.PROTOCOLS:
+        rec = configs.tuned_record(name)
+        assert rec is not None, f"no tuned configuration for {name}: run benchmarks/tune_protocols.py"
+        params = configs.tuned(name, seed=4)
+        assert params["seed"] == 4 and params["reservoir_size"] <= 1000 and params["ridge"] == rec["ridge"]
+        assert "tune_protocols.py" in rec["command"]
+        ek.ESN(**params)  # a valid configuration
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="esn_seeds"):
+        runner.Settings(esn_seeds=0)
+    with pytest.raises(ValueError, match="lstm_budget"):
+        runner.Settings(lstm_budget=0)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        runner.Settings(protocols=("nope",))
+
+
+def test_runner_writes_table_json_and_plots(tmp_path):
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.5, lstm_tune_budget=0.3, sizes=(20,),
+        lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 3}, reservoirpy=False)
+    results = runner.run(settings, str(tmp_path), log=lambda s: None)
+    text = (tmp_path / "results.md").read_text()
+    assert "| esnkit, tuned by esnkit.search |" in text and "| LSTM (BPTT, tuned) |" in text
+    assert "## Training time to reach the LSTM's best accuracy" in text and "MG NRMSE84 ≤ 6e-5" in text
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {e["contestant"] for e in data["entries"]} == {e.contestant for e in results[0].entries}
+    for kind in ("forecast", "error_growth", "attractor"):
+        assert (tmp_path / f"mackey_glass_{kind}.png").stat().st_size > 5000
+    speed = runner.speed_comparison(results[0])
+    assert speed["lstm_time_to_best"] > 0 and speed["tuned"] > 0
+
+
+def test_bench_cli_rejects_unknown_protocol(capsys):
+    from esnkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--protocol", "henon"])
+    assert "invalid choice: 'henon'" in capsys.readouterr().err
+
+
+def test_interrupted_run_keeps_the_finished_protocols(monkeypatch, tmp_path):
+    real = runner.run_protocol
+
+    def stop_at_lorenz(name, *a, **kw):
+        if name == "lorenz":
+            raise KeyboardInterrupt
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(runner, "run_protocol", stop_at_lorenz)
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass", "lorenz"), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20,),
+        lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 2}, reservoirpy=False)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(settings, str(tmp_path), log=lambda s: None)
+    text = (tmp_path / "results.md").read_text()
+    assert "Incomplete: not run yet: lorenz" in text and "## Mackey-Glass" in text
+    assert not list(tmp_path.glob("*.tmp"))
