@@ -167,6 +167,8 @@ def test_lstm_trains_deterministically_and_forecasts():
         lstm.LSTMForecaster(window=2)
     with pytest.raises(ValueError, match="lr must be"):
         lstm.LSTMForecaster(lr=0)
+    with pytest.raises(ValueError, match="context must be"):
+        lstm.LSTMForecaster(context=0)
     with pytest.raises(ValueError, match="too short"):
         lstm.LSTMForecaster(window=64).fit(s[:60])
     with pytest.raises(ValueError, match="call fit"):
@@ -186,6 +188,8 @@ def test_reservoirpy_forecaster_matches_interface(mg):
     f = bm.ReservoirpyForecaster(reservoir_size=100, spectral_radius=0.9, washout=100, seed=0).fit(w.train)
     out = f.forecast(w.contexts, mg.horizon)
     assert out.shape == (2, 84, 1) and np.all(np.isfinite(out))
+    with pytest.raises(TypeError, match="connectivity"):
+        bm.ReservoirpyForecaster(reservoir_size=100, spectral_radius=0.9, connectivity=0.1)
     assert mg.score(out, w).values["nrmse_one_step"] < 0.1
 
 
@@ -206,6 +210,8 @@ def test_tuned_configurations_are_recorded():
         assert params["seed"] == 4 and params["reservoir_size"] <= 1000 and params["ridge"] == rec["ridge"]
         assert "tune_protocols.py" in rec["command"]
         ek.ESN(**params)  # a valid configuration
+    with pytest.raises(ValueError, match="unknown protocol"):
+        configs.default("henon")
 
 
 def test_settings_are_checked():

@@ -98,7 +98,7 @@ class ReservoirpyForecaster:
 
     def __init__(self, *, reservoir_size: int, spectral_radius: float, leak_rate: float = 1.0,
                  input_scaling: float = 1.0, bias_scaling: float = 0.5, ridge: float = 1e-8, washout: int = 0,
-                 seed: int = 0, **_ignored: Any) -> None:
+                 seed: int = 0) -> None:
         why = reservoirpy_available()
         if why:
             raise ImportError(why)

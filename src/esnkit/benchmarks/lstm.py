@@ -115,6 +115,9 @@ class LSTMForecaster:
         self.patience, self.time_budget, self.validation = patience, time_budget, validation
         self.val_horizon, self.val_starts, self.seed = val_horizon, val_starts, seed
         self.context = window if context is None else context
+        if not isinstance(self.context, int) or isinstance(self.context, bool) or self.context < 1:
+            raise ValueError(f"context must be a positive integer (true steps before each validation run), "
+                             f"got {context!r}")
         self.net: _Net | None = None
         self.history = History()
         self.mean = self.std = None
@@ -129,9 +132,10 @@ class LSTMForecaster:
             raise ValueError(f"series must be (time, features), got shape {s.shape}")
         n_val = int(len(s) * self.validation)
         n_train = len(s) - n_val
-        if n_train < self.window + 2 or n_val < self.val_horizon + 1:
+        if n_train < max(self.window + 2, self.context) or n_val < self.val_horizon + 1:
             raise ValueError(f"series of {len(s)} steps is too short for window={self.window}, "
-                             f"val_horizon={self.val_horizon} and validation={self.validation}")
+                             f"context={self.context}, val_horizon={self.val_horizon} and "
+                             f"validation={self.validation}")
         self.mean, self.std = s[:n_train].mean(axis=0), s[:n_train].std(axis=0)
         z = torch.as_tensor((s - self.mean) / self.std, dtype=torch.float32)
         gen = torch.Generator().manual_seed(self.seed)
@@ -141,7 +145,7 @@ class LSTMForecaster:
         # Validation free runs start inside the held-out part, led in by true steps before them.
         last = len(s) - self.val_horizon
         val_at = np.unique(np.linspace(n_train, last, self.val_starts).astype(int))
-        ctx = torch.stack([z[max(0, a - self.context): a] for a in val_at]) if self.context else None
+        ctx = torch.stack([z[a - self.context: a] for a in val_at])
         truth = torch.stack([z[a: a + self.val_horizon] for a in val_at])
         burn = self.window // 4
         self.history = History()
