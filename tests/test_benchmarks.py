@@ -76,6 +76,8 @@ def test_diverged_forecast_scores_instead_of_crashing(mg):
     assert s.values["nrmse84"] == math.inf and math.isfinite(s.values["nrmse_one_step"])
     with pytest.raises(ValueError, match="forecasts must have shape"):
         mg.score(pred[:, :10], w)
+    with pytest.raises(ValueError, match="forecasts must be an array of numbers"):
+        mg.score([[["a"]]], w)
 
 
 def test_protocol_arguments_are_checked():
@@ -173,6 +175,12 @@ def test_lstm_trains_deterministically_and_forecasts():
         lstm.LSTMForecaster(window=64).fit(s[:60])
     with pytest.raises(ValueError, match="call fit"):
         lstm.LSTMForecaster().forecast(s[None, :40], 3)
+    bad = s.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="series contains NaN"):
+        lstm.LSTMForecaster(**kw).fit(bad)
+    with pytest.raises(ValueError, match="contexts contain NaN"):
+        a.forecast(bad[None, :40], 3)
 
 
 def test_lstm_learns_a_sine():

@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .protocols import PROTOCOLS
+
 TUNED_FILE = Path(__file__).with_name("tuned.json")
 
 
 def default(protocol: str, reservoir_size: int = 1000, seed: int = 0) -> dict[str, Any]:
     """esnkit's own defaults (ρ 0.9, no leak, input scaling 1, bias 0.5, ridge 1e-8) with the washout a
     forecaster needs; the same for every protocol."""
-    from .protocols import PROTOCOLS
-
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}")
     return {"reservoir_size": reservoir_size, "washout": 100, "seed": seed}

@@ -130,6 +130,8 @@ class LSTMForecaster:
         s = np.asarray(series, dtype=np.float64)
         if s.ndim != 2:
             raise ValueError(f"series must be (time, features), got shape {s.shape}")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("series contains NaN or Inf")
         n_val = int(len(s) * self.validation)
         n_train = len(s) - n_val
         if n_train < max(self.window + 2, self.context) or n_val < self.val_horizon + 1:
@@ -187,6 +189,8 @@ class LSTMForecaster:
         c = np.asarray(contexts, dtype=np.float64)
         if c.ndim != 3 or c.shape[2] != len(self.mean):
             raise ValueError(f"contexts must be (starts, steps, {len(self.mean)}), got shape {c.shape}")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("contexts contain NaN or Inf")
         if not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
         z = torch.as_tensor((c - self.mean) / self.std, dtype=torch.float32)

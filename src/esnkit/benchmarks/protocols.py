@@ -113,7 +113,10 @@ class Protocol:
 
     def score(self, forecasts: Any, windows: Windows | None = None) -> Score:
         """Score ``forecasts`` (S, horizon, D) against the first S test starts."""
-        pred = np.asarray(forecasts, dtype=np.float64)
+        try:
+            pred = np.asarray(forecasts, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"forecasts must be an array of numbers (starts, horizon, features): {exc}") from None
         w = windows if windows is not None else self.windows(pred.shape[0] if pred.ndim == 3 else None)
         if pred.shape != w.truth.shape:
             raise ValueError(f"forecasts must have shape {w.truth.shape} (starts, horizon, features), "

@@ -243,7 +243,7 @@ def _plots(p: Protocol, w, examples, entries, long_models, out: str) -> list[str
         curves, os.path.join(out, f"{p.name}_error_growth.png"), dt=dt, time_unit=unit,
         threshold=None if p.metric == "nrmse84" else p.thresholds[0],
         title=f"{p.title}: error growth, RMS over {w.contexts.shape[0]} test starts (seed 0)"))
-    train, test = p.series()
+    _, test = p.series()
     steps, plane = ATTRACTOR[p.name]
     steps = min(steps, len(test) - p.warmup)
     runs = {k: m.forecast(w.contexts[:1], steps)[0] for k, m in long_models.items()}
