@@ -62,11 +62,11 @@ def rpy_reservoir(N: int):
 
 
 def harvest_rate(N: int, T: int, B: int = 1, dtype=torch.float64, backend: str = "native") -> float:
-    """Sequence-steps per second of a teacher-forced harvest (input drive included, states kept)."""
+    """Sequence-steps per second of a harvest (input drive included, states kept), as fit runs it."""
     r = esn_reservoir(N, dtype)
     u = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (B, T, 1))).to(dtype)
     x0 = torch.zeros(B, N, dtype=dtype)
-    return B * T / median_time(lambda: unroll(r, r.input_drive(u, B, T), x0, backend=backend))
+    return B * T / median_time(lambda: unroll(r, ek.Drive(u, r.W_in, r.bias, B, T), x0, backend=backend))
 
 
 def rpy_harvest_rate(N: int, T: int, B: int = 1) -> float | None:

@@ -245,3 +245,62 @@ def test_unroll_rejects_wrong_shapes_before_any_backend_runs():
     readout = ek.Readout(torch.zeros(1, 19, dtype=torch.float64), input_size=0, use_bias=True, use_input=False)
     with pytest.raises(ValueError, match="readout reads 19 features"):
         unroll(r, drive, x0, readout=readout, y0=torch.zeros(2, 1, dtype=torch.float64))
+
+
+@needs_kernel
+@pytest.mark.parametrize("B,K,dtype", [(1, 0, torch.float64), (1, 1, torch.float64), (1, 3, torch.float32),
+                                       (4, 2, torch.float64), (5, 0, torch.float32), (3, 20, torch.float64)])
+def test_factored_drive_equals_the_materialised_drive_and_the_reference(B, K, dtype):
+    # K = 20 is past FUSED_DRIVE_MAX_INPUTS: the kernel then gets the materialised drive
+    n, T = 90, 40
+    r = _reservoir(n, dtype, 0.7, 0, "tanh", None, seed=B + K)
+    g = torch.Generator().manual_seed(K)
+    v = torch.randn(B, T, K, generator=g, dtype=torch.float64).to(dtype) if K else None
+    weight = torch.randn(n, K, generator=g, dtype=torch.float64).to(dtype) if K else None
+    drive = ek.Drive(v, weight, r.bias, B, T)
+    x0 = 0.1 * torch.randn(B, n, generator=g, dtype=torch.float64).to(dtype)
+    fused = unroll(r, drive, x0, backend="native")
+    tol = 1e-12 if dtype == torch.float64 else 2e-5
+    for other in (unroll(r, drive.materialise(), x0, backend="native"), unroll(r, drive, x0, backend="torch")):
+        torch.testing.assert_close(fused.states, other.states, rtol=0, atol=tol)
+    if dtype == torch.float64:
+        # the reference reservoir with W_in := weight, driven by v
+        w = Weights(r)
+        w.W_in = weight.numpy() if K else np.zeros((n, 0))
+        for b in (0, B - 1):
+            ref = harvest(w, v[b].numpy() if K else np.zeros((T, 0)), None, x0=x0[b].numpy())
+            np.testing.assert_allclose(fused.states[b].numpy(), ref, rtol=0, atol=1e-12)
+
+
+def test_drive_cat_stacks_along_neurons_and_checks_its_parts():
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
+    a = ek.Drive(v, torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, dtype=torch.float64), 2, 5)
+    b = ek.Drive(v, torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, dtype=torch.float64), 2, 5)
+    both = ek.Drive.cat([a, b])
+    assert both.shape == (2, 5, 10)
+    torch.testing.assert_close(both.materialise(), torch.cat([a.materialise(), b.materialise()], -1))
+    with pytest.raises(ValueError, match="same batch, steps and inputs"):
+        ek.Drive.cat([a, ek.Drive(None, None, torch.zeros(3, dtype=torch.float64), 2, 5)])
+    r = ek.Reservoir.random(4, 3, seed=0)
+    with pytest.raises(ValueError, match="drive.v must have shape"):
+        unroll(r, ek.Drive(v[:, :4], a.weight, a.bias, 2, 5), torch.zeros(2, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="drive.weight must have shape"):
+        unroll(r, ek.Drive(v, a.weight[:, :2], a.bias, 2, 5), torch.zeros(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("native", marks=needs_kernel)])
+def test_states_out_receives_the_states_in_a_strided_view(backend):
+    r = ek.Reservoir.random(30, 1, seed=1)
+    u = torch.randn(2, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x0 = torch.zeros(2, 30, dtype=torch.float64)
+    buf = torch.full((2, 25, 33), 7.0, dtype=torch.float64)
+    out = unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[..., 3:], backend=backend)
+    want = unroll(r, r.input_drive(u, 2, 25), x0, backend=backend).states
+    assert out.states.data_ptr() == buf[..., 3:].data_ptr()
+    torch.testing.assert_close(buf[..., 3:], want, rtol=0, atol=0)
+    assert (buf[..., :3] == 7.0).all()  # the columns around the view are left alone
+    with pytest.raises(ValueError, match="states_out must have shape"):
+        unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[:, :5, 3:])
+    with pytest.raises(ValueError, match="contiguous last axis"):
+        unroll(r, r.input_drive(u, 2, 25), x0, states_out=torch.zeros(2, 30, 25, dtype=torch.float64).transpose(1, 2))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from esnkit.readout import NormalEquations, solve_lstsq, solve_normal_equations
+from esnkit.readout import FeatureBuffer, NormalEquations, features, solve_lstsq, solve_normal_equations
 
 rng = np.random.default_rng(0)
 
@@ -80,3 +80,32 @@ def test_cholesky_falls_back_when_not_positive_definite():
     s, V = torch.linalg.eigh(G)
     expected = (V * (1 / (s.clamp_min(0) + 1e-3))) @ V.T @ ne.C
     np.testing.assert_allclose(W.numpy(), expected.T.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver,ridge", [("cholesky", 1e-3), ("pinv", 0.0)])
+def test_only_the_lower_triangle_of_G_is_read(solver, ridge):
+    Z, Y = problem()
+    ne = accumulate(Z, Y)
+    want = solve_normal_equations(ne.G, ne.C, ridge, solver)
+    G = torch.tril(ne.G) + torch.triu(torch.full_like(ne.G, float("nan")), 1)
+    torch.testing.assert_close(solve_normal_equations(G, ne.C, ridge, solver), want, rtol=0, atol=0)
+    # the accumulated triangle itself (no symmetric copy) gives the same weights
+    torch.testing.assert_close(ne.solve(ridge, solver), want, rtol=0, atol=0)
+
+
+def test_feature_buffer_rows_equal_concatenated_features():
+    g = torch.Generator().manual_seed(0)
+    B, T, N, D = 3, 7, 5, 2
+    buf = FeatureBuffer(B, 10, N, D, use_bias=True, use_input=True, dtype=torch.float64)
+    x = torch.randn(B, T, N, generator=g, dtype=torch.float64)
+    u = torch.randn(B, T, D, generator=g, dtype=torch.float64)
+    buf.states(T).copy_(x)
+    full = torch.ones(B, T, dtype=torch.bool)
+    torch.testing.assert_close(buf.rows(u, full), features(x, u, True, True).reshape(-1, N + D + 1))
+    mask = full.clone()
+    mask[0, :3] = False
+    mask[2, 5:] = False
+    torch.testing.assert_close(buf.rows(u, mask), features(x[mask], u[mask], True, True))
+    # one sequence over the whole buffer: the rows are a view, not a copy
+    one = FeatureBuffer(1, T, N, 0, use_bias=False, use_input=False, dtype=torch.float64)
+    assert one.rows(None, torch.ones(1, T, dtype=torch.bool)).data_ptr() == one.states(T).data_ptr()

@@ -24,6 +24,7 @@ from .loop import unroll, use_backend
 from .native import NativeKernelWarning
 from .readout import NormalEquations, Readout, solve_lstsq, solve_normal_equations
 from .reservoir import (
+    Drive,
     EchoStatePropertyWarning,
     Reservoir,
     effective_spectral_radius,
@@ -37,6 +38,7 @@ from .searching import SearchError, SearchResult, search
 __version__ = "0.1.0"
 
 __all__ = [
+    "Drive",
     "ESN",
     "ESNState",
     "Ensemble",

@@ -51,6 +51,12 @@ typedef struct {
     void *y;              /* (B, D), in and out */
     void *outputs;        /* (B, T, D) strided, or NULL */
     int64_t outputs_bs, outputs_ts;
+    /* The drive in factored form, bias + W_v v[t], used instead of `drive` when in_bias is set:
+     * v (B, T, K) strided, W_v transposed (K x N, row-major), bias (N,). */
+    const void *in_v;
+    int64_t in_bs, in_ts, n_in;
+    const void *in_wt;
+    const void *in_bias;
 } esn_args;
 
 /* tanh through expm1 with a Cody-Waite range reduction: tanh|v| = e / (e + 2), e = expm1(2|v|).
@@ -139,7 +145,7 @@ void esn_tanh_f32(const float *in, float *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = tanh_f(in[i]);
 }
 
-int esn_abi_version(void) { return 1; }
+int esn_abi_version(void) { return 2; }
 
 /* setuptools builds this file as an extension module; the symbol only satisfies linkers that
  * insist on a module initialiser. The library is never imported as a Python module. */

@@ -38,7 +38,8 @@ static inline void FN(activate_)(REAL *restrict v, int64_t n, int64_t act) {
  * accumulations, which keeps the FMA units busy without horizontal sums. Each row still adds its
  * terms in CSR order (the padding adds 0 * x[0] at the end). Deliberately not vectorised: that
  * would need gather instructions, which are slow on many x86 cores (microcode mitigations on
- * Intel, and on AMD Zen). */
+ * Intel, and on AMD Zen). The loop is bound by its loads (index, value, x[index] per term), so
+ * the column indices of neighbouring rows are read two at a time in one 64-bit load. */
 static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_matvec_)(
     int64_t N, const int64_t *restrict ptr, const int32_t *restrict col, const REAL *restrict val,
     const REAL *restrict x, REAL *restrict pre) {
@@ -47,7 +48,18 @@ static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_mat
         const int64_t r0 = sl * ESN_SLICE, rows = N - r0 < ESN_SLICE ? N - r0 : ESN_SLICE;
         for (int64_t r = 0; r < ESN_SLICE; r++) acc[r] = r < rows ? pre[r0 + r] : (REAL)0;
         for (int64_t k = ptr[sl]; k < ptr[sl + 1]; k += ESN_SLICE)
-            for (int64_t r = 0; r < ESN_SLICE; r++) acc[r] += val[k + r] * x[col[k + r]];
+            for (int64_t r = 0; r < ESN_SLICE; r += 2) {
+                uint64_t pair;
+                memcpy(&pair, col + k + r, sizeof pair);
+                const uint32_t c0 = (uint32_t)pair, c1 = (uint32_t)(pair >> 32);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                acc[r] += val[k + r] * x[c1];
+                acc[r + 1] += val[k + r + 1] * x[c0];
+#else
+                acc[r] += val[k + r] * x[c0];
+                acc[r + 1] += val[k + r + 1] * x[c1];
+#endif
+            }
         for (int64_t r = 0; r < rows; r++) pre[r0 + r] = acc[r];
     }
 }
@@ -97,10 +109,14 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
     REAL *states = (REAL *)a->states, *outputs = (REAL *)a->outputs;
     const int has_y = Y != NULL && D > 0;
 
-    REAL *buf = (REAL *)malloc(sizeof(REAL) * (size_t)(2 * N * B + 2 * (has_y ? D : 0) * B + 1));
+    const REAL *in_v = (const REAL *)a->in_v, *restrict in_wt = (const REAL *)a->in_wt;
+    const REAL *restrict in_bias = (const REAL *)a->in_bias;
+    const int64_t K = in_bias ? a->n_in : 0;
+
+    REAL *buf = (REAL *)malloc(sizeof(REAL) * (size_t)(2 * N * B + 2 * (has_y ? D : 0) * B + B + 1));
     if (!buf) return ESN_NOMEM;
     REAL *x = buf, *pre = buf + N * B;
-    REAL *y = pre + N * B, *ynew = y + (has_y ? D : 0) * B;
+    REAL *y = pre + N * B, *ynew = y + (has_y ? D : 0) * B, *vk = ynew + (has_y ? D : 0) * B;
 
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < N; i++) x[i * B + b] = X[b * N + i];
@@ -109,7 +125,23 @@ static inline __attribute__((always_inline)) int FN(run_)(const esn_args *a, con
             for (int64_t d = 0; d < D; d++) y[d * B + b] = Y[b * D + d];
 
     for (int64_t t = 0; t < T; t++) {
-        if (B == 1 || a->drive_bs != 0) {
+        if (in_bias) {
+            /* the drive computed here costs K multiply-adds per neuron, less than reading it from
+             * a (B, T, N) buffer that would first have to be written */
+            for (int64_t i = 0; i < N; i++) {
+                const REAL bi = in_bias[i];
+                for (int64_t b = 0; b < B; b++) pre[i * B + b] = bi;
+            }
+            for (int64_t k = 0; k < K; k++) {
+                const REAL *restrict w = in_wt + k * N;
+                for (int64_t b = 0; b < B; b++) vk[b] = in_v[b * a->in_bs + t * a->in_ts + k];
+                for (int64_t i = 0; i < N; i++) {
+                    const REAL wi = w[i];
+#pragma omp simd
+                    for (int64_t b = 0; b < B; b++) pre[i * B + b] += wi * vk[b];
+                }
+            }
+        } else if (B == 1 || a->drive_bs != 0) {
             /* transposed into the neuron-major buffer tile by tile, so that both the rows read
              * and the cache lines written stay in L1 */
             for (int64_t i0 = 0; i0 < N; i0 += 16) {
@@ -210,7 +242,8 @@ int FN(esn_run_)(const esn_args *a) {
     if (!a || a->batch < 1 || a->size < 1 || a->steps < 0 || a->n_out < 0) return ESN_BADARG;
     if (!a->dense && a->batch == 1 && !(a->sell_ptr && a->sell_col && a->sell_val)) return ESN_BADARG;
     if (!a->dense && a->batch > 1 && !(a->row_ptr && a->col && a->val)) return ESN_BADARG;
-    if (!a->drive || !a->x || ((a->w_x || a->feedback) && !a->y)) return ESN_BADARG;
+    if ((!a->drive && !a->in_bias) || !a->x || ((a->w_x || a->feedback) && !a->y)) return ESN_BADARG;
+    if (a->in_bias && a->n_in > 0 && !(a->in_v && a->in_wt)) return ESN_BADARG;
     if (a->w_x && !a->ydrive) return ESN_BADARG;
     if (a->batch == 1) return FN(run_)(a, 1);
     return FN(run_)(a, a->batch);

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 
 from ._series import Batch, ends_in
-from .esn import ESN, ESNState, shifted, teacher_drive
+from .esn import ESN, ESNState, shifted
 from .loop import unroll
 from .readout import NormalEquations, feature_size, features, solve_normal_equations
-from .reservoir import Reservoir
+from .reservoir import Drive, Reservoir
 
 # Parameters every member must share: they fix the layout of the stacked run and of the features.
 SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "chunk_size", "dtype", "device")
@@ -137,9 +137,9 @@ class Ensemble:
         for lo in range(0, Y.steps, chunk):
             sl = slice(lo, min(Y.steps, lo + chunk))
             u = U.data[:, sl] if U is not None else None
-            drive = [teacher_drive(r, u, fed_back[:, sl] if fed_back is not None else None, B, sl.stop - lo)
+            drive = [r.drive(u, fed_back[:, sl] if fed_back is not None else None, batch=B, steps=sl.stop - lo)
                      for r in members]
-            out = unroll(block, torch.cat(drive, dim=-1) if K > 1 else drive[0], x, step_offset=lo)
+            out = unroll(block, Drive.cat(drive) if K > 1 else drive[0], x, step_offset=lo)
             x = out.x
             fit_m = mask[:, sl] & (steps[sl] < split)[None]
             keep_m = mask[:, sl] & (steps[sl] >= split)[None]

@@ -27,13 +27,12 @@ from .errors import NotFittedError
 from .loop import Unrolled, unroll
 from .readout import (
     SOLVERS,
+    FeatureBuffer,
     NormalEquations,
     Readout,
     Solver,
     feature_size,
-    features,
     solve_lstsq,
-    solve_normal_equations,
 )
 from .reservoir import Activation, Reservoir, resolve_activation
 
@@ -69,19 +68,6 @@ def _is_real(v: Any) -> bool:
 def shifted(targets: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
     """The feedback a teacher-forced step sees: ``y[t-1]``, with ``y0`` (B, D) before the first step."""
     return torch.cat([y0[:, None], targets[:, :-1]], dim=1)
-
-
-def teacher_drive(
-    res: Reservoir, u: torch.Tensor | None, fed_back: torch.Tensor | None, batch: int, steps: int
-) -> torch.Tensor:
-    """``W_in u[t] + b (+ W_fb y[t-1])`` for a chunk: (batch, steps, N).
-
-    ``fed_back`` (batch, steps, D_fb) are the teacher's previous outputs, or None without feedback.
-    """
-    drive = res.input_drive(u, batch, steps)
-    if fed_back is not None and res.feedback_size:
-        drive = drive + fed_back @ res.W_fb.T
-    return drive
 
 
 class ESN(nn.Module):
@@ -348,11 +334,13 @@ class ESN(nn.Module):
         teacher: torch.Tensor | None = None,
         closed_loop: bool = False,
         keep_states: bool = True,
+        into: FeatureBuffer | None = None,
     ) -> Iterator[tuple[slice, torch.Tensor | None, Unrolled]]:
         """Run over ``steps`` in chunks of ``chunk_size``; yields ``(time slice, inputs, Unrolled)``.
 
         ``teacher`` (B, T, D) is the target sequence fed back under teacher forcing. Without it, a
-        model with output feedback (or ``closed_loop``) runs its readout inside the loop.
+        model with output feedback (or ``closed_loop``) runs its readout inside the loop. ``into``
+        receives each chunk's states (so chunks must fit in it); the yielded states are its view.
         """
         res, readout = self.reservoir, self.readout
         B = start.x.shape[0]
@@ -367,8 +355,8 @@ class ESN(nn.Module):
         for lo in range(0, steps, chunk):
             sl = slice(lo, min(steps, lo + chunk))
             u = inputs.data[:, sl] if inputs is not None else None
-            drive = teacher_drive(res, None if closed_loop else u, teacher[:, sl] if teacher is not None else None,
-                                  B, sl.stop - lo)
+            drive = res.drive(None if closed_loop else u, teacher[:, sl] if teacher is not None else None,
+                              batch=B, steps=sl.stop - lo)
             out = unroll(
                 res, drive, x,
                 readout=readout if in_loop else None,
@@ -377,6 +365,7 @@ class ESN(nn.Module):
                 y0=y,
                 inputs_from_outputs=closed_loop and res.input_size > 0,
                 keep_states=keep_states,
+                states_out=into.states(sl.stop - lo) if into is not None else None,
                 step_offset=lo,
             )
             x, y = out.x, out.y
@@ -460,24 +449,27 @@ class ESN(nn.Module):
         use_input = self.readout_input and d_in > 0
         n_feat = feature_size(self.reservoir_size, d_in, self.readout_bias, use_input)
         normal = NormalEquations(n_feat, Y.features, Y.data.device)
+        buffer = FeatureBuffer(Y.batch_size, min(Y.steps, self._chunk_steps(Y.batch_size)), self.reservoir_size,
+                               d_in, self.readout_bias, use_input, Y.data.dtype, Y.data.device)
         keep_rows = self.solver == "lstsq"
         rows_z, rows_y = [], []
         mask = Y.mask(self.washout)
         final_x = start.x.clone()
-        for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data):
+        for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data, into=buffer):
             m = mask[:, sl]
-            z = features(out.states[m], u[m] if u is not None else None, self.readout_bias, use_input)
-            if keep_rows:
-                rows_z.append(z)
-                rows_y.append(Y.data[:, sl][m])
-            else:
-                normal.update(z, Y.data[:, sl][m])
             for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
+            z, y = buffer.rows(u, m), Y.data[:, sl]
+            y = y.reshape(-1, y.shape[-1]) if bool(m.all()) else y[m]
+            if keep_rows:
+                rows_z.append(z.clone())  # the buffer is reused by the next chunk
+                rows_y.append(y)
+            else:
+                normal.update(z, y)
         if keep_rows:
             weight = solve_lstsq(torch.cat(rows_z), torch.cat(rows_y), self.ridge)
         else:
-            weight = solve_normal_equations(normal.G, normal.C, self.ridge, self.solver)
+            weight = normal.solve(self.ridge, self.solver)
         self._set_fitted(weight, d_in, ESNState(final_x, self._final(Y.data, Y.lengths)), Y)
         return self
 

@@ -6,8 +6,10 @@ Per step, for a batch of ``B`` sequences with states ``x`` of shape ``(B, N)``::
     x[t]   = (1 - a) * x[t-1] + a * f(pre[t])
     y[t]   = W_out [1; u[t]; x[t]]                  # only when a readout runs inside the loop
 
-``drive[t] = W_in u[t] + b`` (plus ``W_fb y_teacher[t-1]`` under teacher forcing) is precomputed for
-all steps in one matmul by the caller. The modes differ only in what is passed:
+``drive[t] = W_in u[t] + b`` (plus ``W_fb y_teacher[t-1]`` under teacher forcing) comes from the
+caller, either as a (B, T, N) tensor or factored as a :class:`~esnkit.reservoir.Drive`, which the
+native kernel evaluates inside the loop and the other executors materialise in one matmul. The
+modes differ only in what is passed:
 
 - teacher-forced harvest, or driven prediction without feedback: ``drive`` only, no readout;
 - driven prediction with output feedback: ``readout``, ``inputs`` (for the readout's input term),
@@ -32,15 +34,18 @@ from dataclasses import dataclass
 
 import torch
 
-from . import native
+from . import _alloc, native
 from .errors import NonFiniteStateError
 from .readout import Readout
-from .reservoir import Reservoir
+from .reservoir import Drive, Reservoir
 
 BACKENDS = ("auto", "native", "cuda-graph", "torch")
 # Steps per captured CUDA graph: long enough to amortise a replay's launch, short enough that
 # capturing (once per call) stays in the milliseconds.
 GRAPH_BLOCK = 64
+# The native kernel computes a factored drive inside the loop up to this many drive inputs;
+# beyond, one matmul over all steps is cheaper than K multiply-adds per neuron and step.
+FUSED_DRIVE_MAX_INPUTS = 16
 # The native kernel multiplies by a dense W when it is this dense (the CSR indices then cost more
 # than the zeros they skip).
 NATIVE_DENSE_DENSITY = 0.25
@@ -75,7 +80,7 @@ class Unrolled:
 @torch.no_grad()
 def unroll(
     reservoir: Reservoir,
-    drive: torch.Tensor,
+    drive: torch.Tensor | Drive,
     x0: torch.Tensor,
     *,
     readout: Readout | None = None,
@@ -84,19 +89,25 @@ def unroll(
     y0: torch.Tensor | None = None,
     inputs_from_outputs: bool = False,
     keep_states: bool = True,
+    states_out: torch.Tensor | None = None,
     step_offset: int = 0,
     backend: str | None = None,
 ) -> Unrolled:
-    """Run the reservoir over ``drive`` (B, T, N) from state ``x0`` (B, N).
+    """Run the reservoir over ``drive`` (B, T, N), a tensor or a :class:`Drive`, from state ``x0`` (B, N).
 
     ``feedback`` is an (N, D) matrix applied to the previous output ``y`` (starting from ``y0``,
     shape (B, D)); ``inputs`` (B, T, D_in) is what the readout's input term sees. ``step_offset``
     only shifts the step numbers quoted in errors. ``backend`` overrides :func:`use_backend`.
+    ``states_out`` (B, T, N), any strides with a contiguous last axis, receives the states instead
+    of a new tensor (the caller's feature buffer, say); it is what ``Unrolled.states`` then holds.
     Raises :class:`NonFiniteStateError` when the state or output stops being finite.
     """
     _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs)
+    if states_out is not None:
+        _check_states_out(states_out, drive, x0)
     name = _pick(backend or _backend.get(), reservoir, drive, x0)
-    args = (reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states)
+    args = (reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs,
+            states_out if states_out is not None else keep_states)
     if name == "native":
         out = _run_native(*args)
     elif name == "cuda-graph":
@@ -120,6 +131,11 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
     if drive.ndim != 3 or drive.shape[2] != N:
         raise ValueError(f"unroll: drive must have shape (batch, steps, {N}), got {tuple(drive.shape)}")
     B, T = drive.shape[:2]
+    if isinstance(drive, Drive):
+        expect("drive.bias", drive.bias, (N,))
+        if drive.v is not None:
+            expect("drive.v", drive.v, (B, T, drive.v.shape[-1]))
+            expect("drive.weight", drive.weight, (N, drive.inputs))
     expect("x0", x0, (B, N))
     D = readout.output_size if readout is not None else (feedback.shape[1] if feedback is not None else None)
     if D is not None:
@@ -134,11 +150,24 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
             raise ValueError(f"unroll: the readout reads {readout.weight.shape[1]} features, not from {N} states")
         if inputs_from_outputs and readout.use_input and readout.input_size != D:
             raise ValueError("unroll: inputs_from_outputs needs a readout whose input width equals its output width")
-    dtypes = {t.dtype for t in (drive, x0, y0, feedback, inputs) if t is not None}
-    devices = {t.device.type for t in (drive, x0, y0, feedback, inputs) if t is not None}
+    given = [drive, x0, y0, feedback, inputs]
+    if isinstance(drive, Drive):
+        given += [drive.v, drive.weight]
+    dtypes = {t.dtype for t in given if t is not None}
+    devices = {t.device.type for t in given if t is not None}
     if len(dtypes) > 1 or len(devices) > 1:
         raise ValueError(f"unroll: drive, x0, y0, feedback and inputs must share one dtype and device, "
                          f"got {sorted(map(str, dtypes))} on {sorted(devices)}")
+
+
+def _check_states_out(states_out: torch.Tensor, drive: torch.Tensor, x0: torch.Tensor) -> None:
+    if tuple(states_out.shape) != tuple(drive.shape):
+        raise ValueError(f"unroll: states_out must have shape {tuple(drive.shape)}, got {tuple(states_out.shape)}")
+    if states_out.dtype != x0.dtype or states_out.device != x0.device:
+        raise ValueError(f"unroll: states_out must be {x0.dtype} on {x0.device}, "
+                         f"got {states_out.dtype} on {states_out.device}")
+    if states_out.stride(2) != 1:
+        raise ValueError("unroll: states_out needs a contiguous last axis (stride 1 along the neurons)")
 
 
 def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor) -> str:
@@ -204,18 +233,25 @@ class _Step:
         return x, y
 
 
-def _buffers(drive, x0, readout, keep_states):
+def _buffers(drive, x0, readout, keep):
+    """States and outputs buffers. ``keep``: True for a new states tensor, False for none, or the
+    caller's (B, T, N) tensor to fill."""
     B, T, N = drive.shape
-    states = torch.empty(B, T, N, dtype=x0.dtype, device=x0.device) if keep_states else None
-    outputs = (torch.empty(B, T, readout.output_size, dtype=x0.dtype, device=x0.device)
+    if isinstance(keep, torch.Tensor):
+        states = keep
+    else:
+        states = _alloc.empty((B, T, N), x0.dtype, x0.device) if keep else None
+    outputs = (_alloc.empty((B, T, readout.output_size), x0.dtype, x0.device)
                if readout is not None else None)
     return states, outputs
 
 
-def _run_torch(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states,
+def _run_torch(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep,
                step=None, buffers=None) -> Unrolled:
+    if isinstance(drive, Drive):
+        drive = drive.materialise()
     step = step or _Step(reservoir, readout, feedback, inputs_from_outputs)
-    states, outputs = buffers or _buffers(drive, x0, readout, keep_states)
+    states, outputs = buffers or _buffers(drive, x0, readout, keep)
     x, y = x0, y0
     for t in range(drive.shape[1]):
         x, y = step(x, y, drive[:, t], inputs[:, t] if inputs is not None else None)
@@ -226,12 +262,20 @@ def _run_torch(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_
     return Unrolled(states, outputs, x, y)
 
 
-def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states):
+def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep):
     B, T, N = drive.shape
-    states, outputs = _buffers(drive, x0, readout, keep_states)
+    states, outputs = _buffers(drive, x0, readout, keep)
     x = x0.clone(memory_format=torch.contiguous_format)
     y = y0.clone(memory_format=torch.contiguous_format) if y0 is not None else None
-    if drive.stride(2) != 1:
+    factored = None
+    if isinstance(drive, Drive):
+        if drive.inputs <= FUSED_DRIVE_MAX_INPUTS:
+            v = drive.v if drive.v is None or drive.v.stride(2) == 1 else drive.v.contiguous()
+            wt = None if drive.weight is None else drive.weight.T.contiguous()
+            factored, drive = (v, wt, drive.bias.contiguous()), None
+        else:
+            drive = drive.materialise()
+    if drive is not None and drive.stride(2) != 1:
         drive = drive.contiguous()
     weights = _native_weights(reservoir, single=B == 1)
     leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak.contiguous()
@@ -248,7 +292,7 @@ def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from
             ydrive = base.expand(B, T, D)
         w_x = w_x.contiguous()
     native.run(
-        drive=drive, x=x, activation=reservoir.activation, leak=leak, states=states,
+        drive=drive, factored=factored, steps=T, x=x, activation=reservoir.activation, leak=leak, states=states,
         w_x=w_x, ydrive=ydrive, w_y=w_y, feedback=feedback.contiguous() if feedback is not None else None,
         y=y if (readout is not None or feedback is not None) else None, outputs=outputs, **weights,
     )
@@ -283,13 +327,15 @@ def _graph_matrix(reservoir: Reservoir) -> torch.Tensor | None:
     return reservoir.recurrent_matrix().to_dense()
 
 
-def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep_states):
+def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep):
     """The first block runs eagerly (which also warms up cuBLAS), the next blocks replay one
     captured graph of ``GRAPH_BLOCK`` steps, and the remainder runs eagerly again."""
+    if isinstance(drive, Drive):
+        drive = drive.materialise()
     B, T, N = drive.shape
     K = GRAPH_BLOCK
     step = _Step(reservoir, readout, feedback, inputs_from_outputs, W=_graph_matrix(reservoir))
-    states, outputs = _buffers(drive, x0, readout, keep_states)
+    states, outputs = _buffers(drive, x0, readout, keep)
 
     def block(lo, hi):
         return (states[:, lo:hi] if states is not None else None,
@@ -298,7 +344,7 @@ def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_
     def eager(lo, hi, x, y):
         u = inputs[:, lo:hi] if inputs is not None else None
         out = _run_torch(reservoir, drive[:, lo:hi], x, readout, u, feedback, y, inputs_from_outputs,
-                         keep_states, step=step, buffers=block(lo, hi))
+                         keep, step=step, buffers=block(lo, hi))
         return out.x, out.y
 
     x, y = eager(0, K, x0, y0)
@@ -306,7 +352,7 @@ def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_
     static_y = y.clone() if y is not None else None
     static_drive = drive[:, :K].clone()
     static_u = inputs[:, :K].clone() if inputs is not None else None
-    static_states = torch.empty(B, K, N, dtype=x.dtype, device=x.device) if keep_states else None
+    static_states = torch.empty(B, K, N, dtype=x.dtype, device=x.device) if states is not None else None
     static_out = torch.empty_like(outputs[:, :K]) if outputs is not None else None
 
     def body():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 _ERRORS = {1: "out of memory", 2: "invalid arguments"}
 
@@ -42,6 +42,8 @@ class _Args(ctypes.Structure):
         ("ydrive", ctypes.c_void_p), ("ydrive_bs", ctypes.c_int64), ("ydrive_ts", ctypes.c_int64),
         ("w_y", ctypes.c_void_p), ("feedback", ctypes.c_void_p), ("y", ctypes.c_void_p),
         ("outputs", ctypes.c_void_p), ("outputs_bs", ctypes.c_int64), ("outputs_ts", ctypes.c_int64),
+        ("in_v", ctypes.c_void_p), ("in_bs", ctypes.c_int64), ("in_ts", ctypes.c_int64),
+        ("n_in", ctypes.c_int64), ("in_wt", ctypes.c_void_p), ("in_bias", ctypes.c_void_p),
     ]
 
 
@@ -113,7 +115,9 @@ def _strides(t: torch.Tensor | None) -> tuple[int, int]:
 
 def run(
     *,
-    drive: torch.Tensor,
+    drive: torch.Tensor | None = None,
+    factored: tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor] | None = None,
+    steps: int | None = None,
     x: torch.Tensor,
     activation: str,
     row_ptr: torch.Tensor | None = None,
@@ -134,13 +138,19 @@ def run(
 
     Callers pass CPU tensors of one floating dtype: ``x``, ``y``, the weights and the row pointer
     contiguous (``col`` as int32), ``drive``/``ydrive``/``states``/``outputs`` with a contiguous
-    last axis (strides 0 broadcast). ``sell`` is W in the SELL layout of :func:`sell_layout`, used
+    last axis (strides 0 broadcast). ``factored = (v (B, T, K) or None, W_v^T (K, N) contiguous
+    or None, bias (N,))`` with ``steps`` replaces ``drive`` by ``bias + W_v v[t]``, computed in
+    the loop; ``v`` needs a contiguous last axis. ``sell`` is W in the SELL layout of :func:`sell_layout`, used
     for a single sequence. The loop's equations are in ``loop.py``.
     """
     lib, reason = _load()
     if lib is None:
         raise RuntimeError(f"esnkit's native time loop is unavailable: {reason}")
-    B, T, N = drive.shape
+    if drive is not None:
+        B, T, N = drive.shape
+    else:
+        v, wt, bias = factored
+        (B, N), T = x.shape, steps
     args = _Args(
         batch=B, steps=T, size=N, n_out=0 if y is None else y.shape[1],
         activation=ACTIVATION_CODES[activation],
@@ -155,6 +165,10 @@ def run(
     args.states_bs, args.states_ts = _strides(states)
     args.ydrive_bs, args.ydrive_ts = _strides(ydrive)
     args.outputs_bs, args.outputs_ts = _strides(outputs)
+    if factored is not None:
+        args.in_v, args.in_wt, args.in_bias = _ptr(v), _ptr(wt), _ptr(bias)
+        args.in_bs, args.in_ts = _strides(v)
+        args.n_in = 0 if v is None else v.shape[2]
     fn = lib.esn_run_f64 if x.dtype == torch.float64 else lib.esn_run_f32
     status = fn(ctypes.byref(args))
     if status:

@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.linalg
 import torch
 from scipy.linalg.blas import dsyrk
 from torch import nn
 
+from . import _alloc
 from .errors import NonFiniteStateError
 
 Solver = Literal["auto", "cholesky", "pinv", "lstsq"]
@@ -38,6 +40,41 @@ def features(x: torch.Tensor, u: torch.Tensor | None, use_bias: bool, use_input:
         parts.append(u.to(x.dtype))
     parts.append(x)
     return torch.cat(parts, dim=-1) if len(parts) > 1 else x
+
+
+class FeatureBuffer:
+    """Reusable feature rows ``z = [1; u; x]`` for chunks of up to ``steps`` steps of ``batch`` sequences.
+
+    The time loop writes states straight into the state columns (:meth:`states` is passed to
+    ``unroll(states_out=...)``), so a fit gets its features without concatenating or copying the
+    states, and without allocating a buffer per chunk.
+    """
+
+    def __init__(self, batch: int, steps: int, state_size: int, input_size: int, use_bias: bool,
+                 use_input: bool, dtype: torch.dtype, device: torch.device | str = "cpu") -> None:
+        self.n_features = feature_size(state_size, input_size, use_bias, use_input)
+        self._buf = _alloc.empty((batch, steps, self.n_features), dtype, device)
+        if use_bias:
+            self._buf[..., 0] = 1.0
+        self._inputs = slice(int(use_bias), int(use_bias) + input_size) if use_input and input_size else None
+        self._states = self.n_features - state_size
+
+    def states(self, steps: int) -> torch.Tensor:
+        """The state columns of the first ``steps`` steps: a (batch, steps, N) view to fill."""
+        return self._buf[:, :steps, self._states:]
+
+    def rows(self, u: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
+        """The features (rows, F) of the steps where ``mask`` (batch, steps) holds, sequence by sequence.
+
+        ``u`` (batch, steps, D_in) fills the input columns. When every step is kept and the rows
+        are contiguous, this is a view of the buffer.
+        """
+        z = self._buf[:, : mask.shape[1]]
+        if self._inputs is not None:
+            z[..., self._inputs] = u
+        if bool(mask.all()):
+            return z.reshape(-1, self.n_features)
+        return z[mask]
 
 
 class NormalEquations:
@@ -72,10 +109,15 @@ class NormalEquations:
 
     @property
     def G(self) -> torch.Tensor:
-        """The full symmetric Gram matrix ``Z^T Z`` (F, F), float64."""
+        """The full symmetric Gram matrix ``Z^T Z`` (F, F), float64 (a copy on the CPU)."""
         if not self._one_triangle:
             return self._G
         return torch.tril(self._G) + torch.tril(self._G, -1).T
+
+    def solve(self, ridge: float, solver: Solver = "auto") -> torch.Tensor:
+        """Readout weights ``(D, F)``, as :func:`solve_normal_equations` but from the accumulated
+        triangle itself: no symmetric copy of ``G`` is made."""
+        return solve_normal_equations(self._G, self.C, ridge, solver)
 
 
 def _eigh_solve(G: torch.Tensor, C: torch.Tensor, ridge: float) -> torch.Tensor:
@@ -102,20 +144,31 @@ def _check_finite(*tensors: torch.Tensor) -> None:
 def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> torch.Tensor:
     """Readout weights ``(D, F)`` from accumulated ``G`` (F, F) and ``C`` (F, D), in float64.
 
-    ``cholesky`` factors ``G + ridge I`` and falls back to an eigendecomposition when that is not
-    numerically positive definite; ``pinv`` (ridge must be 0) is the minimum-norm least-squares
-    solution through the eigendecomposition of ``G``. ``auto`` picks ``cholesky`` for ridge > 0.
+    Only the lower triangle of the symmetric ``G`` is read. ``cholesky`` factors ``G + ridge I``
+    and falls back to an eigendecomposition when that is not numerically positive definite;
+    ``pinv`` (ridge must be 0) is the minimum-norm least-squares solution through the
+    eigendecomposition of ``G``. ``auto`` picks ``cholesky`` for ridge > 0.
     """
-    _check_finite(G, C)
+    A = torch.tril(G)  # the other triangle may hold anything
+    # |G_ij| <= sqrt(G_ii G_jj) for a Gram matrix, so a finite diagonal vouches for the rest.
+    _check_finite(A.diagonal(), C)
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
-        A = G.clone()
         A.diagonal().add_(ridge)
-        L, info = torch.linalg.cholesky_ex(A)
-        if int(info) == 0:
-            return torch.cholesky_solve(C, L).T
-        return _eigh_solve(G, C, ridge).T
+        if A.device.type == "cpu":
+            # LAPACK in place on the one triangle: the factor overwrites this copy and no second
+            # F x F matrix is allocated. Row-major A read column-major is A^T, whose upper
+            # triangle is A's lower one.
+            try:
+                factor = scipy.linalg.cho_factor(A.numpy().T, lower=False, overwrite_a=True, check_finite=False)
+                return torch.from_numpy(scipy.linalg.cho_solve(factor, C.numpy(), check_finite=False)).T
+            except np.linalg.LinAlgError:
+                pass
+        else:
+            L, info = torch.linalg.cholesky_ex(A + A.tril(-1).T)
+            if int(info) == 0:
+                return torch.cholesky_solve(C, L).T
     return _eigh_solve(G, C, ridge).T
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -20,6 +21,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from torch import nn
+
+from . import _alloc
 
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -142,6 +145,60 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], density: float) -
     if density < 1.0:
         w *= rng.random(shape) < density
     return w
+
+
+@dataclass(frozen=True)
+class Drive:
+    """The drive of every step in factored form: ``drive[t] = bias + weight @ v[t]``.
+
+    ``v`` (B, T, K) holds what drives the reservoir at each step (the inputs ``u[t]``, and under
+    teacher forcing the previous targets ``y[t-1]``), ``weight`` (N, K) the matching columns
+    ``[W_in, W_fb]`` and ``bias`` (N,). ``v`` and ``weight`` are None when the bias alone drives it.
+    :func:`~esnkit.unroll` takes this or the materialised (B, T, N) tensor; kept factored, the
+    native kernel computes it inside the loop and no (B, T, N) buffer is written and read back.
+    """
+
+    v: torch.Tensor | None
+    weight: torch.Tensor | None
+    bias: torch.Tensor
+    batch: int
+    steps: int
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((self.batch, self.steps, self.bias.shape[0]))
+
+    ndim = 3
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.bias.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.bias.device
+
+    @property
+    def inputs(self) -> int:
+        """K, the number of drive inputs."""
+        return 0 if self.v is None else self.v.shape[2]
+
+    def materialise(self) -> torch.Tensor:
+        """The (B, T, N) drive tensor (the bias broadcast, not copied, when nothing else drives)."""
+        B, T, N = self.shape
+        if self.v is None:
+            return self.bias.expand(B, T, N)
+        out = _alloc.empty((B * T, N), self.dtype, self.device)
+        return torch.addmm(self.bias, self.v.reshape(B * T, -1), self.weight.T, out=out).view(B, T, N)
+
+    @staticmethod
+    def cat(drives: list[Drive]) -> Drive:
+        """Drives of one ``v`` for several reservoirs, stacked along the neurons (an ensemble block)."""
+        first = drives[0]
+        if any(d.inputs != first.inputs or d.shape[:2] != first.shape[:2] for d in drives):
+            raise ValueError("Drive.cat: every drive must have the same batch, steps and inputs v")
+        weight = None if first.v is None else torch.cat([d.weight for d in drives])
+        return Drive(first.v, weight, torch.cat([d.bias for d in drives]), first.batch, first.steps)
 
 
 class Reservoir(nn.Module):
@@ -317,9 +374,27 @@ class Reservoir(nn.Module):
 
         With no input (``u`` None, or a reservoir without inputs) the bias is broadcast, not copied.
         """
-        if u is None or self.input_size == 0:
-            return self.bias.expand(batch, steps, self.size)
-        return torch.addmm(self.bias, u.reshape(-1, u.shape[-1]), self.W_in.T).view(batch, steps, self.size)
+        return self.drive(u, batch=batch, steps=steps).materialise()
+
+    def drive(self, u: torch.Tensor | None = None, fed_back: torch.Tensor | None = None, *, batch: int,
+              steps: int) -> Drive:
+        """``W_in u[t] + b (+ W_fb y[t-1])`` for ``steps`` steps of ``batch`` sequences, factored.
+
+        ``u`` (batch, steps, D_in) are the inputs, ``fed_back`` (batch, steps, D_fb) the teacher's
+        previous outputs under teacher forcing. A reservoir without feedback weights gives
+        ``fed_back`` zero columns, so that every member of an ensemble shares one ``v``.
+        """
+        v, w = [], []
+        if u is not None and self.input_size:
+            v.append(u)
+            w.append(self.W_in)
+        if fed_back is not None:
+            v.append(fed_back)
+            w.append(self.W_fb if self.feedback_size else self.bias.new_zeros(self.size, fed_back.shape[-1]))
+        if not v:
+            return Drive(None, None, self.bias, batch, steps)
+        return Drive(torch.cat(v, dim=-1) if len(v) > 1 else v[0], torch.cat(w, dim=1) if len(w) > 1 else w[0],
+                     self.bias, batch, steps)
 
     def check_echo_state(self, stacklevel: int = 3, radius: float | None = None) -> float:
         """Warn when the leaky linearisation has spectral radius ≥ 1; return that radius.
