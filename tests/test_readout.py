@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from esnkit.readout import FeatureBuffer, NormalEquations, features, solve_lstsq, solve_normal_equations
+from esnkit.readout import (
+    FeatureBuffer,
+    NormalEquations,
+    features,
+    kept_rows,
+    solve_lstsq,
+    solve_normal_equations,
+)
 
 rng = np.random.default_rng(0)
 
@@ -109,3 +116,16 @@ def test_feature_buffer_rows_equal_concatenated_features():
     # one sequence over the whole buffer: the rows are a view, not a copy
     one = FeatureBuffer(1, T, N, 0, use_bias=False, use_input=False, dtype=torch.float64)
     assert one.rows(None, torch.ones(1, T, dtype=torch.bool)).data_ptr() == one.states(T).data_ptr()
+
+
+def test_kept_rows_are_a_view_for_a_washout_prefix_and_a_selection_otherwise():
+    t = torch.arange(2 * 6 * 3, dtype=torch.float64).view(2, 6, 3)
+    one = torch.tensor([[False, False, True, True, True, True]])
+    rows = kept_rows(t[:1], one)
+    assert rows.data_ptr() == t[0, 2].data_ptr()
+    torch.testing.assert_close(rows, t[:1][one])
+    gap = torch.tensor([[True, False, True, True, True, True]])  # not a prefix: selected, in order
+    torch.testing.assert_close(kept_rows(t[:1], gap), t[:1][gap])
+    two = torch.tensor([[False, True, True, True, True, True], [True, True, True, True, False, False]])
+    torch.testing.assert_close(kept_rows(t, two), t[two])
+    torch.testing.assert_close(kept_rows(t, torch.ones(2, 6, dtype=torch.bool)), t.reshape(12, 3))

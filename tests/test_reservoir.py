@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 import esnkit as ek
-from esnkit.reservoir import DENSE_EIG_MAX, Reservoir, random_recurrent
+from esnkit.reservoir import DENSE_EIG_MAX, Reservoir, random_recurrent, seeded_effective_radius
 
 
 @pytest.mark.parametrize("n", [50, DENSE_EIG_MAX + 200])  # the dense path and the ARPACK path
@@ -78,12 +78,30 @@ def test_one_leak_rate_below_radius_one_needs_no_second_eigenproblem(monkeypatch
     monkeypatch.setattr(Reservoir, "effective_spectral_radius", lambda self: calls.append(1) or 0.5)
     ek.ESN(100, spectral_radius=0.95, leak_rate=0.3, seed=0).fit(x, x)
     assert calls == []
-    ek.ESN(100, spectral_radius=1.2, leak_rate=0.3, seed=0).fit(x, x)  # ρ ≥ 1: it must look
+    n = DENSE_EIG_MAX + 50  # ρ ≥ 1 and no dense eigenvalues kept from scaling W: it must look
+    ek.ESN(n, spectral_radius=1.2, leak_rate=0.3, seed=0).fit(x, x)
     ek.ESN(100, spectral_radius=0.95, leak_rate=np.linspace(0.1, 1, 100), seed=0).fit(x, x)  # per-neuron leaks
     assert calls == [1, 1]
     monkeypatch.undo()
     with pytest.warns(ek.EchoStatePropertyWarning):
         ek.ESN(100, spectral_radius=1.5, leak_rate=0.9, seed=0).fit(x, x)
+
+
+@pytest.mark.parametrize("rho,a,seed", [(1.2, 0.3, 0), (1.5, 0.9, 1), (1.05, 0.5, 2), (2.0, 0.1, 3)])
+def test_leaky_check_reuses_the_eigenvalues_kept_from_scaling(rho, a, seed):
+    n = DENSE_EIG_MAX // 2
+    r = Reservoir.random(n, 1, spectral_radius=rho, leak_rate=a, seed=seed)
+    direct = r.effective_spectral_radius()  # a fresh eigenvalue problem of (1 - a) I + a W
+    assert seeded_effective_radius(n, None, None, seed, rho, a) == pytest.approx(direct, rel=1e-9)
+    assert seeded_effective_radius(DENSE_EIG_MAX + 1, None, None, seed, rho, a) is None
+    x = np.random.default_rng(0).normal(size=(60, 1))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ek.ESN(n, spectral_radius=rho, leak_rate=a, seed=seed).fit(x, x)
+    warned = any(issubclass(w.category, ek.EchoStatePropertyWarning) for w in caught)
+    assert warned == (direct >= 1.0)
 
 
 def test_constructor_checks_shapes():

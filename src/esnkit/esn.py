@@ -32,9 +32,10 @@ from .readout import (
     Readout,
     Solver,
     feature_size,
+    kept_rows,
     solve_lstsq,
 )
-from .reservoir import Activation, Reservoir, resolve_activation
+from .reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
 
 # Values per chunk buffer (drive, states, features) when chunk_size is None: 8 MB in float64,
 # large enough that the per-chunk BLAS calls run at full speed.
@@ -396,6 +397,9 @@ class ESN(nn.Module):
                 # One leak rate a: the eigenvalues are 1 - a + a λ_i, so |.| ≤ 1 - a + a ρ < 1 and the
                 # warning cannot fire; skipping saves a second eigenvalue problem per fit.
                 return
+            elif self.seed is not None:
+                known = seeded_effective_radius(self.reservoir_size, self.connectivity, self.in_degree,
+                                                self.seed, self.spectral_radius, a)
         reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
 
     def _chunk_steps(self, batch: int) -> int:
@@ -459,8 +463,7 @@ class ESN(nn.Module):
             m = mask[:, sl]
             for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
-            z, y = buffer.rows(u, m), Y.data[:, sl]
-            y = y.reshape(-1, y.shape[-1]) if bool(m.all()) else y[m]
+            z, y = buffer.rows(u, m), kept_rows(Y.data[:, sl], m)
             if keep_rows:
                 rows_z.append(z.clone())  # the buffer is reused by the next chunk
                 rows_y.append(y)

@@ -66,15 +66,29 @@ class FeatureBuffer:
     def rows(self, u: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
         """The features (rows, F) of the steps where ``mask`` (batch, steps) holds, sequence by sequence.
 
-        ``u`` (batch, steps, D_in) fills the input columns. When every step is kept and the rows
-        are contiguous, this is a view of the buffer.
+        ``u`` (batch, steps, D_in) fills the input columns. See :func:`kept_rows` for when this is
+        a view of the buffer.
         """
         z = self._buf[:, : mask.shape[1]]
         if self._inputs is not None:
             z[..., self._inputs] = u
-        if bool(mask.all()):
-            return z.reshape(-1, self.n_features)
-        return z[mask]
+        return kept_rows(z, mask)
+
+
+def kept_rows(t: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The rows of ``t`` (B, n, F) where ``mask`` (B, n) holds, sequence by sequence: (rows, F).
+
+    A view, not a copy, when every step is kept, or for one sequence when the dropped steps are a
+    prefix (its washout).
+    """
+    B, n = mask.shape
+    if bool(mask.all()):
+        return t.reshape(B * n, t.shape[-1])
+    if B == 1:
+        k = int(mask.sum())
+        if bool(mask[0, n - k:].all()):
+            return t[0, n - k:]
+    return t[mask]
 
 
 class NormalEquations:
