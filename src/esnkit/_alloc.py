@@ -2,7 +2,7 @@
 
 PyTorch's CPU allocator maps a large tensor with 4 KiB pages, so the first write to a fresh
 64 MB state buffer takes 16,000 page faults; on a virtual machine that costs more than the time
-loop writing it (measured: 80 ms vs 23 ms for 64 MB). NumPy's allocator asks Linux for
+loop writing it. NumPy's allocator asks Linux for
 transparent huge pages for allocations of 4 MiB and more (``madvise(MADV_HUGEPAGE)``), so large
 buffers are allocated by NumPy and shared with a tensor without a copy. Elsewhere (other devices
 and dtypes, small buffers, other systems) this is ``torch.empty``.

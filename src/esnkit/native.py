@@ -140,8 +140,8 @@ def run(
     contiguous (``col`` as int32), ``drive``/``ydrive``/``states``/``outputs`` with a contiguous
     last axis (strides 0 broadcast). ``factored = (v (B, T, K) or None, W_v^T (K, N) contiguous
     or None, bias (N,))`` with ``steps`` replaces ``drive`` by ``bias + W_v v[t]``, computed in
-    the loop; ``v`` needs a contiguous last axis. ``sell`` is W in the SELL layout of :func:`sell_layout`, used
-    for a single sequence. The loop's equations are in ``loop.py``.
+    the loop; ``v`` needs a contiguous last axis. ``sell`` is W in the SELL layout of
+    :func:`sell_layout`, used for a single sequence. The loop's equations are in ``loop.py``.
     """
     lib, reason = _load()
     if lib is None:

@@ -163,12 +163,12 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
     ``pinv`` (ridge must be 0) is the minimum-norm least-squares solution through the
     eigendecomposition of ``G``. ``auto`` picks ``cholesky`` for ridge > 0.
     """
-    A = torch.tril(G)  # the other triangle may hold anything
     # |G_ij| <= sqrt(G_ii G_jj) for a Gram matrix, so a finite diagonal vouches for the rest.
-    _check_finite(A.diagonal(), C)
+    _check_finite(G.diagonal(), C)
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
+        A = torch.tril(G)  # the other triangle may hold anything
         A.diagonal().add_(ridge)
         if A.device.type == "cpu":
             # LAPACK in place on the one triangle: the factor overwrites this copy and no second
