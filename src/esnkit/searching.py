@@ -329,6 +329,19 @@ class _InProcess:
         pass
 
 
+# A round whose task the cluster loses (a killed worker) is submitted again up to this many times.
+ROUND_RESUBMITS = 3
+
+
+class _DaskRound:
+    """A round of configurations on the cluster: its current future, and how often it was resubmitted."""
+
+    def __init__(self, configs, future) -> None:
+        self.configs = configs
+        self.future = future
+        self.resubmitted = 0
+
+
 class _Dask:
     """Runs rounds as Dask tasks: on a LocalCluster, or on the cluster at ``scheduler``."""
 
@@ -354,26 +367,49 @@ class _Dask:
             self.client = scheduler  # a distributed.Client the caller owns
         n_workers = len(self.client.scheduler_info().get("workers", {})) or 1
         self.slots = 2 * n_workers  # one queued round per worker keeps each busy
+        self.task = task
         self.task_ref = self.client.scatter(task, broadcast=True)
 
     def submit(self, configs):
+        return _DaskRound(configs, self._submit(configs))
+
+    def _submit(self, configs):
         return self.client.submit(_evaluate_on_worker, self.task_ref, configs, pure=False, retries=1)
 
     def wait_any(self, handles):
         from distributed import wait
 
-        done = wait(handles, return_when="FIRST_COMPLETED").done
-        fut = next(h for h in handles if h in done)
-        try:
-            return fut, fut.result(), None
-        except SearchError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a killed worker, a user error: the trials record it
-            return fut, None, exc
+        while True:
+            try:
+                wait([h.future for h in handles], return_when="FIRST_COMPLETED")
+            except Exception as exc:  # noqa: BLE001
+                # distributed raises here when a finished future was cancelled: a killed worker's
+                # task that the scheduler forgot. That round is found below; anything else is real.
+                if all(h.future.status == "pending" for h in handles):
+                    raise SearchError(f"waiting for the Dask cluster failed: {exc}") from exc
+            h = next(h for h in handles if h.future.status != "pending")
+            if h.future.cancelled():
+                if h.resubmitted >= ROUND_RESUBMITS:
+                    return h, None, RuntimeError(
+                        f"its Dask task was lost {h.resubmitted + 1} times (workers died or left)")
+                # Run the round again rather than fail its trials, once the cluster has had a
+                # moment to replace the worker. The scattered task goes out again too: the copy
+                # the lost round depended on may have gone with the worker.
+                h.resubmitted += 1
+                time.sleep(0.5 * h.resubmitted)
+                self.task_ref = self.client.scatter(self.task, broadcast=True)
+                h.future = self._submit(h.configs)
+                continue
+            try:
+                return h, h.future.result(), None
+            except SearchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a killed worker, a user error: the trials record it
+                return h, None, exc
 
     def cancel(self, handles) -> None:
         if handles:
-            self.client.cancel(list(handles))
+            self.client.cancel([h.future for h in handles])
 
     def close(self) -> None:
         if self.cluster is not None:
