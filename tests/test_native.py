@@ -282,11 +282,18 @@ def test_drive_cat_stacks_along_neurons_and_checks_its_parts():
     torch.testing.assert_close(both.materialise(), torch.cat([a.materialise(), b.materialise()], -1))
     with pytest.raises(ValueError, match="same batch, steps and inputs"):
         ek.Drive.cat([a, ek.Drive(None, None, torch.zeros(3, dtype=torch.float64), 2, 5)])
-    r = ek.Reservoir.random(4, 3, seed=0)
     with pytest.raises(ValueError, match="drive.v must have shape"):
-        unroll(r, ek.Drive(v[:, :4], a.weight, a.bias, 2, 5), torch.zeros(2, 4, dtype=torch.float64))
+        ek.Drive(v[:, :4], a.weight, a.bias, 2, 5)
     with pytest.raises(ValueError, match="drive.weight must have shape"):
-        unroll(r, ek.Drive(v, a.weight[:, :2], a.bias, 2, 5), torch.zeros(2, 4, dtype=torch.float64))
+        ek.Drive(v, a.weight[:, :2], a.bias, 2, 5)
+    with pytest.raises(ValueError, match="v and weight together"):
+        ek.Drive(v, None, a.bias, 2, 5)
+    r = ek.Reservoir.random(5, 3, seed=0)  # 5 neurons, the drive has 4
+    with pytest.raises(ValueError, match=r"drive must have shape \(batch, steps, 5\)"):
+        unroll(r, a, torch.zeros(2, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="share one dtype"):
+        unroll(ek.Reservoir.random(4, 3, seed=0), ek.Drive(v.float(), a.weight, a.bias, 2, 5),
+               torch.zeros(2, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("backend", ["torch", pytest.param("native", marks=needs_kernel)])

@@ -189,6 +189,20 @@ class Drive:
     batch: int
     steps: int
 
+    def __post_init__(self) -> None:
+        if self.bias.ndim != 1:
+            raise ValueError(f"Drive: bias must have shape (N,), got {tuple(self.bias.shape)}")
+        if (self.v is None) != (self.weight is None):
+            raise ValueError("Drive: give v and weight together, or neither (the bias alone drives)")
+        if self.v is not None:
+            k = self.v.shape[-1]
+            if tuple(self.v.shape) != (self.batch, self.steps, k):
+                raise ValueError(f"Drive: drive.v must have shape ({self.batch}, {self.steps}, K), "
+                                 f"got {tuple(self.v.shape)}")
+            if tuple(self.weight.shape) != (self.bias.shape[0], k):
+                raise ValueError(f"Drive: drive.weight must have shape ({self.bias.shape[0]}, {k}), "
+                                 f"got {tuple(self.weight.shape)}")
+
     @property
     def shape(self) -> torch.Size:
         return torch.Size((self.batch, self.steps, self.bias.shape[0]))
