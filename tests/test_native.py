@@ -228,6 +228,11 @@ def test_cuda_graph_loop_equals_the_eager_loop(B):
     d = r.input_drive(u, B, T)
     torch.testing.assert_close(unroll(r, d, x0, backend="cuda-graph").states,
                                unroll(r, d, x0, backend="torch").states, rtol=0, atol=1e-12)
+    # a factored drive (teacher forcing: inputs and fed-back targets) equals its materialised tensor
+    f = r.drive(u, torch.randn(B, T, D, dtype=torch.float64, device="cuda"), batch=B, steps=T)
+    want = unroll(r, f.materialise(), x0, backend="torch").states
+    torch.testing.assert_close(unroll(r, f, x0, backend="cuda-graph").states, want, rtol=0, atol=1e-12)
+    torch.testing.assert_close(unroll(r, f, x0, backend="torch").states, want, rtol=0, atol=1e-12)
 
 
 def test_unroll_rejects_wrong_shapes_before_any_backend_runs():

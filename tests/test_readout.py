@@ -7,6 +7,8 @@ import torch
 from esnkit.readout import (
     FeatureBuffer,
     NormalEquations,
+    Readout,
+    feature_size,
     features,
     kept_rows,
     solve_lstsq,
@@ -89,12 +91,17 @@ def test_cholesky_falls_back_when_not_positive_definite():
     np.testing.assert_allclose(W.numpy(), expected.T.numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("solver,ridge", [("cholesky", 1e-3), ("pinv", 0.0)])
-def test_only_the_lower_triangle_of_G_is_read(solver, ridge):
+def lower_triangle_problem(ridge, solver):
+    """Rows, their normal equations, G with NaN above the diagonal, and the CPU solution."""
     Z, Y = problem()
     ne = accumulate(Z, Y)
-    want = solve_normal_equations(ne.G, ne.C, ridge, solver)
     G = torch.tril(ne.G) + torch.triu(torch.full_like(ne.G, float("nan")), 1)
+    return (Z, Y), ne, G, solve_normal_equations(ne.G, ne.C, ridge, solver)
+
+
+@pytest.mark.parametrize("solver,ridge", [("cholesky", 1e-3), ("pinv", 0.0)])
+def test_only_the_lower_triangle_of_G_is_read(solver, ridge):
+    _, ne, G, want = lower_triangle_problem(ridge, solver)
     torch.testing.assert_close(solve_normal_equations(G, ne.C, ridge, solver), want, rtol=0, atol=0)
     # the accumulated triangle itself (no symmetric copy) gives the same weights
     torch.testing.assert_close(ne.solve(ridge, solver), want, rtol=0, atol=0)
@@ -129,3 +136,37 @@ def test_kept_rows_are_a_view_for_a_washout_prefix_and_a_selection_otherwise():
     two = torch.tensor([[False, True, True, True, True, True], [True, True, True, True, False, False]])
     torch.testing.assert_close(kept_rows(t, two), t[two])
     torch.testing.assert_close(kept_rows(t, torch.ones(2, 6, dtype=torch.bool)), t.reshape(12, 3))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("solver,ridge", [("cholesky", 1e-3), ("pinv", 0.0)])
+def test_cuda_solve_reads_the_lower_triangle_and_equals_the_cpu_solve(solver, ridge):
+    (Z, Y), ne, G, want = lower_triangle_problem(ridge, solver)
+    got = solve_normal_equations(G.cuda(), ne.C.cuda(), ridge, solver)
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), want, rtol=1e-9, atol=1e-12)
+    # streaming on the GPU accumulates the same triangle
+    ne_gpu = NormalEquations(Z.shape[1], Y.shape[1], "cuda")
+    ne_gpu.update(Z.cuda(), Y.cuda())
+    torch.testing.assert_close(ne_gpu.solve(ridge, solver).cpu(), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.cuda
+def test_cuda_cholesky_falls_back_when_not_positive_definite():
+    Z, Y = problem(F=10)
+    ne = accumulate(Z, Y)
+    G = ne.G.clone()
+    G[0, 0] = -1e6
+    want = solve_normal_equations(G, ne.C, 1e-3, "cholesky")
+    got = solve_normal_equations(G.cuda(), ne.C.cuda(), 1e-3, "cholesky")
+    torch.testing.assert_close(got.cpu(), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("use_bias,use_input", [(True, True), (True, False), (False, True), (False, False)])
+def test_readout_forward_equals_weight_times_features(use_bias, use_input):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
+    u = torch.randn(3, 7, 2, generator=g, dtype=torch.float64)
+    w = torch.randn(4, feature_size(5, 2, use_bias, use_input), generator=g, dtype=torch.float64)
+    r = Readout(w, input_size=2, use_bias=use_bias, use_input=use_input)
+    torch.testing.assert_close(r(x, u), features(x, u, use_bias, use_input) @ w.T, rtol=1e-14, atol=1e-14)

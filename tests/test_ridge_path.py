@@ -107,3 +107,14 @@ def test_bad_arguments_are_clear():
         path.weights([0.0, 1.0])
     with pytest.raises(ValueError, match="count"):
         path.gcv([1.0])
+
+
+@pytest.mark.cuda
+def test_path_on_cuda_equals_the_cpu_path():
+    Z, Y = problem()
+    ridges = ridge_grid(1e-6, 10.0, 7)
+    cpu = RidgePath(Z.T @ Z, Z.T @ Y)
+    Zc, Yc = Z.cuda(), Y.cuda()
+    gpu = RidgePath(Zc.T @ Zc, Zc.T @ Yc)
+    assert close(gpu.weights(ridges).cpu(), cpu.weights(ridges))
+    assert close(gpu.sse(Zc[:50], Yc[:50], ridges).cpu(), cpu.sse(Z[:50], Y[:50], ridges))
