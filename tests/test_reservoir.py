@@ -28,6 +28,19 @@ def test_connectivity_and_in_degree():
     assert np.abs(W.data).max() <= 1.0
 
 
+@pytest.mark.parametrize("size,k", [(50, 1), (50, 10), (1000, 10), (40, 40), (200, 150)])
+def test_in_degree_rows_are_distinct_uniform_and_seeded(size, k):
+    W = random_recurrent(size, np.random.default_rng(3), in_degree=k)
+    assert (np.diff(W.indptr) == k).all()
+    rows = W.indices.reshape(size, k)
+    assert (np.diff(rows, axis=1) > 0).all()  # sorted, no repeats
+    same = random_recurrent(size, np.random.default_rng(3), in_degree=k)
+    assert np.array_equal(W.indices, same.indices) and np.array_equal(W.data, same.data)
+    # every column is equally likely: how often each is used is binomial(size, k / size)
+    counts = np.bincount(rows.ravel(), minlength=size)
+    assert counts.std() <= 1.5 * np.sqrt(k * (1 - k / size)) + 0.1
+
+
 def test_default_connectivity_is_about_ten_per_row():
     r = Reservoir.random(1000, 1, seed=0)
     assert r.W_values.numel() == 10_000

@@ -26,3 +26,8 @@ def empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str
         if n * torch.finfo(dtype).bits // 8 >= _HUGE:
             return torch.from_numpy(np.empty(shape, dtype=_NUMPY_DTYPES[dtype]))
     return torch.empty(shape, dtype=dtype, device=device)
+
+
+def zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A zero tensor like ``torch.zeros``, on huge pages where :func:`empty` uses them."""
+    return empty(shape, dtype, device).zero_()

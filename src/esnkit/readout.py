@@ -100,7 +100,7 @@ class NormalEquations:
     """
 
     def __init__(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> None:
-        self._G = torch.zeros(n_features, n_features, dtype=torch.float64, device=device)
+        self._G = _alloc.zeros((n_features, n_features), torch.float64, device)
         self.C = torch.zeros(n_features, n_outputs, dtype=torch.float64, device=device)
         self.count = 0
         self._one_triangle = self._G.device.type == "cpu"
@@ -168,7 +168,7 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
-        A = torch.tril(G)  # the other triangle may hold anything
+        A = torch.tril(G, out=_alloc.empty(G.shape, G.dtype, G.device))  # the other triangle may hold anything
         A.diagonal().add_(ridge)
         if A.device.type == "cpu":
             # LAPACK in place on the one triangle: the factor overwrites this copy and no second
@@ -231,4 +231,11 @@ class Readout(nn.Module):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` (..., N), ``u`` (..., D_in) -> ``y`` (..., D_out)."""
-        return features(x, u if self.input_size else None, self.use_bias, self.use_input) @ self.weight.T
+        # term by term from views of the weight: no [1; u; x] copy of the states is built
+        bias, w_in, w_x = self.parts()
+        y = x @ w_x.T
+        if w_in is not None and u is not None:
+            y += u.to(x.dtype) @ w_in.T
+        if bias is not None:
+            y += bias
+        return y
