@@ -57,7 +57,8 @@ def main() -> None:
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     records = json.loads(configs.TUNED_FILE.read_text()) if configs.TUNED_FILE.exists() else {}
-    command = f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g} --size {args.size}"
+    command = (f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g} --size {args.size}"
+               + "".join(f" --only {name}" for name in args.only or []))
     for name in args.only or list(SETTINGS):
         p = protocols.get(name)
         train, _ = p.series()
@@ -85,7 +86,11 @@ def main() -> None:
         ps = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["params"].items())
         lines.append(f"| {name} | {rec['objective']} | {rec['validation_value']:.4g} | {rec['trials']} | "
                      f"{rec['seconds']:.0f} | {ps} | {rec['ridge']:.3g} | {rec['date']} |")
-    lines += ["", f"Machine: {_report.machine()}. Command: `{command}`."]
+    by_command: dict[str, list[str]] = {}
+    for name, rec in records.items():
+        by_command.setdefault(rec["command"], []).append(name)
+    lines += ["", f"Machine: {_report.machine()}. Commands: "
+              + "; ".join(f"`{c}` ({', '.join(names)})" for c, names in by_command.items()) + "."]
     _report.write(os.path.join(os.path.dirname(__file__), "results", "tuned_configs.md"), lines)
 
 
