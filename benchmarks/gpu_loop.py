@@ -3,7 +3,8 @@
     python benchmarks/gpu_loop.py            # needs a CUDA device
 
 Harvest (teacher-forced states) and closed-loop generation for N=1000, float32 and float64,
-1 and 64 sequences; medians of 5 repeats after a warm-up. Prints a Markdown table.
+1 and 64 sequences; medians of 5 repeats after a warm-up. Then whole fits (reservoir, harvest,
+solve) on the GPU and on the same machine's CPU (native kernel). Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -55,7 +56,34 @@ def main() -> int:
                 tg = timed(lambda r=r, d=d, x0=x0, kw=kw: unroll(r, d, x0, backend="cuda-graph", **kw))
                 name = str(dtype).replace("torch.", "")
                 print(f"| {mode} | {N} | {B} | {name} | {B * T / te:,.0f} | {B * T / tg:,.0f} | {te / tg:.1f}x |")
+    fits()
     return 0
+
+
+def fits() -> None:
+    """ESN.fit on the GPU vs the CPU of the same machine; the eigenvalue problem is cached after
+    the warm-up fit on both, as in a search or a second fit."""
+    threads = torch.get_num_threads()
+    print(f"\n| fit | N | sequences x steps | dtype | CPU (native, {threads} threads) s | CUDA s | CPU / CUDA |")
+    print("|---|---|---|---|---|---|---|")
+    for N, B, T, dtype in ((1000, 1, 5000, "float64"), (2000, 1, 20_000, "float64"),
+                           (1000, 64, 2000, "float32"), (1000, 64, 2000, "float64")):
+        s = torch.from_numpy(ek.datasets.mackey_glass(T + B, tau=17)).to(getattr(torch, dtype))
+        seqs = torch.stack([s[b: b + T + 1] for b in range(B)])  # (B, T + 1, 1)
+        u, y = seqs[:, :-1], seqs[:, 1:]
+        if B == 1:
+            u, y = u[0], y[0]
+
+        def cpu(u=u, y=y, N=N, dtype=dtype):
+            ek.ESN(N, in_degree=10, ridge=1e-8, seed=0, dtype=dtype).fit(u, y)
+
+        ug, yg = u.cuda(), y.cuda()
+
+        def gpu(u=ug, y=yg, N=N, dtype=dtype):
+            ek.ESN(N, in_degree=10, ridge=1e-8, seed=0, dtype=dtype, device="cuda").fit(u, y)
+
+        tc, tg = timed(cpu), timed(gpu)
+        print(f"| harvest + solve | {N} | {B} x {T:,} | {dtype} | {tc:.3f} | {tg:.3f} | {tc / tg:.1f}x |")
 
 
 if __name__ == "__main__":
