@@ -1,6 +1,6 @@
 """Search throughput and ridge-path costs: esnkit vs reservoirpy's `research` / `parallel_research`.
 
-    OMP_NUM_THREADS=1 python benchmarks/search_speed.py [--trials 48] [--repeats 3] [--quick]
+    OMP_NUM_THREADS=1 python benchmarks/search_speed.py [--trials 48] [--repeats 3] [--quick] [--device cuda]
 
 Problem (issue 4): Mackey-Glass (tau 17, one sample per time unit) one-step forecasting, N = 500,
 2000 training steps (washout 100) and 500 validation steps; the space is spectral radius,
@@ -8,6 +8,9 @@ leak rate, input scaling and ridge, sampled at random (hyperopt's `rand` for res
 Optuna's RandomSampler for esnkit) for the same number of trials. reservoirpy samples the ridge
 as a fourth dimension; esnkit solves every trial over a 25-value ridge grid exactly.
 Both use ~10 recurrent connections per neuron, no bias (reservoirpy's default) and one fixed seed.
+
+With ``--device cuda`` the esnkit search also runs its ensembles on the GPU (batches of 8 and of
+all trials at once); the peers still run on the CPU of the same machine.
 
 Also measured: the ridge path (50 ridge values vs one, harvest included) and blocked 5-fold
 validation vs one split (both over the 25-value grid). Writes benchmarks/results/search_speed.md.
@@ -35,6 +38,7 @@ from esnkit.readout import solve_normal_equations
 from esnkit.ridge_path import RidgePath, kfold_sse, ridge_grid
 
 N, TRAIN, VAL, WASHOUT = 500, 2000, 500, 100
+PARALLEL = f"reservoirpy parallel_research ({os.cpu_count()} processes)"
 SPACE = {"spectral_radius": {"low": 0.1, "high": 1.5, "log": True},
          "leak_rate": {"low": 0.05, "high": 1.0, "log": True},
          "input_scaling": {"low": 0.1, "high": 5.0, "log": True}}
@@ -83,7 +87,7 @@ def reservoirpy_search(series, trials, parallel):
         stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # its progress bar
         try:
             if parallel:
-                best, _ = parallel_research(objective, dataset, path, d, n_jobs=2)
+                best, _ = parallel_research(objective, dataset, path, d, n_jobs=os.cpu_count())
             else:
                 best, _ = research(objective, dataset, path, d)
         finally:
@@ -130,6 +134,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=48)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="16 trials, one repeat, no Dask run")
+    ap.add_argument("--device", help="also run the esnkit search on this device (e.g. cuda)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "search_speed.md"))
     args = ap.parse_args()
     if args.quick:
@@ -138,6 +143,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     series = ek.datasets.mackey_glass(TRAIN + VAL + 1, tau=17)
     esnkit_search(series, 8)  # imports, kernel load, spectral-radius cache: paid once per process
+    if args.device:
+        esnkit_search(series, 8, device=args.device)  # the device's context and libraries
     rows = []
     try:
         import reservoirpy
@@ -145,14 +152,24 @@ def main() -> None:
         rp_version = reservoirpy.__version__
         for parallel in (False, True):
             t, best = median_time(lambda p=parallel: reservoirpy_search(series, args.trials, p), args.repeats)
-            name = "reservoirpy parallel_research (2 processes)" if parallel else "reservoirpy research"
+            name = PARALLEL if parallel else "reservoirpy research"
             rows.append((name, t, best))
     except ImportError:
         rp_version = None
+    try:
+        import distributed  # noqa: F401
+        dask = not args.quick
+    except ImportError:
+        dask = False
+    gpu = [] if not args.device else [
+        (f"esnkit search, {args.device}, {dtype}, batches of {b}", {"device": args.device, "dtype": dtype,
+                                                                    "batch_size": b})
+        for dtype in ("float64", "float32") for b in (8, args.trials)]
     for label, kw in [("esnkit search, in process, float64", {}),
                       ("esnkit search, in process, float32 harvest", {"dtype": "float32"}),
-                      *([] if args.quick else [("esnkit search, Dask LocalCluster (2 workers)",
-                                                {"scheduler": "local", "workers": 2})])]:
+                      *([("esnkit search, Dask LocalCluster (2 workers)", {"scheduler": "local", "workers": 2})]
+                        if dask else []),
+                      *gpu]:
         t, best = median_time(lambda kw=kw: esnkit_search(series, args.trials, **kw), args.repeats)
         rows.append((label, t, best))
     t1, t50, t25, tk = path_costs(series, max(3, args.repeats))
@@ -160,11 +177,13 @@ def main() -> None:
     lines = [
         f"# Search speed — {datetime.date.today()}",
         "",
-        f"Machine: {_report.machine()} (about one core of "
-        f"throughput), one torch/BLAS thread per process; Python {platform.python_version()}, torch "
+        f"Machine: {_report.machine()}{' (about one core of throughput)' if os.cpu_count() == 2 else ''}"
+        f"{f', GPU {torch.cuda.get_device_name()}' if args.device else ''}, one torch/BLAS thread per "
+        f"process; Python {platform.python_version()}, torch "
         f"{torch.__version__}, esnkit {ek.__version__}, reservoirpy {rp_version or 'not installed'}. "
         f"Command: `OMP_NUM_THREADS=1 python benchmarks/search_speed.py"
-        f"{' --quick' if args.quick else ''}` ({args.trials} trials, median of {args.repeats}).",
+        f"{' --quick' if args.quick else ''}{f' --device {args.device}' if args.device else ''}` "
+        f"({args.trials} trials, median of {args.repeats}).",
         "",
         "Mackey-Glass one-step forecasting, N = 500, 2000 training + 500 validation steps, random sampling.",
         "",
@@ -174,8 +193,7 @@ def main() -> None:
     for name, t, best in rows:
         rate = args.trials / t
         r1 = f"{ref['reservoirpy research'] / t:.2f}×" if "reservoirpy research" in ref else "—"
-        key = "reservoirpy parallel_research (2 processes)"
-        r2 = f"{ref[key] / t:.2f}×" if key in ref else "—"
+        r2 = f"{ref[PARALLEL] / t:.2f}×" if PARALLEL in ref else "—"
         lines.append(f"| {name} | {t:.2f} | {rate:.1f} | {r1} | {r2} | {best:.3g} |")
     lines += [
         "",

@@ -168,6 +168,8 @@ def test_bad_search_arguments(series):
         run(np.full(100, np.nan))
     with pytest.raises(ValueError, match="validation"):
         run(series, validation=1.5)
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        run(series, device="banana")
 
 
 def test_unreachable_scheduler_is_a_clear_error(series):
@@ -207,6 +209,8 @@ def test_cli_search_bad_space_file(tmp_path, capsys):
     bad.write_text("[space]\nspectral_radius = {low = 2, high = 1}\n")
     assert main(["search", "--space", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert "empty range" in capsys.readouterr().err
+    assert main(["search", "--device", "banana", "--out", str(tmp_path / "o")]) == 1
+    assert "not a valid torch device" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kw, name", [({"ridge_candidates": 0}, "ridge_candidates"), ({"folds": 1}, "folds"),
@@ -220,3 +224,19 @@ def test_impossible_settings_name_the_argument(series, kw, name):
 def test_too_many_folds_is_refused_before_any_trial(series):
     with pytest.raises(ValueError, match="too few for 400 folds"):
         run(series, folds=400)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("objective", ["nrmse", "free_run"])
+def test_search_on_cuda_scores_the_trials_as_the_cpu_does(series, objective):
+    # ridges of 1e-6 and up: below that the readout amplifies rounding (a dense GPU matmul sums in
+    # another order than the sparse CPU kernel) past any tolerance, on either device
+    kw = dict(objective=objective, sampler="random", seed=3, horizon=30, starts=4, ridge_candidates=3,
+              ridges={"low": 1e-6, "high": 1.0, "num": 7})
+    cpu, gpu = run(series, **kw), run(series, device="cuda", **kw)
+    assert gpu.best_esn.readout.weight.device.type == "cuda"
+    # free runs carry the weights' last-digit differences through every step fed back
+    rel = 1e-6 if objective == "nrmse" else 1e-4
+    for a, b in zip(gpu.table, cpu.table):
+        assert {k: a[k] for k in SPACE} == {k: b[k] for k in SPACE}
+        assert a["value"] == pytest.approx(b["value"], rel=rel), (a, b)

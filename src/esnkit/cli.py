@@ -109,7 +109,7 @@ def _search(args: argparse.Namespace) -> int:
         space = make_space(DEFAULT_SPACE, DEFAULT_FIXED)
     settings = dict(space.settings)
     for key in ("objective", "sampler", "trials", "batch_size", "validation", "folds", "horizon", "starts",
-                "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype"):
+                "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device"):
         v = getattr(args, key)
         if v is not None:
             settings[key] = v
@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "lorenz/rossler, else steps)")
     se.add_argument("--ridge-candidates", type=int)
     se.add_argument("--dtype", choices=("float32", "float64"))
+    se.add_argument("--device", help="torch device the ensembles run on, e.g. cuda (default cpu)")
     se.add_argument("--seed", type=int, help="sampler seed (default 0)")
     se.add_argument("--timeout", type=float, help="stop proposing trials after this many seconds")
     se.add_argument("--scheduler", help="'local' for a Dask LocalCluster, or a scheduler address "

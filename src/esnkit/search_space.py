@@ -41,7 +41,7 @@ from .ridge_path import ridge_grid
 # device and chunk size are how the search runs, not what it searches.
 SEARCHABLE = tuple(p for p in ESN.PARAMS if p not in ("ridge", "solver", "dtype", "device", "chunk_size"))
 SETTINGS = ("objective", "sampler", "trials", "batch_size", "validation", "folds", "horizon", "starts",
-            "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype")
+            "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device")
 
 
 @dataclass(frozen=True)

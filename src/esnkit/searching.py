@@ -64,6 +64,7 @@ class Task:
     time_scale: float = 1.0
     ridge_candidates: int | None = 5
     dtype: str = "float64"
+    device: str = "cpu"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     groups: dict[tuple, list[tuple[int, ESN]]] = {}
     for i, cfg in enumerate(configs):
         try:
-            m = ESN(**{**cfg, "dtype": task.dtype})
+            m = ESN(**{**cfg, "dtype": task.dtype, "device": task.device})
         except (ValueError, TypeError) as exc:
             results[i] = _failure(exc)
             continue
@@ -502,6 +503,7 @@ def search(
     time_scale: float = 1.0,
     ridge_candidates: int | None = 5,
     dtype: str = "float64",
+    device: torch.device | str = "cpu",
     scheduler: Any = None,
     workers: int | None = None,
     connect_timeout: float = 10.0,
@@ -539,7 +541,9 @@ def search(
     ``.db`` path (SQLite); None keeps the study in memory. With a storage, running the same call
     again resumes ``study_name``: finished trials are kept and ``n_trials`` counts them. ``timeout``
     (seconds) stops proposing new trials after that long. ``dtype='float32'`` harvests faster
-    (the normal equations stay float64).
+    (the normal equations stay float64). ``device`` runs the ensembles, their solves and the
+    refitted model there (``'cuda'``: a larger ``batch_size`` fills the GPU); the data stay on
+    the CPU until a worker moves them.
     """
     optuna = _require_optuna()
     if isinstance(space, (str, os.PathLike)):
@@ -558,6 +562,8 @@ def search(
         raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    ESN(10, device=device)  # an unknown device, or CUDA where there is none: ESN's own clear error
+    device = str(torch.device(device))
 
     if targets is None:
         series = _as_array(inputs, "inputs")
@@ -582,7 +588,7 @@ def search(
         raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
                          "(inputs and targets of the same width, or a single series)")
     task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
-                ridge_candidates, dtype)
+                ridge_candidates, dtype, device)
     if objective in ("free_run", "vpt"):
         _free_run_windows(T - split, task)
 
@@ -659,7 +665,7 @@ def search(
     if refit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            best_esn = ESN(**{**params, "ridge": ridge}).fit(
+            best_esn = ESN(**{**params, "ridge": ridge, "device": device}).fit(
                 None if U is None else U[:split], Y[:split])
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
