@@ -170,3 +170,6 @@ def test_readout_forward_equals_weight_times_features(use_bias, use_input):
     w = torch.randn(4, feature_size(5, 2, use_bias, use_input), generator=g, dtype=torch.float64)
     r = Readout(w, input_size=2, use_bias=use_bias, use_input=use_input)
     torch.testing.assert_close(r(x, u), features(x, u, use_bias, use_input) @ w.T, rtol=1e-14, atol=1e-14)
+    if use_input:
+        with pytest.raises(ValueError, match=r"give u \(\.\.\., 2\)"):
+            r(x)

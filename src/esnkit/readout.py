@@ -234,7 +234,9 @@ class Readout(nn.Module):
         # term by term from views of the weight: no [1; u; x] copy of the states is built
         bias, w_in, w_x = self.parts()
         y = x @ w_x.T
-        if w_in is not None and u is not None:
+        if w_in is not None:
+            if u is None:
+                raise ValueError(f"this readout also reads the inputs: give u (..., {self.input_size})")
             y += u.to(x.dtype) @ w_in.T
         if bias is not None:
             y += bias
