@@ -9,6 +9,7 @@ import torch
 import esnkit as ek
 from esnkit import native
 from esnkit.ensemble import Ensemble
+from esnkit.loop import _run_torch, _Step, block_dense
 from esnkit.reservoir import Reservoir
 
 MEMBERS = [
@@ -111,3 +112,24 @@ def test_ensemble_on_cuda_equals_the_cpu_ensemble():
         # (pinv) and ridge-1e-8 members turn that into ~1e-5 in the predictions
         pa = a.predict(torch.from_numpy(data[:200]).cuda()).cpu().numpy()
         assert np.allclose(pa[50:], b.predict(data[:200])[50:], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("B", [1, 3])
+def test_block_dense_step_equals_the_stacked_step(B):
+    """The GPU's batched-block step (run here on the CPU) against the stacked reservoir's own W."""
+    members = [Reservoir.random(40, 2, 1, spectral_radius=0.5 + 0.2 * k, leak_rate=0.6, feedback_scaling=0.3, seed=k)
+               for k in range(3)]
+    r = Reservoir.stack(members)
+    assert r.blocks == 3
+    blocks = block_dense(r)
+    torch.testing.assert_close(torch.block_diag(*blocks), r.recurrent_matrix().to_dense(), rtol=0, atol=0)
+    g = torch.Generator().manual_seed(B)
+    T = 30
+    u = torch.randn(B, T, 2, generator=g, dtype=torch.float64)
+    y_prev = torch.randn(B, T, 1, generator=g, dtype=torch.float64)
+    drive = r.drive(u, y_prev, batch=B, steps=T).materialise()
+    x0 = torch.randn(B, 120, generator=g, dtype=torch.float64)
+    want = _run_torch(r, drive, x0, None, None, None, None, False, True)
+    got = _run_torch(r, drive, x0, None, None, None, None, False, True, step=_Step(r, None, None, False, W=blocks))
+    torch.testing.assert_close(got.states, want.states, rtol=0, atol=1e-13)
+    assert Reservoir.stack([members[0], Reservoir.random(30, 2, 1, seed=9)]).blocks == 1  # unequal sizes

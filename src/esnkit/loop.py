@@ -43,6 +43,8 @@ BACKENDS = ("auto", "native", "cuda-graph", "torch")
 # Steps per captured CUDA graph: long enough to amortise a replay's launch, short enough that
 # capturing (once per call) stays in the milliseconds.
 GRAPH_BLOCK = 64
+# Largest ensemble (K n² values) whose W blocks a GPU step keeps dense: 1 GB in float64.
+BLOCK_DENSE_MAX = 1 << 27
 # The native kernel computes a factored drive inside the loop up to this many drive inputs;
 # beyond, one matmul over all steps is cheaper than K multiply-adds per neuron and step.
 FUSED_DRIVE_MAX_INPUTS = 16
@@ -203,6 +205,8 @@ class _Step:
     def __init__(self, reservoir, readout, feedback, inputs_from_outputs, W=None) -> None:
         self.W = reservoir.recurrent_matrix() if W is None else W
         self.sparse = self.W.layout == torch.sparse_csr
+        # (K, n, n): an ensemble's diagonal blocks, one batched product per step
+        self.blocks = self.W.transpose(1, 2) if self.W.ndim == 3 else None
         self.f = reservoir.f
         self.leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak
         self.feedback = feedback
@@ -212,7 +216,11 @@ class _Step:
             self.w_bias, self.w_in, self.w_x = readout.parts()
 
     def __call__(self, x, y, drive_t, u_t):
-        if self.sparse:
+        if self.blocks is not None:
+            B, (K, n, _) = x.shape[0], self.blocks.shape
+            pre = torch.baddbmm(drive_t.reshape(B, K, n).transpose(0, 1), x.reshape(B, K, n).transpose(0, 1),
+                                self.blocks).transpose(0, 1).reshape(B, K * n)
+        elif self.sparse:
             pre = torch.addmm(drive_t.T, self.W, x.T).T
         else:
             pre = torch.addmm(drive_t, x, self.W.T)
@@ -316,10 +324,24 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
 
 def _graph_matrix(reservoir: Reservoir) -> torch.Tensor | None:
     # Captured steps multiply by a dense W: cuSPARSE calls may allocate during capture, and a
-    # dense GPU matmul beats them at reservoir sizes where W fits comfortably.
-    if reservoir.size > 8192:
+    # dense GPU matmul beats them at reservoir sizes where W fits comfortably. An ensemble's
+    # block-diagonal W is kept as its K dense blocks, K times less than the whole square.
+    K, N = reservoir.blocks, reservoir.size
+    if K > 1 and N // K * N <= BLOCK_DENSE_MAX:
+        return block_dense(reservoir)
+    if N > 8192:
         return None
     return reservoir.recurrent_matrix().to_dense()
+
+
+def block_dense(reservoir: Reservoir) -> torch.Tensor:
+    """The K equal diagonal blocks of a stacked reservoir's W as one dense (K, n, n) tensor."""
+    K, N = reservoir.blocks, reservoir.size
+    n = N // K
+    rows = torch.repeat_interleave(torch.arange(N, device=reservoir.W_crow.device), reservoir.W_crow.diff())
+    blocks = torch.zeros(K, n, n, dtype=reservoir.W_values.dtype, device=reservoir.W_values.device)
+    blocks[rows // n, rows % n, reservoir.W_col % n] = reservoir.W_values
+    return blocks
 
 
 def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep):

@@ -290,6 +290,8 @@ class Reservoir(nn.Module):
                         ("W_fb", W_fb), ("bias", bias), ("leak", leak)):
             self.register_buffer(name, t)
         self.activation = activation
+        # equal diagonal blocks of W (an ensemble from stack): a GPU step can multiply them as a batch
+        self.blocks = 1
         self.f = resolve_activation(activation)
 
     @classmethod
@@ -383,11 +385,14 @@ class Reservoir(nn.Module):
                 return m.W_fb
             return torch.zeros(m.size, d_fb, dtype=m.W_fb.dtype, device=m.W_fb.device)
 
-        return cls(
+        stacked = cls(
             crow, col, torch.cat([m.W_values for m in members]), torch.cat([m.W_in for m in members]),
             torch.cat([fb(m) for m in members]), torch.cat([m.bias for m in members]),
             torch.cat([m.leak for m in members]), first.activation,
         )
+        if all(m.size == first.size for m in members):
+            stacked.blocks = len(members)
+        return stacked
 
     @property
     def size(self) -> int:
