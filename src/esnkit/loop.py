@@ -176,7 +176,7 @@ def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor
         and x0.dtype in (torch.float32, torch.float64)
         and all(t.dtype == x0.dtype for t in (drive, reservoir.W_values, reservoir.leak))
     )
-    graph_ok = drive.device.type == "cuda" and _graph_matrix(reservoir) is not None
+    graph_ok = drive.device.type == "cuda" and _graph_fits(reservoir)
     if name == "native":
         if not native.available():
             raise RuntimeError(f"backend='native' but the native time loop is unavailable: "
@@ -322,16 +322,19 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
     return cache[key]
 
 
-def _graph_matrix(reservoir: Reservoir) -> torch.Tensor | None:
+def _blocked(reservoir: Reservoir) -> bool:
+    return reservoir.blocks > 1 and reservoir.size // reservoir.blocks * reservoir.size <= BLOCK_DENSE_MAX
+
+
+def _graph_fits(reservoir: Reservoir) -> bool:
     # Captured steps multiply by a dense W: cuSPARSE calls may allocate during capture, and a
     # dense GPU matmul beats them at reservoir sizes where W fits comfortably. An ensemble's
     # block-diagonal W is kept as its K dense blocks, K times less than the whole square.
-    K, N = reservoir.blocks, reservoir.size
-    if K > 1 and N // K * N <= BLOCK_DENSE_MAX:
-        return block_dense(reservoir)
-    if N > 8192:
-        return None
-    return reservoir.recurrent_matrix().to_dense()
+    return _blocked(reservoir) or reservoir.size <= 8192
+
+
+def _graph_matrix(reservoir: Reservoir) -> torch.Tensor:
+    return block_dense(reservoir) if _blocked(reservoir) else reservoir.recurrent_matrix().to_dense()
 
 
 def block_dense(reservoir: Reservoir) -> torch.Tensor:
