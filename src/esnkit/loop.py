@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ import torch
 from . import _alloc, native
 from .errors import NonFiniteStateError
 from .readout import Readout
-from .reservoir import Drive, Reservoir
+from .reservoir import ACTIVATIONS_OUT, Drive, Reservoir
 
 BACKENDS = ("auto", "native", "cuda-graph", "torch")
 # Steps per captured CUDA graph: long enough to amortise a replay's launch, short enough that
@@ -208,6 +209,8 @@ class _Step:
         # (K, n, n): an ensemble's diagonal blocks, one batched product per step
         self.blocks = self.W.transpose(1, 2) if self.W.ndim == 3 else None
         self.f = reservoir.f
+        # a named activation can write where it is told: into the states buffer, or over its argument
+        self.f_out = ACTIVATIONS_OUT.get(reservoir.activation) if isinstance(reservoir.activation, str) else None
         self.leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak
         self.feedback = feedback
         self.readout = readout
@@ -215,7 +218,9 @@ class _Step:
         if readout is not None:
             self.w_bias, self.w_in, self.w_x = readout.parts()
 
-    def __call__(self, x, y, drive_t, u_t):
+    def __call__(self, x, y, drive_t, u_t, out=None):
+        """One step from ``x`` (B, N). With ``out`` (B, N), a slice of the states buffer, the new
+        state is written there (saving the eager loop a copy per step) and returned."""
         if self.blocks is not None:
             B, (K, n, _) = x.shape[0], self.blocks.shape
             pre = torch.baddbmm(drive_t.reshape(B, K, n).transpose(0, 1), x.reshape(B, K, n).transpose(0, 1),
@@ -225,9 +230,16 @@ class _Step:
         else:
             pre = torch.addmm(drive_t, x, self.W.T)
         if self.feedback is not None:
-            pre = pre.addmm(y, self.feedback.T)
-        h = self.f(pre)
-        x = h if self.leak is None else torch.lerp(x, h, self.leak)
+            pre.addmm_(y, self.feedback.T)
+        if self.f_out is None:
+            h = self.f(pre)
+        else:  # pre is this step's own new tensor, so it may be overwritten
+            h = self.f_out(pre, out if out is not None and self.leak is None else pre)
+        if self.leak is not None:
+            h = torch.lerp(x, h, self.leak, out=out)
+        elif out is not None and h is not out:
+            out.copy_(h)
+        x = h if out is None else out
         if self.readout is not None:
             u = y if self.inputs_from_outputs else u_t
             y = torch.addmm(self.w_bias, x, self.w_x.T) if self.w_bias is not None else x @ self.w_x.T
@@ -255,13 +267,14 @@ def _run_torch(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_
         drive = drive.materialise()
     step = step or _Step(reservoir, readout, feedback, inputs_from_outputs)
     states, outputs = buffers or _buffers(drive, x0, readout, keep)
+    # each buffer's per-step slices made in one call, not one indexing op per step and buffer
+    steps = zip(drive.unbind(1), *(t.unbind(1) if t is not None else itertools.repeat(None)
+                                   for t in (inputs, states, outputs)))
     x, y = x0, y0
-    for t in range(drive.shape[1]):
-        x, y = step(x, y, drive[:, t], inputs[:, t] if inputs is not None else None)
-        if outputs is not None:
-            outputs[:, t] = y
-        if states is not None:
-            states[:, t] = x
+    for drive_t, u_t, state_t, output_t in steps:
+        x, y = step(x, y, drive_t, u_t, out=state_t)
+        if output_t is not None:
+            output_t.copy_(y)
     return Unrolled(states, outputs, x, y)
 
 

@@ -32,6 +32,14 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
     "sigmoid": torch.sigmoid,
 }
+# The same functions writing into a given tensor (which may be their argument): the eager step
+# puts each new state straight into the states buffer, or overwrites a temporary it owns.
+ACTIVATIONS_OUT: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "tanh": lambda z, out: torch.tanh(z, out=out),
+    "identity": lambda z, out: z if out is z else out.copy_(z),
+    "relu": lambda z, out: torch.clamp_min(z, 0.0, out=out),
+    "sigmoid": lambda z, out: torch.sigmoid(z, out=out),
+}
 
 # Up to this size dense eigenvalues are exact and about as quick as ARPACK, and they are kept for
 # the leaky echo-state check; above it ARPACK on the sparse matrix is cheaper (measured at 10
@@ -409,9 +417,14 @@ class Reservoir(nn.Module):
     def recurrent_matrix(self) -> torch.Tensor:
         """``W`` in the layout the step is fastest with: dense for small or dense W, CSR otherwise."""
         n = self.size
+        crow, col = self.W_crow, self.W_col
+        if crow.device.type == "cpu" and self.W_values.numel() < 2**31:
+            # torch's CPU CSR product runs ~1.6x faster with 32-bit indices (52 vs 84 µs at N=1000,
+            # 10 per row, one thread), and the eager loop spends most of its step there
+            crow, col = crow.to(torch.int32), col.to(torch.int32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch's "CSR support is in beta" notice
-            W = torch.sparse_csr_tensor(self.W_crow, self.W_col, self.W_values, (n, n), check_invariants=False)
+            W = torch.sparse_csr_tensor(crow, col, self.W_values, (n, n), check_invariants=False)
         if n <= DENSE_MATMUL_MAX or self.W_values.numel() > DENSE_MATMUL_DENSITY * n * n:
             return W.to_dense()
         return W
