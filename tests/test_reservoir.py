@@ -123,3 +123,31 @@ def test_constructor_checks_shapes():
         Reservoir(r.W_crow, r.W_col, r.W_values, r.W_in, r.W_fb, r.bias[:5], r.leak)
     with pytest.raises(ValueError, match="activation"):
         Reservoir(r.W_crow, r.W_col, r.W_values, r.W_in, r.W_fb, r.bias, r.leak, activation="softsign")
+
+
+def test_a_seed_draws_its_matrix_once_and_solves_its_eigenvalue_problem_once(monkeypatch):
+    import esnkit.reservoir as res
+
+    res.clear_spectrum_cache()
+    calls = {"draw": 0, "eig": 0}
+    draw, eig = res.random_recurrent, res._spectrum
+
+    def counted(fn, name):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(res, "random_recurrent", counted(draw, "draw"))
+    monkeypatch.setattr(res, "_spectrum", counted(eig, "eig"))
+    first = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)
+    assert calls == {"draw": 1, "eig": 1}
+    again = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)  # the radius comes from the cache
+    other = Reservoir.random(120, 1, spectral_radius=1.1, seed=11)
+    assert calls == {"draw": 3, "eig": 1}
+    torch.testing.assert_close(again.W_values, first.W_values, rtol=0, atol=0)
+    torch.testing.assert_close(other.W_values * 0.7 / 1.1, first.W_values, rtol=1e-15, atol=0)
+    res.clear_spectrum_cache()
+    fresh = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)
+    assert calls == {"draw": 4, "eig": 2}
+    torch.testing.assert_close(fresh.W_values, first.W_values, rtol=0, atol=0)

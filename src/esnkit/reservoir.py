@@ -10,7 +10,7 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 
 from __future__ import annotations
 
-import functools
+import collections
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,18 +163,39 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | N
     return (W * (target / current)).tocsr()
 
 
-@functools.lru_cache(maxsize=64)
+# Spectra of the unscaled recurrent matrices seeds drew, most recent last: (size, connectivity,
+# in_degree, seed) -> (spectral radius, eigenvalues or None).
+_SPECTRA: collections.OrderedDict[tuple, tuple[float, np.ndarray | None]] = collections.OrderedDict()
+_SPECTRA_MAX = 64
+
+
 def _seeded_spectrum(
-    size: int, connectivity: float | None, in_degree: int | None, seed: int
+    size: int, connectivity: float | None, in_degree: int | None, seed: int, W: sp.spmatrix | None = None
 ) -> tuple[float, np.ndarray | None]:
     """Spectral radius (and eigenvalues, when dense) of the unscaled recurrent matrix a seed draws.
 
     The matrix is a pure function of these four arguments, so its eigenvalue problem (the costly
     part of building a reservoir) is solved once per process: a search that tries many spectral
-    radii, leaks and scalings on one seed pays for it once.
+    radii, leaks and scalings on one seed pays for it once. ``W``, when the caller has just drawn
+    it, saves drawing it again.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
-    return _spectrum(random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree))
+    key = (size, connectivity, in_degree, seed)
+    if key in _SPECTRA:
+        _SPECTRA.move_to_end(key)
+        return _SPECTRA[key]
+    if W is None:
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
+        W = random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree)
+    _SPECTRA[key] = spectrum = _spectrum(W)
+    if len(_SPECTRA) > _SPECTRA_MAX:
+        _SPECTRA.popitem(last=False)
+    return spectrum
+
+
+def clear_spectrum_cache() -> None:
+    """Forget the spectra kept by :func:`_seeded_spectrum` (the next reservoir of each seed pays
+    for its eigenvalue problem again, as a first fit in a fresh process does)."""
+    _SPECTRA.clear()
 
 
 def seeded_effective_radius(
@@ -359,7 +380,7 @@ class Reservoir(nn.Module):
         """
         streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
         W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
-        known = None if seed is None else _seeded_spectrum(size, connectivity, in_degree, seed)[0]
+        known = None if seed is None else _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
         W = scale_to_spectral_radius(W, spectral_radius, known)
         W_in = _uniform(streams[1], (size, input_size), input_connectivity)
         W_in *= np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (input_size,))[None, :]

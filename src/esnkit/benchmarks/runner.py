@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .. import __version__, plotting
-from ..reservoir import _seeded_spectrum
+from ..reservoir import clear_spectrum_cache
 from . import configs, lstm
 from .forecasters import ESNForecaster, ReservoirpyForecaster, reservoirpy_available
 from .measure import PeakRSS, machine, timed
@@ -128,7 +128,7 @@ class ProtocolResult:
 
 def _measure(entry: Entry, model: Any, seed: int, p: Protocol, w) -> Any:
     """Fit, forecast and score one seed; a contestant that fails is noted, and the run goes on."""
-    _seeded_spectrum.cache_clear()  # every fit pays for its own eigenvalue problem, as a user's first fit does
+    clear_spectrum_cache()  # every fit pays for its own eigenvalue problem, as a user's first fit does
     try:
         with PeakRSS() as mem:
             _, fit_s = timed(lambda: model.fit(w.train))
