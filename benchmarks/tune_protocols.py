@@ -1,12 +1,15 @@
 """Find each benchmark protocol's ESN configuration with `esnkit.search`, on its training series only.
 
     OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py [--budget 300] [--only lorenz]
+    OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget 60 --sizes 25 50 100 150 200 300
 
 Writes src/esnkit/benchmarks/tuned.json (what `esnkit bench` runs as "esnkit, tuned") and
-benchmarks/results/tuned_configs.md. The test windows are never seen: the search holds out the
+benchmarks/results/tuned_configs.md. With ``--sizes``, each of those reservoir sizes gets a search
+of its own (the same space, objective and validation), which the bench's size sweep then runs at
+that size instead of the N=1000 configuration shrunk. The test windows are never seen: the search holds out the
 last 30% of the training series and scores free runs there (Mackey-Glass: NRMSE over 84 steps
 from 20 points; Lorenz and Rössler: median valid prediction time from 30 and 10 points). TPE sampler,
-seed 0, reservoir seed 0, N = 1000, a wall-clock budget per protocol.
+seed 0, reservoir seed 0, N = 1000 (or each of ``--sizes``), a wall-clock budget per protocol and size.
 """
 
 from __future__ import annotations
@@ -51,19 +54,23 @@ SETTINGS = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=300.0, help="search seconds per protocol")
-    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--size", type=int, default=1000, help="reservoir size of the headline configuration")
+    ap.add_argument("--sizes", type=int, nargs="+", help="search these sizes for the size sweep instead")
     ap.add_argument("--only", choices=list(SETTINGS), action="append")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     records = json.loads(configs.TUNED_FILE.read_text()) if configs.TUNED_FILE.exists() else {}
-    command = (f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g} --size {args.size}"
+    sizes = " --sizes " + " ".join(map(str, args.sizes)) if args.sizes else f" --size {args.size}"
+    command = (f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g}{sizes}"
                + "".join(f" --only {name}" for name in args.only or []))
-    for name in args.only or list(SETTINGS):
+    jobs = [(name, n, configs.size_key(name, n)) for name in args.only or list(SETTINGS) for n in args.sizes] \
+        if args.sizes else [(name, args.size, name) for name in args.only or list(SETTINGS)]
+    for name, size, key in jobs:
         p = protocols.get(name)
         train, _ = p.series()
         s = dict(SETTINGS[name])
-        fixed = {"reservoir_size": args.size, "seed": 0, **s.pop("fixed")}
+        fixed = {"reservoir_size": size, "seed": 0, **s.pop("fixed")}
         t0 = time.perf_counter()
         r = ek.search(train, space=s.pop("space"), fixed=fixed, validation=0.3, time_scale=p.time_scale,
                       ridge_candidates=3, n_trials=100_000, timeout=args.budget, seed=0,
@@ -71,15 +78,16 @@ def main() -> None:
         wall = time.perf_counter() - t0
         done = sum(1 for row in r.table if row["state"] == "COMPLETE")
         params = {k: (float(v) if isinstance(v, float) else v) for k, v in r.best_params.items()}
-        records[name] = {
+        records[key] = {
             "params": params, "ridge": float(r.best_ridge), "objective": SETTINGS[name]["objective"],
             "validation_value": float(r.best_value), "trials": done, "seconds": round(wall, 1),
             "date": datetime.date.today().isoformat(), "machine": _report.machine(), "command": command,
         }
-        print(f"{name}: {done} trials in {wall:.0f} s, best {r.best_value:.4g}: {params}, ridge {r.best_ridge:.3g}")
+        print(f"{key}: {done} trials in {wall:.0f} s, best {r.best_value:.4g}: {params}, ridge {r.best_ridge:.3g}")
         configs.TUNED_FILE.write_text(json.dumps(records, indent=2) + "\n")
     lines = ["# ESN configurations found by esnkit.search for the benchmark protocols", "",
-             "Written by `benchmarks/tune_protocols.py`; `esnkit bench` runs these as \"esnkit, tuned\".", "",
+             "Written by `benchmarks/tune_protocols.py`; `esnkit bench` runs these as \"esnkit, tuned\", and "
+             "`protocol@N` rows at that size in its size sweep.", "",
              "| protocol | objective (validation) | value | trials | s | parameters | ridge | date |",
              "|---|---|---|---|---|---|---|---|"]
     for name, rec in records.items():

@@ -222,6 +222,23 @@ def test_tuned_configurations_are_recorded():
         configs.default("henon")
 
 
+def test_a_size_with_its_own_search_runs_its_own_configuration(monkeypatch, tmp_path):
+    def rec(n, rho, ridge):
+        return {"params": {"reservoir_size": n, "seed": 0, "spectral_radius": rho}, "ridge": ridge}
+
+    f = tmp_path / "tuned.json"
+    f.write_text(json.dumps({"lorenz": rec(1000, 0.7, 1e-9), configs.size_key("lorenz", 50): rec(50, 0.3, 1e-6)}))
+    monkeypatch.setattr(configs, "TUNED_FILE", f)
+    assert configs.tuned("lorenz", seed=2, reservoir_size=50) == {
+        "reservoir_size": 50, "seed": 2, "spectral_radius": 0.3, "ridge": 1e-6}
+    # a size without a search of its own shrinks the headline configuration
+    assert configs.tuned("lorenz", reservoir_size=70) == {
+        "reservoir_size": 70, "seed": 0, "spectral_radius": 0.7, "ridge": 1e-9}
+    assert configs.tuned("lorenz")["reservoir_size"] == 1000
+    assert configs.searched_at("lorenz", 50) and not configs.searched_at("lorenz", 70)
+    assert configs.tuned("rossler", reservoir_size=50) is None
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="esn_seeds"):
         runner.Settings(esn_seeds=0)

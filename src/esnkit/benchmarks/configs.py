@@ -24,21 +24,38 @@ def default(protocol: str, reservoir_size: int = 1000, seed: int = 0) -> dict[st
     return {"reservoir_size": reservoir_size, "washout": 100, "seed": seed}
 
 
-def tuned_record(protocol: str) -> dict[str, Any] | None:
-    """The search record for ``protocol`` (params, ridge, command, date, ...), or None if none was run."""
+def size_key(protocol: str, reservoir_size: int) -> str:
+    """The ``tuned.json`` key of a configuration searched at one reservoir size (the size sweep)."""
+    return f"{protocol}@{reservoir_size}"
+
+
+def tuned_record(protocol: str, reservoir_size: int | None = None) -> dict[str, Any] | None:
+    """The search record for ``protocol`` (params, ridge, command, date, ...), or None if none was run.
+    With ``reservoir_size``, the record of a search run at that size, if there is one."""
     if not TUNED_FILE.exists():
         return None
-    return json.loads(TUNED_FILE.read_text()).get(protocol)
+    records = json.loads(TUNED_FILE.read_text())
+    return records.get(protocol if reservoir_size is None else size_key(protocol, reservoir_size))
 
 
 def tuned(protocol: str, seed: int | None = None, reservoir_size: int | None = None) -> dict[str, Any] | None:
-    """ESN parameters found by the search for ``protocol`` (optionally with another seed or size)."""
+    """ESN parameters found by the search for ``protocol`` (optionally with another seed or size).
+
+    Another size takes the configuration searched at that size when there is one, else the headline
+    configuration with only ``reservoir_size`` changed."""
     rec = tuned_record(protocol)
     if rec is None:
         return None
+    if reservoir_size is not None:
+        rec = tuned_record(protocol, reservoir_size) or rec
     params = {**rec["params"], "ridge": rec["ridge"]}
     if seed is not None:
         params["seed"] = seed
     if reservoir_size is not None:
         params["reservoir_size"] = reservoir_size
     return params
+
+
+def searched_at(protocol: str, reservoir_size: int) -> bool:
+    """Whether the size sweep's ``reservoir_size`` has a configuration of its own."""
+    return tuned_record(protocol, reservoir_size) is not None
