@@ -11,6 +11,7 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 from __future__ import annotations
 
 import collections
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -167,6 +168,7 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | N
 # in_degree, seed) -> (spectral radius, eigenvalues or None).
 _SPECTRA: collections.OrderedDict[tuple, tuple[float, np.ndarray | None]] = collections.OrderedDict()
 _SPECTRA_MAX = 64
+_SPECTRA_LOCK = threading.Lock()  # fits may run in threads (a threaded Dask worker, say)
 
 
 def _seeded_spectrum(
@@ -180,22 +182,26 @@ def _seeded_spectrum(
     it, saves drawing it again.
     """
     key = (size, connectivity, in_degree, seed)
-    if key in _SPECTRA:
-        _SPECTRA.move_to_end(key)
-        return _SPECTRA[key]
+    with _SPECTRA_LOCK:
+        if key in _SPECTRA:
+            _SPECTRA.move_to_end(key)
+            return _SPECTRA[key]
     if W is None:
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
         W = random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree)
-    _SPECTRA[key] = spectrum = _spectrum(W)
-    if len(_SPECTRA) > _SPECTRA_MAX:
-        _SPECTRA.popitem(last=False)
+    spectrum = _spectrum(W)
+    with _SPECTRA_LOCK:
+        _SPECTRA[key] = spectrum
+        if len(_SPECTRA) > _SPECTRA_MAX:
+            _SPECTRA.popitem(last=False)
     return spectrum
 
 
 def clear_spectrum_cache() -> None:
     """Forget the spectra kept by :func:`_seeded_spectrum` (the next reservoir of each seed pays
     for its eigenvalue problem again, as a first fit in a fresh process does)."""
-    _SPECTRA.clear()
+    with _SPECTRA_LOCK:
+        _SPECTRA.clear()
 
 
 def seeded_effective_radius(
