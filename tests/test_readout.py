@@ -171,5 +171,11 @@ def test_readout_forward_equals_weight_times_features(use_bias, use_input):
     r = Readout(w, input_size=2, use_bias=use_bias, use_input=use_input)
     torch.testing.assert_close(r(x, u), features(x, u, use_bias, use_input) @ w.T, rtol=1e-14, atol=1e-14)
     if use_input:
-        with pytest.raises(ValueError, match=r"give u \(\.\.\., 2\)"):
+        with pytest.raises(ValueError, match=r"give u \(\.\.\., 2\).*got none"):
             r(x)
+        with pytest.raises(ValueError, match=r"give u \(\.\.\., 2\).*got \(3, 7, 3\)"):
+            r(x, torch.zeros(3, 7, 3, dtype=torch.float64))
+        with pytest.raises(ValueError, match=r"leading shape of x \(3, 7\), got \(3, 6, 2\)"):
+            r(x, u[:, :6])
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 5\).*got \(3, 7, 4\)"):
+        r(x[..., :4], u)

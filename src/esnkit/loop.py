@@ -238,8 +238,8 @@ class _Step:
         if self.leak is not None:
             h = torch.lerp(x, h, self.leak, out=out)
         elif out is not None and h is not out:
-            out.copy_(h)
-        x = h if out is None else out
+            h = out.copy_(h)
+        x = h
         if self.readout is not None:
             u = y if self.inputs_from_outputs else u_t
             y = torch.addmm(self.w_bias, x, self.w_x.T) if self.w_bias is not None else x @ self.w_x.T

@@ -233,10 +233,15 @@ class Readout(nn.Module):
         """``x`` (..., N), ``u`` (..., D_in) -> ``y`` (..., D_out)."""
         # term by term from views of the weight: no [1; u; x] copy of the states is built
         bias, w_in, w_x = self.parts()
+        if x.shape[-1] != w_x.shape[1]:
+            raise ValueError(f"x must have shape (..., {w_x.shape[1]}) (the reservoir states this readout "
+                             f"reads), got {tuple(x.shape)}")
         y = x @ w_x.T
         if w_in is not None:
-            if u is None:
-                raise ValueError(f"this readout also reads the inputs: give u (..., {self.input_size})")
+            if u is None or u.shape[-1] != self.input_size or u.shape[:-1] != x.shape[:-1]:
+                got = "none" if u is None else tuple(u.shape)
+                raise ValueError(f"this readout also reads the inputs: give u (..., {self.input_size}) with the "
+                                 f"leading shape of x {tuple(x.shape[:-1])}, got {got}")
             y += u.to(x.dtype) @ w_in.T
         if bias is not None:
             y += bias

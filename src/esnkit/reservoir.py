@@ -164,6 +164,11 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | N
     return (W * (target / current)).tocsr()
 
 
+def _streams(seed: int | None) -> list[np.random.Generator]:
+    """The four random streams of a reservoir (W, W_in, W_fb, bias), spawned from ``seed``."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+
+
 # Spectra of the unscaled recurrent matrices seeds drew, most recent last: (size, connectivity,
 # in_degree, seed) -> (spectral radius, eigenvalues or None).
 _SPECTRA: collections.OrderedDict[tuple, tuple[float, np.ndarray | None]] = collections.OrderedDict()
@@ -187,8 +192,7 @@ def _seeded_spectrum(
             _SPECTRA.move_to_end(key)
             return _SPECTRA[key]
     if W is None:
-        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
-        W = random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree)
+        W = random_recurrent(size, _streams(seed)[0], connectivity=connectivity, in_degree=in_degree)
     spectrum = _spectrum(W)
     with _SPECTRA_LOCK:
         _SPECTRA[key] = spectrum
@@ -384,7 +388,7 @@ class Reservoir(nn.Module):
         ``input_connectivity``; ``W_fb`` is dense, scaled by ``feedback_scaling``; the bias is
         uniform(-1, 1) times ``bias_scaling``.
         """
-        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+        streams = _streams(seed)
         W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
         known = None if seed is None else _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
         W = scale_to_spectral_radius(W, spectral_radius, known)
