@@ -47,6 +47,21 @@ def test_batched_path_equals_each_member_and_predict_matches_weights():
         assert torch.allclose(sse, ((pred - Y[:50]) ** 2).sum(dim=1), rtol=1e-12)
 
 
+def test_member_paths_equal_the_batched_path():
+    probs = [problem(seed=s) for s in range(2)]
+    G = torch.stack([Z.T @ Z for Z, _ in probs])
+    C = torch.stack([Z.T @ Y for Z, Y in probs])
+    yy = torch.stack([(Y * Y).sum(0) for _, Y in probs])
+    path = RidgePath(G, C, yy=yy, count=300)
+    ridges = [1e-4, 1e-1]
+    for k in range(2):
+        assert close(path[k].weights(ridges), path.weights(ridges)[k])
+        assert close(path[k].gcv(ridges), path.gcv(ridges)[k])
+        assert close(path[k].weights(ridges), RidgePath(G[k], C[k]).weights(ridges))
+    with pytest.raises(IndexError, match="one problem"):
+        RidgePath(G[0], C[0])[0]
+
+
 def test_closed_form_residuals_and_gcv_match_direct_computation():
     Z, Y = problem(M=120, F=8, D=1)
     ridges = ridge_grid(1e-6, 1e2, 9)

@@ -74,6 +74,15 @@ class RidgePath:
     def n_features(self) -> int:
         return self.V.shape[-1]
 
+    def __getitem__(self, index) -> RidgePath:
+        """The path of the problem(s) at batch ``index``, sharing this path's eigendecomposition."""
+        if self.V.ndim < 3:
+            raise IndexError("this path holds one problem: only a batched path (G of shape (K, F, F)) has members")
+        sub = RidgePath.__new__(RidgePath)
+        sub.s, sub.V, sub.A, sub.count = self.s[index], self.V[index], self.A[index], self.count
+        sub.yy = None if self.yy is None else self.yy[index]
+        return sub
+
     def _stacked(self, ridges) -> tuple[torch.Tensor, int]:
         """``W(λ)^T`` for every λ side by side: (..., F, L·D), column ``l·D + d``."""
         r = _ridges(ridges, self.s.device)

@@ -141,7 +141,7 @@ def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve:
     else:
         order = torch.argsort(torch.nan_to_num(curve, nan=math.inf))
         cand = order[: task.ridge_candidates or len(ridges)].tolist()
-        weights = path.weights(ridges[cand])[k]  # (L', D, F)
+        weights = path[k].weights(ridges[cand])  # (L', D, F)
         best_val, best_ridge, errors = None, None, []
         maximise = task.objective == "vpt"
         for j, r in enumerate(cand):
