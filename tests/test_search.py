@@ -3,6 +3,7 @@
 import math
 import os
 import signal
+import warnings
 
 import numpy as np
 import optuna
@@ -57,6 +58,17 @@ def test_free_running_objectives(series, objective):
         assert 0 <= r.best_value <= 30
     else:
         assert 0 < r.best_value < 1
+
+
+def test_a_vpt_search_that_reaches_the_horizon_says_so():
+    sine = ek.datasets.sine(700, period=25)
+    with pytest.warns(ek.SearchCapWarning, match=r"horizon itself \(0.5: horizon=10 steps x time_scale=0.05\).*raise"):
+        r = run(sine, objective="vpt", horizon=10, starts=4, time_scale=0.05)
+    assert r.best_value == pytest.approx(0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ek.SearchCapWarning)
+        r = run(ek.datasets.mackey_glass(700), objective="vpt", horizon=100, starts=4, threshold=0.01)
+    assert r.best_value < 100
 
 
 def test_kfold_validation(series):

@@ -33,7 +33,7 @@ from .reservoir import (
 )
 from .ridge_path import RidgePath, kfold_sse, ridge_grid
 from .search_space import SearchSpace, load_space, make_space
-from .searching import SearchError, SearchResult, search
+from .searching import SearchCapWarning, SearchError, SearchResult, search
 
 __version__ = "0.1.0"
 
@@ -50,6 +50,7 @@ __all__ = [
     "Readout",
     "Reservoir",
     "RidgePath",
+    "SearchCapWarning",
     "SearchError",
     "SearchResult",
     "SearchSpace",

@@ -48,6 +48,10 @@ class SearchError(RuntimeError):
     """The search could not run (an unreachable scheduler, a space that does not fit the data...)."""
 
 
+class SearchCapWarning(UserWarning):
+    """The best trials reached the objective's ceiling (a valid prediction time as long as the horizon)."""
+
+
 @dataclass
 class Task:
     """Everything a worker needs to score configurations; sent to each Dask worker once."""
@@ -659,6 +663,14 @@ def search(
     if best is None:
         errors = [t.user_attrs.get("error") for t in study.trials if t.user_attrs.get("error")]
         raise SearchError(f"no trial succeeded ({len(errors)} failed); first error: {errors[0] if errors else '?'}")
+    cap = horizon * time_scale
+    if objective == "vpt" and best.value >= cap:
+        at_cap = sum(1 for t in study.trials if t.value is not None and t.value >= cap)
+        warnings.warn(
+            f"the best trial's valid prediction time is the horizon itself ({cap:.4g}: horizon={horizon} steps "
+            f"x time_scale={time_scale:g}), reached by {at_cap} trial(s): the objective cannot tell those "
+            "apart, so the search could not rank the best configurations; raise horizon",
+            SearchCapWarning, stacklevel=2)
     params = space.config(best.params)
     ridge = float(best.user_attrs["ridge"])
     best_esn = None
