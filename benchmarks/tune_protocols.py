@@ -83,19 +83,26 @@ def main() -> None:
         params = {k: (float(v) if isinstance(v, float) else v) for k, v in r.best_params.items()}
         records[key] = {
             "params": params, "ridge": float(r.best_ridge), "objective": SETTINGS[name]["objective"],
-            "validation_value": float(r.best_value), "trials": done, "seconds": round(wall, 1),
+            "validation_value": float(r.best_value), "horizon": SETTINGS[name]["horizon"],
+            "starts": SETTINGS[name]["starts"], "trials": done, "seconds": round(wall, 1),
             "date": datetime.date.today().isoformat(), "machine": _report.machine(), "command": command,
         }
         print(f"{key}: {done} trials in {wall:.0f} s, best {r.best_value:.4g}: {params}, ridge {r.best_ridge:.3g}")
         configs.TUNED_FILE.write_text(json.dumps(records, indent=2) + "\n")
+    write_table(records)
+
+
+def write_table(records: dict) -> None:
+    """benchmarks/results/tuned_configs.md from the records of tuned.json."""
     lines = ["# ESN configurations found by esnkit.search for the benchmark protocols", "",
              "Written by `benchmarks/tune_protocols.py`; `esnkit bench` runs these as \"esnkit, tuned\", and "
              "`protocol@N` rows at that size in its size sweep.", "",
-             "| protocol | objective (validation) | value | trials | s | parameters | ridge | date |",
+             "| protocol | objective (validation free runs) | value | trials | s | parameters | ridge | date |",
              "|---|---|---|---|---|---|---|---|"]
     for name, rec in records.items():
         ps = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["params"].items())
-        lines.append(f"| {name} | {rec['objective']} | {rec['validation_value']:.4g} | {rec['trials']} | "
+        objective = f"{rec['objective']}, {rec['starts']} × {rec['horizon']} steps"
+        lines.append(f"| {name} | {objective} | {rec['validation_value']:.4g} | {rec['trials']} | "
                      f"{rec['seconds']:.0f} | {ps} | {rec['ridge']:.3g} | {rec['date']} |")
     by_command: dict[str, list[str]] = {}
     for name, rec in records.items():
