@@ -1,7 +1,7 @@
 """Find each benchmark protocol's ESN configuration with `esnkit.search`, on its training series only.
 
     OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py [--budget 300] [--only lorenz]
-    OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget 60 --sizes 25 50 100 150 200 300
+    OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget 60 --sizes 25 50 75 100 150 200 300
 
 Writes src/esnkit/benchmarks/tuned.json (what `esnkit bench` runs as "esnkit, tuned") and
 benchmarks/results/tuned_configs.md. With ``--sizes``, each of those reservoir sizes gets a search

@@ -6,16 +6,35 @@ import scipy.sparse as sp
 import torch
 
 import esnkit as ek
-from esnkit.reservoir import DENSE_EIG_MAX, Reservoir, random_recurrent, seeded_effective_radius
+from esnkit.reservoir import DENSE_EIG_MAX, TORCH_EIG_MAX, Reservoir, random_recurrent, seeded_effective_radius
 
 
-@pytest.mark.parametrize("n", [50, DENSE_EIG_MAX + 200])  # the dense path and the ARPACK path
+# the two dense paths (PyTorch's LAPACK, NumPy's) and the ARPACK path
+@pytest.mark.parametrize("n", [50, DENSE_EIG_MAX, DENSE_EIG_MAX + 200])
 @pytest.mark.parametrize("rho", [0.5, 0.95, 1.3])
 def test_spectral_radius_after_scaling_matches_request(n, rho):
     r = Reservoir.random(n, 1, spectral_radius=rho, seed=1)
     dense = r.scipy_recurrent().toarray()
     actual = np.abs(np.linalg.eigvals(dense)).max()
     assert abs(actual - rho) / rho <= 1e-6
+
+
+@pytest.mark.parametrize("n", [TORCH_EIG_MAX - 28, TORCH_EIG_MAX, TORCH_EIG_MAX + 4, DENSE_EIG_MAX])
+def test_dense_spectra_agree_with_numpy_and_do_not_depend_on_the_thread_count(n):
+    import esnkit.reservoir as res
+
+    W = random_recurrent(n, np.random.default_rng(n), in_degree=10)
+    expected = np.abs(np.linalg.eigvals(W.toarray())).max()
+    threads = torch.get_num_threads()
+    try:
+        radii = []
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            radii.append(res.spectral_radius(W))
+    finally:
+        torch.set_num_threads(threads)
+    assert radii[0] == radii[1]  # bit for bit: the seed fixes the weights whatever the thread count
+    assert abs(radii[0] - expected) <= 1e-12 * expected
 
 
 def test_connectivity_and_in_degree():

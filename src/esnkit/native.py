@@ -16,6 +16,7 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ABI_VERSION = 2
@@ -186,21 +187,24 @@ def sell_layout(
     Element ``k`` of row ``i`` lands at ``ptr[i // 8] + 8 k + i % 8``; slices are padded with
     zero weights (column 0) to their longest row. Returns ``(ptr, col int32, val)``.
     """
-    n = row_ptr.numel() - 1
+    # NumPy rather than torch: a dozen small array operations, which NumPy runs in half the time
+    # (0.24 vs 0.54 ms at 75 neurons); a fresh reservoir pays for this on its first run.
+    rp = row_ptr.numpy()
+    n = rp.size - 1
     slices = -(-n // SLICE)
-    degree = torch.zeros(slices * SLICE, dtype=torch.int64)
-    degree[:n] = row_ptr.diff()
-    width = degree.view(slices, SLICE).amax(1)
-    ptr = torch.zeros(slices + 1, dtype=torch.int64)
-    ptr[1:] = torch.cumsum(width * SLICE, 0)
-    row = torch.repeat_interleave(torch.arange(n), row_ptr.diff())
-    k = torch.arange(col.numel()) - row_ptr[row]
+    degree = np.zeros(slices * SLICE, dtype=np.int64)
+    degree[:n] = np.diff(rp)
+    width = degree.reshape(slices, SLICE).max(axis=1)
+    ptr = np.zeros(slices + 1, dtype=np.int64)
+    np.cumsum(width * SLICE, out=ptr[1:])
+    row = np.repeat(np.arange(n), np.diff(rp))
+    k = np.arange(col.numel()) - rp[row]
     at = ptr[row // SLICE] + k * SLICE + row % SLICE
-    out_col = torch.zeros(int(ptr[-1]), dtype=torch.int32)
-    out_val = torch.zeros(int(ptr[-1]), dtype=val.dtype)
-    out_col[at] = col.to(torch.int32)
-    out_val[at] = val
-    return ptr, out_col, out_val
+    out_col = np.zeros(int(ptr[-1]), dtype=np.int32)
+    out_val = np.zeros(int(ptr[-1]), dtype=val.numpy().dtype)
+    out_col[at] = col.numpy()
+    out_val[at] = val.numpy()
+    return torch.from_numpy(ptr), torch.from_numpy(out_col), torch.from_numpy(out_val)
 
 
 def tanh(v: torch.Tensor) -> torch.Tensor:

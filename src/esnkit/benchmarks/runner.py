@@ -53,7 +53,7 @@ class Settings:
     lstm_patience: int = 60
     lstm_tune_budget: float = 24.0
     lstm_candidates: tuple[dict[str, Any], ...] = lstm.CANDIDATES
-    sizes: tuple[int, ...] = (25, 50, 100, 150, 200, 300, 500, 1000)
+    sizes: tuple[int, ...] = (25, 50, 75, 100, 150, 200, 300, 500, 1000)
     starts: dict[str, int] = field(default_factory=dict)
     reservoirpy: bool = True
 
