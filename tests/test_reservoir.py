@@ -100,6 +100,21 @@ def test_warns_when_echo_state_property_cannot_hold_but_allows_it():
         ek.ESN(100, spectral_radius=0.9, seed=0).fit(x, x)
 
 
+@pytest.mark.parametrize("n,backend", [(25, "native"), (300, "native"), (300, "torch")])
+def test_fitting_in_a_loop_shows_the_echo_state_warning_once(n, backend):
+    # The default filter shows a warning once per calling line; a catch_warnings block anywhere in
+    # fit resets that bookkeeping (Python clears every registry when filters change), and the
+    # warning would then come back on every fit of a loop.
+    import warnings
+
+    x = np.random.default_rng(0).normal(size=(100, 1))
+    with warnings.catch_warnings(record=True) as caught, ek.use_backend(backend):
+        warnings.simplefilter("default")
+        for _ in range(3):
+            ek.ESN(n, spectral_radius=1.5, seed=0).fit(x, x)
+    assert sum(issubclass(w.category, ek.EchoStatePropertyWarning) for w in caught) == 1
+
+
 def test_one_leak_rate_below_radius_one_needs_no_second_eigenproblem(monkeypatch):
     # Analytic fact behind the shortcut: with one leak a and ρ < 1, |1 - a + a λ| ≤ 1 - a + a ρ < 1.
     for seed, (a, rho) in enumerate([(0.1, 0.99), (0.5, 0.9), (0.9, 0.3)]):

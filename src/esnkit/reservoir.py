@@ -237,6 +237,22 @@ def seeded_effective_radius(
     return float(np.max(np.abs(1.0 - leak_rate + leak_rate * (spectral_radius / radius) * eigenvalues)))
 
 
+def _take_csr_notice() -> None:
+    """Take torch's "CSR support is in beta" notice, which it gives once per process, here at import.
+
+    Silencing it with a ``catch_warnings`` block around each CSR construction instead would reset
+    Python's once-per-line bookkeeping (every registry is cleared when filters change), and the
+    user's own warnings, the echo-state one say, would then repeat on every fit of a loop.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
+                                torch.zeros(0), (1, 1), check_invariants=False)
+
+
+_take_csr_notice()
+
+
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], density: float) -> np.ndarray:
     w = rng.uniform(-1.0, 1.0, size=shape)
     if density < 1.0:
@@ -468,9 +484,7 @@ class Reservoir(nn.Module):
             # torch's CPU CSR product runs ~1.6x faster with 32-bit indices (52 vs 84 µs at N=1000,
             # 10 per row, one thread), and the eager loop spends most of its step there
             crow, col = crow.to(torch.int32), col.to(torch.int32)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch's "CSR support is in beta" notice
-            W = torch.sparse_csr_tensor(crow, col, self.W_values, (n, n), check_invariants=False)
+        W = torch.sparse_csr_tensor(crow, col, self.W_values, (n, n), check_invariants=False)
         if n <= DENSE_MATMUL_MAX or self.W_values.numel() > DENSE_MATMUL_DENSITY * n * n:
             return W.to_dense()
         return W
