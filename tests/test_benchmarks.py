@@ -246,6 +246,8 @@ def test_settings_are_checked():
         runner.Settings(lstm_budget=0)
     with pytest.raises(ValueError, match="unknown protocol"):
         runner.Settings(protocols=("nope",))
+    with pytest.raises(ValueError, match="sweep_fits"):
+        runner.Settings(sweep_fits=0)
 
 
 def test_runner_writes_table_json_and_plots(tmp_path):
@@ -263,6 +265,10 @@ def test_runner_writes_table_json_and_plots(tmp_path):
         assert (tmp_path / f"mackey_glass_{kind}.png").stat().st_size > 5000
     speed = runner.speed_comparison(results[0])
     assert speed["lstm_time_to_best"] > 0 and speed["tuned"] > 0
+    # the sweep times each size settings.sweep_fits times and reports the median
+    (row,) = results[0].sweep
+    assert row["fits"] == settings.sweep_fits == 2 and row["fit_s"] > 0
+    assert "fit time median of 2, in 2 rounds over the sizes" in text
 
 
 def test_bench_cli_rejects_unknown_protocol(capsys):

@@ -47,6 +47,19 @@ def test_connectivity_and_in_degree():
     assert np.abs(W.data).max() <= 1.0
 
 
+@pytest.mark.parametrize("size,p", [(1, 1.0), (10, 0.3), (75, None), (400, 0.05), (30, 1e-4)])
+def test_connectivity_draws_sorted_csr_and_matches_a_dense_reference(size, p):
+    W = random_recurrent(size, np.random.default_rng(5), connectivity=p)
+    assert W.has_canonical_format  # rows sorted, no duplicates: what the kernels and from_arrays expect
+    assert W.nnz == round((min(1.0, 10 / size) if p is None else p) * size * size)
+    # the same draws placed by a plain dense reference: distinct flat positions, column-major, then values
+    rng = np.random.default_rng(5)
+    flat = rng.choice(size * size, size=W.nnz, replace=False)
+    dense = np.zeros((size, size))
+    dense[flat % size, flat // size] = rng.uniform(-1.0, 1.0, W.nnz)
+    assert np.array_equal(W.toarray(), dense)
+
+
 @pytest.mark.parametrize("size,k", [(50, 1), (50, 10), (1000, 10), (40, 40), (200, 150)])
 def test_in_degree_rows_are_distinct_uniform_and_seeded(size, k):
     W = random_recurrent(size, np.random.default_rng(3), in_degree=k)
