@@ -271,6 +271,27 @@ def test_runner_writes_table_json_and_plots(tmp_path):
     assert "fit time median of 2, in 2 rounds over the sizes" in text
 
 
+def test_a_sweep_fit_that_fails_later_keeps_the_times_so_far(monkeypatch, tmp_path):
+    real, calls = runner._first_fit, []
+
+    def flaky(model, w):
+        n = model.params["reservoir_size"]
+        calls.append(n)
+        if n == 30 and calls.count(30) >= 2:
+            raise MemoryError("no room")
+        return real(model, w)
+
+    monkeypatch.setattr(runner, "_first_fit", flaky)
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20, 30),
+        sweep_fits=3, lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 2}, reservoirpy=False)
+    (result,) = runner.run(settings, str(tmp_path), log=lambda s: None)
+    assert [(row["reservoir_size"], row["fits"]) for row in result.sweep] == [(20, 3), (30, 1)]
+    text = (tmp_path / "results.md").read_text()
+    assert "fit time median of 3, in 3 rounds" in text and "(median of 1: a later fit failed)" in text
+
+
 def test_bench_cli_rejects_unknown_protocol(capsys):
     from esnkit.cli import main
 

@@ -230,11 +230,16 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
             _measure(e_n, ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n)), 0, p, w)
         for _ in range(settings.sweep_fits - 1):
             for n, e_n in sized.items():
-                if e_n.scores:  # the score is the same for every fit of one seed: only the time is taken again
+                if not e_n.scores or e_n.note:  # the score is the same for every fit of one seed: only times
+                    continue
+                try:
                     e_n.fit_s.append(_first_fit(ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n)), w)[0])
+                except Exception as exc:  # noqa: BLE001 - keep the fits timed so far, and the run
+                    e_n.note = f"fit {len(e_n.fit_s) + 1} failed: {type(exc).__name__}: {exc}"
         for n, e_n in sized.items():
-            if not e_n.scores:
+            if e_n.note:
                 log(f"[{name}] N={n}: {e_n.note}")
+            if not e_n.scores:
                 continue
             sweep.append({"reservoir_size": n, "fit_s": statistics.median(e_n.fit_s), "headline": e_n.headlines[0],
                           "fits": len(e_n.fit_s), "searched_at_size": configs.searched_at(name, n)})
@@ -380,12 +385,14 @@ def report(results: list[ProtocolResult], settings: Settings, command: str, seco
                       f"{settings.lstm_patience} epochs of 50 batches)."]
         if r.sweep:
             own = any(row.get("searched_at_size") for row in r.sweep)
-            fits = r.sweep[0]["fits"]
+            fits = max(row["fits"] for row in r.sweep)
             lines += ["", f"Tuned ESN by reservoir size (seed 0; fit time median of {fits}, in {fits} rounds over "
                       "the sizes"
                       + ("; * = configuration searched at that size, the others run the N=1000 one" if own else "")
                       + "): " + "; ".join(f"N={row['reservoir_size']}{_own(row)}: {_fmt(row['headline'], p.metric)} "
-                                          f"in {row['fit_s'] * 1e3:.1f} ms" for row in r.sweep) + "."]
+                                          f"in {row['fit_s'] * 1e3:.1f} ms"
+                                          + (f" (median of {row['fits']}: a later fit failed)"
+                                             if row["fits"] < fits else "") for row in r.sweep) + "."]
         lines += ["", " ".join(f"![{os.path.basename(x)}]({os.path.basename(x)})" for x in r.plots), ""]
     lines += ["## Training time to reach the LSTM's best accuracy", "",
               "The LSTM's best: its best seed's test score, reached after its best-validation epoch (the weights "
