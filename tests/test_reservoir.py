@@ -91,6 +91,19 @@ def test_input_scaling_per_input_and_input_connectivity():
     assert 0.15 < (W_in != 0).mean() < 0.25
 
 
+@pytest.mark.parametrize("kw,match", [
+    (dict(connectivity=1.5), r"connectivity must be in \(0, 1\], got 1.5"),
+    (dict(connectivity=-0.1), "connectivity must be in"),
+    (dict(connectivity=float("nan")), "connectivity must be in"),
+    (dict(in_degree=51), r"in_degree must be an integer in \[1, size=50\]"),
+    (dict(in_degree=2.5), "in_degree must be an integer"),
+    (dict(connectivity=0.1, in_degree=3), "not both"),
+])
+def test_reservoir_random_rejects_impossible_sparsity(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Reservoir.random(50, 1, seed=0, **kw)
+
+
 def test_nilpotent_matrix_cannot_be_rescaled():
     with pytest.raises(ValueError, match="spectral radius 0"):
         ek.scale_to_spectral_radius(sp.csr_matrix(np.triu(np.ones((5, 5)), 1)), 0.9)

@@ -87,12 +87,18 @@ def random_recurrent(
     Give either ``connectivity`` (each entry nonzero with that probability) or ``in_degree`` (every
     row has exactly that many nonzeros, in distinct random columns).
     """
+    if connectivity is not None and in_degree is not None:
+        raise ValueError("give connectivity or in_degree, not both")
     if in_degree is not None:
+        if isinstance(in_degree, bool) or not isinstance(in_degree, (int, np.integer)) or not 1 <= in_degree <= size:
+            raise ValueError(f"in_degree must be an integer in [1, size={size}], got {in_degree!r}")
         cols = _distinct_columns(rng, size, in_degree)
         vals = rng.uniform(-1.0, 1.0, size=(size, in_degree))
         indptr = np.arange(0, size * in_degree + 1, in_degree)
         return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(size, size))
     p = default_connectivity(size) if connectivity is None else connectivity
+    if not (isinstance(p, (int, float, np.floating)) and 0 < p <= 1):  # NaN fails the comparison too
+        raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
     # The draws scipy.sparse.random makes (distinct flat positions in column-major order, then the
     # values), put into sorted CSR directly: half the time of scipy's COO round trip (0.45 vs
     # 0.9 ms at N = 75, a sizeable part of a small reservoir's first fit), and the same weights.

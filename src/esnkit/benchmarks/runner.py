@@ -225,15 +225,18 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
     if tuned is not None:
         # Rounds over all sizes rather than each size's fits back to back: on a shared machine load
         # comes in bursts of seconds, which would otherwise land on every fit of one size.
+        def sized_model(n: int) -> ESNForecaster:
+            return ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n))
+
         sized = {n: Entry(name, f"esnkit tuned, N={n}", "") for n in settings.sizes}
         for n, e_n in sized.items():
-            _measure(e_n, ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n)), 0, p, w)
+            _measure(e_n, sized_model(n), 0, p, w)
         for _ in range(settings.sweep_fits - 1):
             for n, e_n in sized.items():
                 if not e_n.scores or e_n.note:  # the score is the same for every fit of one seed: only times
                     continue
                 try:
-                    e_n.fit_s.append(_first_fit(ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n)), w)[0])
+                    e_n.fit_s.append(_first_fit(sized_model(n), w)[0])
                 except Exception as exc:  # noqa: BLE001 - keep the fits timed so far, and the run
                     e_n.note = f"fit {len(e_n.fit_s) + 1} failed: {type(exc).__name__}: {exc}"
         for n, e_n in sized.items():
