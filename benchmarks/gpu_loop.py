@@ -2,8 +2,9 @@
 
     python benchmarks/gpu_loop.py            # needs a CUDA device
 
-Harvest (teacher-forced states) and closed-loop generation for N=1000, float32 and float64,
-1 and 64 sequences; medians of 5 repeats after a warm-up. Then whole fits (reservoir, harvest,
+Harvest (teacher-forced states) and closed-loop generation for N=1000 and N=8192, float32 and
+float64, 1 and 64 sequences; medians of 5 repeats after a warm-up. (At N=1000 a captured step
+multiplies by a dense W; at N=8192 it gathers each row's nonzeros.) Then whole fits (reservoir, harvest,
 solve) on the GPU and on the same machine's CPU (native kernel). Prints Markdown tables.
 """
 
@@ -40,8 +41,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     T = 2048
     for dtype in (torch.float32, torch.float64):
-        for B in (1, 64):
-            N = 1000
+        for N, B in ((1000, 1), (1000, 64), (8192, 1), (8192, 64)):
             r = ek.Reservoir.random(N, 1, 1, in_degree=10, bias_scaling=0.5, feedback_scaling=0.1, seed=0,
                                     dtype=dtype, device="cuda")
             u = torch.randn(B, T, 1, dtype=dtype, device="cuda")

@@ -182,7 +182,9 @@ def main() -> None:
         f"process; Python {platform.python_version()}, torch "
         f"{torch.__version__}, esnkit {ek.__version__}, reservoirpy {rp_version or 'not installed'}. "
         f"Command: `OMP_NUM_THREADS=1 python benchmarks/search_speed.py"
-        f"{' --quick' if args.quick else ''}{f' --device {args.device}' if args.device else ''}` "
+        f"{' --quick' if args.quick else ''}{f' --device {args.device}' if args.device else ''}"
+        f"{f' --trials {args.trials}' if args.trials != 48 and not args.quick else ''}"
+        f"{f' --repeats {args.repeats}' if args.repeats != 3 and not args.quick else ''}` "
         f"({args.trials} trials, median of {args.repeats}).",
         "",
         "Mackey-Glass one-step forecasting, N = 500, 2000 training + 500 validation steps, random sampling.",

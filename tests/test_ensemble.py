@@ -1,5 +1,6 @@
 """Ensembles: K members harvested in one pass equal K separate fits."""
 
+import math
 import warnings
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 import esnkit as ek
 from esnkit import native
 from esnkit.ensemble import Ensemble
-from esnkit.loop import _run_torch, _Step, block_dense
+from esnkit.loop import _run_torch, _Step, block_dense, ell_layout
 from esnkit.reservoir import Reservoir
 
 MEMBERS = [
@@ -114,15 +115,28 @@ def test_ensemble_on_cuda_equals_the_cpu_ensemble():
         assert np.allclose(pa[50:], b.predict(data[:200])[50:], rtol=0, atol=1e-4)
 
 
+def gathered_rows_as_dense(cols, vals):
+    dense = torch.zeros(cols.shape[0], cols.shape[0], dtype=vals.dtype)
+    dense.scatter_add_(1, cols, vals)
+    return dense
+
+
+@pytest.mark.parametrize("layout", ["blocks", "gathered rows"])
 @pytest.mark.parametrize("B", [1, 3])
-def test_block_dense_step_equals_the_stacked_step(B):
-    """The GPU's batched-block step (run here on the CPU) against the stacked reservoir's own W."""
+def test_gpu_step_layouts_equal_the_stacked_step(B, layout):
+    """The GPU's step layouts (run here on the CPU): batched dense blocks, or each row's nonzeros
+    gathered (ELL), against the stacked reservoir's own W."""
     members = [Reservoir.random(40, 2, 1, spectral_radius=0.5 + 0.2 * k, leak_rate=0.6, feedback_scaling=0.3, seed=k)
                for k in range(3)]
     r = Reservoir.stack(members)
     assert r.blocks == 3
-    blocks = block_dense(r)
-    torch.testing.assert_close(torch.block_diag(*blocks), r.recurrent_matrix().to_dense(), rtol=0, atol=0)
+    if layout == "blocks":
+        W = blocks = block_dense(r)
+        torch.testing.assert_close(torch.block_diag(*blocks), r.recurrent_matrix().to_dense(), rtol=0, atol=0)
+    else:
+        W = cols, vals = ell_layout(r)
+        assert cols.shape == vals.shape == (120, int(r.W_crow.diff().max()))
+        torch.testing.assert_close(gathered_rows_as_dense(cols, vals), r.recurrent_matrix().to_dense(), rtol=0, atol=0)
     g = torch.Generator().manual_seed(B)
     T = 30
     u = torch.randn(B, T, 2, generator=g, dtype=torch.float64)
@@ -130,6 +144,22 @@ def test_block_dense_step_equals_the_stacked_step(B):
     drive = r.drive(u, y_prev, batch=B, steps=T).materialise()
     x0 = torch.randn(B, 120, generator=g, dtype=torch.float64)
     want = _run_torch(r, drive, x0, None, None, None, None, False, True)
-    got = _run_torch(r, drive, x0, None, None, None, None, False, True, step=_Step(r, None, None, False, W=blocks))
+    got = _run_torch(r, drive, x0, None, None, None, None, False, True, step=_Step(r, None, None, False, W=W))
     torch.testing.assert_close(got.states, want.states, rtol=0, atol=1e-13)
     assert Reservoir.stack([members[0], Reservoir.random(30, 2, 1, seed=9)]).blocks == 1  # unequal sizes
+
+
+def test_gathered_rows_pad_within_their_own_row_so_an_overflow_stays_in_its_member():
+    members = [Reservoir.random(30, 1, connectivity=0.2, seed=k) for k in range(2)]
+    r = Reservoir.stack(members)
+    cols, vals = ell_layout(r)
+    counts = r.W_crow.diff()
+    assert int(counts.min()) < cols.shape[1]  # some rows are padded
+    for i in range(60):
+        pad = slice(int(counts[i]), None)
+        assert (cols[i, pad] == i).all() and (vals[i, pad] == 0).all()
+    x = torch.zeros(1, 60, dtype=torch.float64)
+    x[0, 0] = math.inf  # member 0 overflowed
+    drive = torch.zeros(1, 60, dtype=torch.float64)
+    x1, _ = _Step(r, None, None, False, W=(cols, vals))(x, None, drive, None)
+    assert torch.isfinite(x1[0, 30:]).all()

@@ -70,3 +70,20 @@ def test_eager_loop_with_a_callable_activation_equals_the_named_one(leak):
     got = unroll(custom, custom.input_drive(u, 2, 30), x0, backend="torch")
     assert calls == 30
     torch.testing.assert_close(got.states, want.states, rtol=0, atol=0)
+
+
+def test_a_captured_gpu_step_gathers_rows_where_a_dense_w_would_be_large():
+    from esnkit.loop import _graph_layout
+
+    def ensemble(K, n):
+        return ek.Reservoir.stack([ek.Reservoir.random(n, 1, in_degree=10, seed=k) for k in range(K)])
+
+    assert _graph_layout(ek.Reservoir.random(1000, 1, in_degree=10, seed=0), 1) == "dense"
+    big = ek.Reservoir.random(4096, 1, in_degree=10, seed=0)
+    assert _graph_layout(big, 1) == "gather"
+    assert _graph_layout(big, 200) == "dense"  # 200 sequences gather more than W holds
+    assert _graph_layout(ek.Reservoir.random(12_000, 1, in_degree=10, seed=0), 500) is None
+    search = ensemble(48, 500)  # a search batch of trials, one sequence
+    assert _graph_layout(search, 1) == "gather"
+    assert _graph_layout(search, 32) == "blocks"
+    assert _graph_layout(ensemble(4, 300), 1) == "blocks"

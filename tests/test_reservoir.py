@@ -202,12 +202,23 @@ def test_a_seed_draws_its_matrix_once_and_solves_its_eigenvalue_problem_once(mon
     monkeypatch.setattr(res, "_spectrum", counted(eig, "eig"))
     first = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)
     assert calls == {"draw": 1, "eig": 1}
-    again = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)  # the radius comes from the cache
+    again = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)  # matrix and radius come from the cache
     other = Reservoir.random(120, 1, spectral_radius=1.1, seed=11)
-    assert calls == {"draw": 3, "eig": 1}
+    assert calls == {"draw": 1, "eig": 1}
+    # bit for bit: the kept matrix was not rescaled in place by the first reservoir
     torch.testing.assert_close(again.W_values, first.W_values, rtol=0, atol=0)
     torch.testing.assert_close(other.W_values * 0.7 / 1.1, first.W_values, rtol=1e-15, atol=0)
+    torch.testing.assert_close(Reservoir.random(120, 1, spectral_radius=0.7, seed=12).W_in,
+                               Reservoir.random(120, 1, spectral_radius=0.7, seed=12).W_in, rtol=0, atol=0)
     res.clear_spectrum_cache()
     fresh = Reservoir.random(120, 1, spectral_radius=0.7, seed=11)
-    assert calls == {"draw": 4, "eig": 2}
+    assert calls == {"draw": 3, "eig": 3}
     torch.testing.assert_close(fresh.W_values, first.W_values, rtol=0, atol=0)
+    torch.testing.assert_close(fresh.W_in, first.W_in, rtol=0, atol=0)
+    # a matrix with more nonzeros than are kept is drawn again each time; its spectrum is still kept
+    monkeypatch.setattr(res, "_KEEP_DRAW_NNZ", 100)
+    Reservoir.random(120, 1, spectral_radius=0.7, seed=13)
+    big = Reservoir.random(120, 1, spectral_radius=0.7, seed=13)
+    assert calls == {"draw": 5, "eig": 4}
+    torch.testing.assert_close(big.W_values, Reservoir.random(120, 1, spectral_radius=0.7, seed=13).W_values,
+                               rtol=0, atol=0)

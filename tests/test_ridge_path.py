@@ -109,6 +109,36 @@ def test_kfold_equals_refitting_each_fold():
     assert torch.allclose(got, want, rtol=1e-9)
 
 
+def test_cholesky_method_equals_the_eigendecomposition_path():
+    probs = [problem(seed=s) for s in range(3)]
+    G = torch.stack([Z.T @ Z for Z, _ in probs])
+    C = torch.stack([Z.T @ Y for Z, Y in probs])
+    yy = torch.stack([(Y * Y).sum(0) for _, Y in probs])
+    ridges = ridge_grid(1e-6, 10.0, 5)
+    eig = RidgePath(G, C, yy=yy, count=300)
+    chol = RidgePath(G, C, yy=yy, count=300, method="cholesky")
+    assert chol._eig is None  # nothing decomposed until an eigenvalue is needed
+    assert close(chol.weights(ridges), eig.weights(ridges))
+    Z, Y = probs[1]
+    assert close(chol[1].sse(Z[:50], Y[:50], ridges), eig[1].sse(Z[:50], Y[:50], ridges))
+    for i, r in enumerate(ridges):
+        assert close(chol[2].weights(ridges)[i], solve_normal_equations(G[2], C[2], float(r), "cholesky"))
+    assert close(chol.gcv(ridges), eig.gcv(ridges))
+    assert close(kfold_sse(Z, Y, 4, ridges, method="cholesky"), kfold_sse(Z, Y, 4, ridges))
+
+
+def test_cholesky_method_marks_a_ridge_without_a_factorisation_nan():
+    Z, Y = problem(F=2)
+    # rounding can leave a nearly singular Gram matrix indefinite; the factorisation stops at the
+    # negative pivot and a solve with what it left would be finite garbage
+    indefinite = torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64)
+    G = torch.stack([Z.T @ Z, indefinite])
+    C = torch.stack([Z.T @ Y, torch.ones(2, 2, dtype=torch.float64)])
+    W = RidgePath(G, C, method="cholesky").weights([1e-20, 10.0])  # (K, L, D, F)
+    assert torch.isfinite(W[0]).all() and torch.isfinite(W[1, 1]).all()
+    assert torch.isnan(W[1, 0]).all()
+
+
 def test_bad_arguments_are_clear():
     with pytest.raises(ValueError, match="low ≤ high"):
         ridge_grid(1.0, 1e-3)
@@ -122,6 +152,8 @@ def test_bad_arguments_are_clear():
         path.weights([0.0, 1.0])
     with pytest.raises(ValueError, match="count"):
         path.gcv([1.0])
+    with pytest.raises(ValueError, match="method must be one of"):
+        RidgePath(Z.T @ Z, Z.T @ Y, method="qr")
 
 
 @pytest.mark.cuda
@@ -133,3 +165,14 @@ def test_path_on_cuda_equals_the_cpu_path():
     gpu = RidgePath(Zc.T @ Zc, Zc.T @ Yc)
     assert close(gpu.weights(ridges).cpu(), cpu.weights(ridges))
     assert close(gpu.sse(Zc[:50], Yc[:50], ridges).cpu(), cpu.sse(Z[:50], Y[:50], ridges))
+
+
+@pytest.mark.cuda
+def test_cholesky_path_on_cuda_equals_the_cpu_path():
+    probs = [problem(seed=s) for s in range(4)]
+    G = torch.stack([Z.T @ Z for Z, _ in probs])
+    C = torch.stack([Z.T @ Y for Z, Y in probs])
+    ridges = ridge_grid(1e-6, 10.0, 7)
+    cpu = RidgePath(G, C)
+    gpu = RidgePath(G.cuda(), C.cuda(), method="cholesky")
+    assert close(gpu.weights(ridges).cpu(), cpu.weights(ridges))

@@ -21,7 +21,8 @@ Three executors run these same equations, picked per call (see :func:`use_backen
 
 - ``native``: the C kernel (``_kernel.c``) runs all steps in one call on the CPU;
 - ``cuda-graph``: on a GPU, blocks of steps are captured once as a CUDA graph and replayed, which
-  removes the per-step kernel-launch latency;
+  removes the per-step kernel-launch latency; a captured step multiplies by a dense W, or gathers
+  each row's nonzeros where the dense W would be large (see :func:`_graph_layout`);
 - ``torch``: one Python iteration per step with eager PyTorch ops; any device, any activation.
 """
 
@@ -46,6 +47,11 @@ BACKENDS = ("auto", "native", "cuda-graph", "torch")
 GRAPH_BLOCK = 64
 # Largest ensemble (K n² values) whose W blocks a GPU step keeps dense: 1 GB in float64.
 BLOCK_DENSE_MAX = 1 << 27
+# Largest reservoir whose W a GPU step keeps dense (512 MB in float64).
+DENSE_GRAPH_MAX = 8192
+# From this many dense values of W (64 MB in float64, N ≈ 2900) on, a GPU step that gathers each
+# row's nonzeros beats the dense product when few sequences run (see _graph_layout).
+GATHER_MIN_DENSE = 1 << 23
 # The native kernel computes a factored drive inside the loop up to this many drive inputs;
 # beyond, one matmul over all steps is cheaper than K multiply-adds per neuron and step.
 FUSED_DRIVE_MAX_INPUTS = 16
@@ -177,7 +183,7 @@ def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor
         and x0.dtype in (torch.float32, torch.float64)
         and all(t.dtype == x0.dtype for t in (drive, reservoir.W_values, reservoir.leak))
     )
-    graph_ok = drive.device.type == "cuda" and _graph_fits(reservoir)
+    graph_ok = drive.device.type == "cuda" and _graph_layout(reservoir, drive.shape[0]) is not None
     if name == "native":
         if not native.available():
             raise RuntimeError(f"backend='native' but the native time loop is unavailable: "
@@ -188,7 +194,8 @@ def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor
         return name
     if name == "cuda-graph":
         if not graph_ok:
-            raise ValueError("backend='cuda-graph' needs CUDA tensors and a reservoir small enough for a dense W")
+            raise ValueError("backend='cuda-graph' needs CUDA tensors and a reservoir whose W a captured step "
+                             "can hold (dense up to N = 8192, or few enough sequences to gather sparse rows)")
         return name
     if name == "auto":
         if native_ok:
@@ -204,10 +211,12 @@ class _Step:
     """One step of the equations in eager PyTorch, shared by the ``torch`` and ``cuda-graph`` executors."""
 
     def __init__(self, reservoir, readout, feedback, inputs_from_outputs, W=None) -> None:
+        # (N, d) columns and values: every row's nonzeros, gathered and summed per step
+        self.ell = W if isinstance(W, tuple) else None
         self.W = reservoir.recurrent_matrix() if W is None else W
-        self.sparse = self.W.layout == torch.sparse_csr
+        self.sparse = self.ell is None and self.W.layout == torch.sparse_csr
         # (K, n, n): an ensemble's diagonal blocks, one batched product per step
-        self.blocks = self.W.transpose(1, 2) if self.W.ndim == 3 else None
+        self.blocks = self.W.transpose(1, 2) if self.ell is None and self.W.ndim == 3 else None
         self.f = reservoir.f
         # a named activation can write where it is told: into the states buffer, or over its argument
         self.f_out = ACTIVATIONS_OUT.get(reservoir.activation) if isinstance(reservoir.activation, str) else None
@@ -221,7 +230,10 @@ class _Step:
     def __call__(self, x, y, drive_t, u_t, out=None):
         """One step from ``x`` (B, N). With ``out`` (B, N), a slice of the states buffer, the new
         state is written there (saving the eager loop a copy per step) and returned."""
-        if self.blocks is not None:
+        if self.ell is not None:
+            cols, vals = self.ell
+            pre = torch.mul(x[:, cols], vals).sum(dim=-1).add_(drive_t)
+        elif self.blocks is not None:
             B, (K, n, _) = x.shape[0], self.blocks.shape
             pre = torch.baddbmm(drive_t.reshape(B, K, n).transpose(0, 1), x.reshape(B, K, n).transpose(0, 1),
                                 self.blocks).transpose(0, 1).reshape(B, K * n)
@@ -335,19 +347,51 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
     return cache[key]
 
 
-def _blocked(reservoir: Reservoir) -> bool:
-    return reservoir.blocks > 1 and reservoir.size // reservoir.blocks * reservoir.size <= BLOCK_DENSE_MAX
+def _graph_layout(reservoir: Reservoir, batch: int) -> str | None:
+    """How a captured GPU step holds W: ``"gather"`` (each row's nonzeros, :func:`ell_layout`),
+    ``"blocks"`` (an ensemble's K dense diagonal blocks), ``"dense"``, or None when none fits.
+
+    A dense step reads all K·n² values of W (n = N / K), a gathering one the B·N·d it gathers
+    and their products. Below ``GATHER_MIN_DENSE`` values the step is bound by kernel launches,
+    where one matmul beats the gather's three kernels. cuSPARSE is avoided: its calls may
+    allocate during capture.
+    """
+    K, N = reservoir.blocks, reservoir.size
+    n = N // K
+    if K * n * n >= GATHER_MIN_DENSE and 3 * batch * int(reservoir.W_crow.diff().max()) <= n:
+        return "gather"
+    if K > 1 and K * n * n <= BLOCK_DENSE_MAX:
+        return "blocks"
+    if N <= DENSE_GRAPH_MAX:
+        return "dense"
+    return None
 
 
-def _graph_fits(reservoir: Reservoir) -> bool:
-    # Captured steps multiply by a dense W: cuSPARSE calls may allocate during capture, and a
-    # dense GPU matmul beats them at reservoir sizes where W fits comfortably. An ensemble's
-    # block-diagonal W is kept as its K dense blocks, K times less than the whole square.
-    return _blocked(reservoir) or reservoir.size <= 8192
+def _graph_matrix(reservoir: Reservoir, layout: str) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    if layout == "gather":
+        return ell_layout(reservoir)
+    if layout == "blocks":
+        return block_dense(reservoir)
+    return reservoir.recurrent_matrix().to_dense()
 
 
-def _graph_matrix(reservoir: Reservoir) -> torch.Tensor:
-    return block_dense(reservoir) if _blocked(reservoir) else reservoir.recurrent_matrix().to_dense()
+def ell_layout(reservoir: Reservoir) -> tuple[torch.Tensor, torch.Tensor]:
+    """W's rows padded to the longest: columns (N, d) and values (N, d), d the most nonzeros in a row.
+
+    A padding slot points at its own row with value zero, so it adds nothing, and a member of an
+    ensemble whose state overflows cannot spread NaN (0 · inf) into the other members' rows.
+    """
+    crow, col = reservoir.W_crow, reservoir.W_col
+    N, device = reservoir.size, crow.device
+    counts = crow.diff()
+    d = max(int(counts.max()), 1) if N else 1
+    rows = torch.repeat_interleave(torch.arange(N, device=device), counts)
+    slot = torch.arange(col.numel(), device=device) - crow[rows]
+    cols = torch.arange(N, device=device)[:, None].repeat(1, d)
+    vals = torch.zeros(N, d, dtype=reservoir.W_values.dtype, device=device)
+    cols[rows, slot] = col
+    vals[rows, slot] = reservoir.W_values
+    return cols, vals
 
 
 def block_dense(reservoir: Reservoir) -> torch.Tensor:
@@ -367,7 +411,8 @@ def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_
         drive = drive.materialise()
     B, T, N = drive.shape
     K = GRAPH_BLOCK
-    step = _Step(reservoir, readout, feedback, inputs_from_outputs, W=_graph_matrix(reservoir))
+    step = _Step(reservoir, readout, feedback, inputs_from_outputs,
+                 W=_graph_matrix(reservoir, _graph_layout(reservoir, B)))
     states, outputs = _buffers(drive, x0, readout, keep)
 
     def block(lo, hi):

@@ -206,6 +206,9 @@ def _streams(seed: int | None) -> list[np.random.Generator]:
 _SPECTRA: collections.OrderedDict[tuple, tuple[float, np.ndarray | None]] = collections.OrderedDict()
 _SPECTRA_MAX = 64
 _SPECTRA_LOCK = threading.Lock()  # fits may run in threads (a threaded Dask worker, say)
+# The unscaled matrices themselves, kept up to this many nonzeros each (0.8 MB; ~50 MB in all).
+_DRAWS: collections.OrderedDict[tuple, sp.csr_matrix] = collections.OrderedDict()
+_KEEP_DRAW_NNZ = 1 << 16
 
 
 def _seeded_spectrum(
@@ -233,11 +236,40 @@ def _seeded_spectrum(
     return spectrum
 
 
+def _seeded_draw(
+    size: int, connectivity: float | None, in_degree: int | None, seed: int, rng: np.random.Generator
+) -> tuple[sp.csr_matrix, float]:
+    """The unscaled recurrent matrix a seed draws (from ``rng``, that seed's first stream, when it
+    is not kept) and its spectral radius.
+
+    A sparse enough matrix is drawn once per process, as its eigenvalue problem is solved once:
+    the draw is a sizeable part of a small reservoir's construction, which a search on one seed
+    repeats trial after trial. The matrix returned may be shared: rescale it into a new one.
+    """
+    key = (size, connectivity, in_degree, seed)
+    with _SPECTRA_LOCK:
+        W = _DRAWS.get(key)
+        if W is not None:
+            _DRAWS.move_to_end(key)
+    drawn = W is None
+    if drawn:
+        W = random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree)
+    radius = _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
+    if drawn and W.nnz <= _KEEP_DRAW_NNZ:
+        with _SPECTRA_LOCK:
+            _DRAWS[key] = W
+            if len(_DRAWS) > _SPECTRA_MAX:
+                _DRAWS.popitem(last=False)
+    return W, radius
+
+
 def clear_spectrum_cache() -> None:
-    """Forget the spectra kept by :func:`_seeded_spectrum` (the next reservoir of each seed pays
-    for its eigenvalue problem again, as a first fit in a fresh process does)."""
+    """Forget the spectra and matrices kept by :func:`_seeded_spectrum` and :func:`_seeded_draw` (the
+    next reservoir of each seed draws its matrix and pays for its eigenvalue problem again, as a
+    first fit in a fresh process does)."""
     with _SPECTRA_LOCK:
         _SPECTRA.clear()
+        _DRAWS.clear()
 
 
 def seeded_effective_radius(
@@ -437,8 +469,10 @@ class Reservoir(nn.Module):
         uniform(-1, 1) times ``bias_scaling``.
         """
         streams = _streams(seed)
-        W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
-        known = None if seed is None else _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
+        if seed is None:
+            W, known = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree), None
+        else:
+            W, known = _seeded_draw(size, connectivity, in_degree, seed, streams[0])
         W = scale_to_spectral_radius(W, spectral_radius, known)
         W_in = _uniform(streams[1], (size, input_size), input_connectivity)
         W_in *= np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (input_size,))[None, :]

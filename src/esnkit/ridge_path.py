@@ -8,7 +8,8 @@ For the normal equations ``W (G + λ I) = C^T`` (``G = Z^T Z`` (F, F), ``C = Z^T
 so a whole path of ridge values costs one O(F^3) factorization plus O(F^2 D) per value, and the
 reservoir is never rerun. No inverse is formed; everything is float64. Shapes may carry leading
 batch axes (an ensemble of K readouts: ``G`` (K, F, F), ``C`` (K, F, D)); the eigendecompositions
-then run as one batch.
+then run as one batch. On a GPU a batch is cheaper solved one λ at a time by Cholesky
+(``method="cholesky"``; see :class:`RidgePath`).
 
 Validation errors are computed from materialised validation features (predictions minus targets),
 not from a validation Gram matrix: with small λ the weights are large and the Gram form
@@ -34,6 +35,9 @@ def ridge_grid(low: float = 1e-12, high: float = 1.0, num: int = 25) -> np.ndarr
     return np.logspace(np.log10(low), np.log10(high), int(num))
 
 
+METHODS = ("eigh", "cholesky")
+
+
 def _ridges(ridges, device) -> torch.Tensor:
     r = torch.as_tensor(np.atleast_1d(np.asarray(ridges, dtype=np.float64)), device=device)
     if r.ndim != 1 or r.numel() == 0 or not bool(torch.isfinite(r).all()) or bool((r <= 0).any()):
@@ -47,6 +51,20 @@ class RidgePath:
     ``G`` (..., F, F) and ``C`` (..., F, D) are the accumulated Gram and cross products. ``yy``
     (..., D), the per-output sum of squared targets, and ``count``, the number of rows, are needed
     only for :meth:`gcv`.
+
+    ``method`` says how the solutions for the ridge values are found:
+
+    - ``"eigh"`` (default): one eigendecomposition of ``G``, then every λ at the cost of a
+      matrix product (see the module notes).
+    - ``"cholesky"``: one Cholesky factorisation of ``G + λI`` per λ (what
+      :func:`~esnkit.readout.solve_normal_equations` does for a single ridge value), each a
+      single batched call over the leading axes. On a GPU this is the cheaper way to a batch's
+      path: cuSOLVER's batched eigensolver stops at 32 × 32, so torch decomposes larger
+      matrices one at a time, while a batch of Cholesky factorisations runs as one call. A λ at
+      which a member's ``G + λI`` is not numerically positive definite has no solution this way:
+      its weights, predictions and errors are NaN (the eigendecomposition would resolve nothing
+      there but rounding). :meth:`residual_ss` and :meth:`gcv` still use the eigendecomposition,
+      computed when first needed.
     """
 
     def __init__(
@@ -56,41 +74,65 @@ class RidgePath:
         *,
         yy: torch.Tensor | None = None,
         count: int | None = None,
+        method: str = "eigh",
     ) -> None:
         if G.shape[-1] != G.shape[-2] or G.shape[:-1] != C.shape[:-1]:
             raise ValueError(f"G must be (..., F, F) and C (..., F, D); got {tuple(G.shape)} and {tuple(C.shape)}")
-        G = G.to(torch.float64)
-        C = C.to(torch.float64)
-        _check_finite(G, C)
-        s, V = torch.linalg.eigh(G)
-        # G is positive semi-definite; eigenvalues a rounding error below zero are zero.
-        self.s = s.clamp_min(0.0)
-        self.V = V
-        self.A = V.mT @ C  # (..., F, D): C in the eigenbasis
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.G = G.to(torch.float64)
+        self.C = C.to(torch.float64)
+        _check_finite(self.G, self.C)
+        self.method = method
+        self._eig: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        if method == "eigh":
+            self._eigen()
         self.yy = None if yy is None else yy.to(torch.float64)
         self.count = count
 
+    def _eigen(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(s, V, A)``: eigenvalues and eigenvectors of ``G = V diag(s) V^T``, and ``A = V^T C``."""
+        if self._eig is None:
+            s, V = torch.linalg.eigh(self.G)
+            # G is positive semi-definite; eigenvalues a rounding error below zero are zero.
+            self._eig = (s.clamp_min(0.0), V, V.mT @ self.C)
+        return self._eig
+
     @property
     def n_features(self) -> int:
-        return self.V.shape[-1]
+        return self.G.shape[-1]
 
     def __getitem__(self, index) -> RidgePath:
-        """The path of the problem(s) at batch ``index``, sharing this path's eigendecomposition."""
-        if self.V.ndim < 3:
+        """The path of the problem(s) at batch ``index``, sharing this path's factorisations."""
+        if self.G.ndim < 3:
             raise IndexError("this path holds one problem: only a batched path (G of shape (K, F, F)) has members")
         sub = RidgePath.__new__(RidgePath)
-        sub.s, sub.V, sub.A, sub.count = self.s[index], self.V[index], self.A[index], self.count
+        sub.G, sub.C, sub.method, sub.count = self.G[index], self.C[index], self.method, self.count
+        sub._eig = None if self._eig is None else tuple(t[index] for t in self._eig)
         sub.yy = None if self.yy is None else self.yy[index]
         return sub
 
     def _stacked(self, ridges) -> tuple[torch.Tensor, int]:
         """``W(λ)^T`` for every λ side by side: (..., F, L·D), column ``l·D + d``."""
-        r = _ridges(ridges, self.s.device)
-        scaled = self.A[..., None, :, :] / (self.s[..., None, :, None] + r[:, None, None])  # (..., L, F, D)
+        r = _ridges(ridges, self.G.device)
+        if self.method == "cholesky":
+            return self._by_cholesky(r), r.numel()
+        s, V, A = self._eigen()
+        scaled = A[..., None, :, :] / (s[..., None, :, None] + r[:, None, None])  # (..., L, F, D)
         L, F, D = scaled.shape[-3:]
         # one (F, F) x (F, L·D) product rather than L broadcast copies of V
         flat = scaled.movedim(-3, -2).reshape(*scaled.shape[:-3], F, L * D)
-        return self.V @ flat, L
+        return V @ flat, L
+
+    def _by_cholesky(self, r: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(self.n_features, dtype=torch.float64, device=self.G.device)
+        blocks = []
+        for lam in r.cpu().tolist():
+            factor, info = torch.linalg.cholesky_ex(self.G + lam * eye)
+            solved = torch.cholesky_solve(self.C, factor)
+            # info > 0 marks a member whose factorisation broke down: its solution is NaN, not garbage
+            blocks.append(solved.masked_fill((info != 0)[..., None, None], float("nan")))
+        return torch.cat(blocks, dim=-1)
 
     def coefficients(self, ridges) -> torch.Tensor:
         """``W(λ)^T`` for every λ: shape (..., L, F, D)."""
@@ -120,11 +162,12 @@ class RidgePath:
         """
         if self.yy is None:
             raise ValueError("residual_ss needs yy (the per-output sum of squared targets)")
-        r = _ridges(ridges, self.s.device)
-        s = self.s[..., None, :, None]
+        r = _ridges(ridges, self.G.device)
+        eigenvalues, _, A = self._eigen()
+        s = eigenvalues[..., None, :, None]
         lam = r[:, None, None]
         shrink = (s + 2 * lam) / (s + lam) ** 2
-        explained = (self.A[..., None, :, :] ** 2 * shrink).sum(dim=-2)
+        explained = (A[..., None, :, :] ** 2 * shrink).sum(dim=-2)
         return (self.yy[..., None, :] - explained).clamp_min(0.0)
 
     def gcv(self, ridges) -> torch.Tensor:
@@ -135,8 +178,9 @@ class RidgePath:
         """
         if self.count is None:
             raise ValueError("gcv needs count (the number of rows the Gram matrix was built from)")
-        r = _ridges(ridges, self.s.device)
-        dof = (self.s[..., None, :] / (self.s[..., None, :] + r[:, None])).sum(dim=-1)  # (..., L)
+        r = _ridges(ridges, self.G.device)
+        s = self._eigen()[0]
+        dof = (s[..., None, :] / (s[..., None, :] + r[:, None])).sum(dim=-1)  # (..., L)
         rss = self.residual_ss(ridges).mean(dim=-1)
         m = float(self.count)
         return m * rss / (m - dof) ** 2
@@ -152,12 +196,13 @@ def block_folds(n_rows: int, k: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def kfold_sse(Z: torch.Tensor, Y: torch.Tensor, k: int, ridges) -> torch.Tensor:
+def kfold_sse(Z: torch.Tensor, Y: torch.Tensor, k: int, ridges, method: str = "eigh") -> torch.Tensor:
     """Blocked k-fold validation: per-output sum of squared errors over all held-out rows, (..., L, D).
 
     ``Z`` (..., M, F) and ``Y`` (M, D) or (..., M, D) are the rows in time order. Each fold's
     Gram matrix is built once; the training Gram of fold f is ``total − fold f`` (likewise ``C``),
-    so the rows are multiplied out once whatever k is, and each fold costs one eigendecomposition.
+    so the rows are multiplied out once whatever k is, and each fold costs one eigendecomposition
+    (``method="cholesky"``: one Cholesky factorisation per ridge value, see :class:`RidgePath`).
     """
     Z = Z.to(torch.float64)
     Y = Y.to(torch.float64)
@@ -169,6 +214,6 @@ def kfold_sse(Z: torch.Tensor, Y: torch.Tensor, k: int, ridges) -> torch.Tensor:
     G, C = sum(G_f), sum(C_f)
     total = None
     for f, Gf, Cf in zip(folds, G_f, C_f):
-        sse = RidgePath(G - Gf, C - Cf).sse(Z[..., f, :], Y[..., f, :], ridges)
+        sse = RidgePath(G - Gf, C - Cf, method=method).sse(Z[..., f, :], Y[..., f, :], ridges)
         total = sse if total is None else total + sse
     return total

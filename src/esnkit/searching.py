@@ -116,11 +116,16 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     h = Ensemble(models).harvest(U, task.targets, split=None if task.folds else task.split, keep_all=bool(task.folds))
     ridges = task.ridges
     var = _var(h.Y)
+    # A GPU decomposes a batch of symmetric matrices larger than 32 x 32 one at a time, but
+    # factors a batch by Cholesky in one call: 25 ridge values that way cost a fraction of one
+    # batch of eigendecompositions (see RidgePath). Ridge values too small for a stable
+    # factorisation score NaN and are passed over.
+    method = "cholesky" if h.G.device.type == "cuda" else "eigh"
     if task.folds:
-        sse = kfold_sse(h.Z, h.Y, task.folds, ridges)  # (K, L, D)
+        sse = kfold_sse(h.Z, h.Y, task.folds, ridges, method=method)  # (K, L, D)
         path = None
     else:
-        path = RidgePath(h.G, h.C, yy=h.yy, count=h.count)
+        path = RidgePath(h.G, h.C, yy=h.yy, count=h.count, method=method)
         sse = path.sse(h.Z, h.Y, ridges)
     one_step = torch.sqrt(sse / (h.Y.shape[0] * var)).mean(dim=-1)  # (K, L)
     results = []
@@ -143,8 +148,9 @@ def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve:
     if task.objective == "nrmse":
         res["value"] = res["one_step_nrmse"]
     else:
+        finite = torch.isfinite(curve).tolist()
         order = torch.argsort(torch.nan_to_num(curve, nan=math.inf))
-        cand = order[: task.ridge_candidates or len(ridges)].tolist()
+        cand = [r for r in order[: task.ridge_candidates or len(ridges)].tolist() if finite[r]]
         weights = path[k].weights(ridges[cand])  # (L', D, F)
         best_val, best_ridge, errors = None, None, []
         maximise = task.objective == "vpt"
