@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from esnkit.readout import solve_normal_equations
-from esnkit.ridge_path import RidgePath, block_folds, kfold_sse, ridge_grid
+from esnkit.ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
 
 
 def problem(M=300, F=12, D=2, seed=0, noise=0.1):
@@ -156,6 +156,11 @@ def test_bad_arguments_are_clear():
         RidgePath(Z.T @ Z, Z.T @ Y, method="qr")
 
 
+def test_the_cpu_decomposes_whatever_the_batch():
+    assert cheaper_method(torch.zeros(48, 5, 5), 25) == "eigh"
+    assert cheaper_method(torch.zeros(5, 5), 1) == "eigh"
+
+
 @pytest.mark.cuda
 def test_path_on_cuda_equals_the_cpu_path():
     Z, Y = problem()
@@ -176,3 +181,7 @@ def test_cholesky_path_on_cuda_equals_the_cpu_path():
     cpu = RidgePath(G, C)
     gpu = RidgePath(G.cuda(), C.cuda(), method="cholesky")
     assert close(gpu.weights(ridges).cpu(), cpu.weights(ridges))
+    # a GPU factors a batch in one call but decomposes it matrix by matrix
+    assert cheaper_method(torch.zeros(8, 5, 5, device="cuda"), 25) == "cholesky"
+    assert cheaper_method(torch.zeros(8, 5, 5, device="cuda"), 50) == "eigh"
+    assert cheaper_method(torch.zeros(5, 5, device="cuda"), 25) == "eigh"

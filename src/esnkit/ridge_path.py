@@ -18,6 +18,8 @@ not from a validation Gram matrix: with small λ the weights are large and the G
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -36,6 +38,22 @@ def ridge_grid(low: float = 1e-12, high: float = 1.0, num: int = 25) -> np.ndarr
 
 
 METHODS = ("eigh", "cholesky")
+# On a GPU, one eigendecomposition of a Gram matrix (decomposed one at a time, even in a batch)
+# costs about as much as this many Cholesky factorisations of a batch of 8 in one call (on an
+# H100: 4.9 against 1.2 ms at F = 502, 11.4 against 3.7 ms at F = 1002). For 25 ridge values
+# the two cross over near a batch of 8; larger batches favour Cholesky ever more (4.7x at 48).
+GPU_EIGH_PER_CHOLESKY = 4
+
+
+def cheaper_method(G: torch.Tensor, n_ridges: int) -> str:
+    """The :class:`RidgePath` method that costs less for the Gram matrices ``G`` (..., F, F) on
+    their device over ``n_ridges`` values: ``"cholesky"`` on a GPU when the batch is large enough
+    that ``n_ridges`` batched factorisations undercut its eigendecompositions, else ``"eigh"``.
+    """
+    batch = math.prod(G.shape[:-2])
+    if G.device.type == "cuda" and batch > 1 and GPU_EIGH_PER_CHOLESKY * batch >= n_ridges:
+        return "cholesky"
+    return "eigh"
 
 
 def _ridges(ridges, device) -> torch.Tensor:

@@ -35,7 +35,7 @@ from ._series import to_batch
 from .ensemble import SHARED, Ensemble, Harvest, fitted_member
 from .errors import NonFiniteStateError
 from .esn import ESN, ESNState
-from .ridge_path import RidgePath, block_folds, kfold_sse
+from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse
 from .search_space import SearchSpace, load_space, make_space
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
@@ -117,10 +117,10 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     ridges = task.ridges
     var = _var(h.Y)
     # A GPU decomposes a batch of symmetric matrices larger than 32 x 32 one at a time, but
-    # factors a batch by Cholesky in one call: 25 ridge values that way cost a fraction of one
-    # batch of eigendecompositions (see RidgePath). Ridge values too small for a stable
-    # factorisation score NaN and are passed over.
-    method = "cholesky" if h.G.device.type == "cuda" else "eigh"
+    # factors a batch by Cholesky in one call, so a large batch is solved one ridge value at a
+    # time (see RidgePath). Ridge values too small for a stable factorisation then score NaN
+    # and are passed over.
+    method = cheaper_method(h.G, len(ridges))
     if task.folds:
         sse = kfold_sse(h.Z, h.Y, task.folds, ridges, method=method)  # (K, L, D)
         path = None
