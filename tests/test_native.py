@@ -210,10 +210,13 @@ def test_backend_names_are_checked():
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("B", [1, 16])
-def test_cuda_graph_loop_equals_the_eager_loop(B):
-    n, D = 300, 1
+@pytest.mark.parametrize("n, B", [(300, 1), (300, 16), (3000, 1), (3000, 16)])
+def test_cuda_graph_loop_equals_the_eager_loop(n, B):
+    from esnkit.loop import _graph_layout
+
+    D = 1
     r = ek.Reservoir.random(n, D, D, leak_rate=0.7, bias_scaling=0.3, feedback_scaling=0.5, seed=2).to("cuda")
+    assert _graph_layout(r, B) == ("gather" if n == 3000 else "dense")  # both ways a captured step holds W
     readout = ek.Readout(0.05 * torch.randn(D, n + 1 + D, dtype=torch.float64, device="cuda"),
                          input_size=D, use_bias=True, use_input=True)
     x0 = torch.zeros(B, n, dtype=torch.float64, device="cuda")
