@@ -445,9 +445,19 @@ def _run_cuda_graph(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_
         if static_y is not None:
             static_y.copy_(y)
 
+    # Captured on a side stream through the graph's own API rather than torch.cuda.graph, which
+    # also synchronises the device and empties the allocator's cache: every later allocation of
+    # the fit would then go back to cudaMalloc, for each chunk of steps.
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        body()
+    side = torch.cuda.Stream(device=x.device)
+    side.wait_stream(torch.cuda.current_stream(x.device))
+    with torch.cuda.stream(side):
+        graph.capture_begin()
+        try:
+            body()
+        finally:
+            graph.capture_end()
+    torch.cuda.current_stream(x.device).wait_stream(side)
     end = T // K * K
     for lo in range(K, end, K):
         static_drive.copy_(drive[:, lo:lo + K])
