@@ -358,7 +358,7 @@ def _graph_layout(reservoir: Reservoir, batch: int) -> str | None:
     """
     K, N = reservoir.blocks, reservoir.size
     n = N // K
-    if K * n * n >= GATHER_MIN_DENSE and 3 * batch * int(reservoir.W_crow.diff().max()) <= n:
+    if K * n * n >= GATHER_MIN_DENSE and 3 * batch * _row_width(reservoir) <= n:
         return "gather"
     if K > 1 and K * n * n <= BLOCK_DENSE_MAX:
         return "blocks"
@@ -375,21 +375,30 @@ def _graph_matrix(reservoir: Reservoir, layout: str) -> torch.Tensor | tuple[tor
     return reservoir.recurrent_matrix().to_dense()
 
 
+def _row_width(reservoir: Reservoir) -> int:
+    """The most nonzeros in one row of W."""
+    return int(reservoir.W_crow.diff().max()) if reservoir.size else 0
+
+
+def _nonzero_rows(reservoir: Reservoir) -> torch.Tensor:
+    """The row of each stored nonzero of W, in CSR order."""
+    crow = reservoir.W_crow
+    return torch.repeat_interleave(torch.arange(reservoir.size, device=crow.device), crow.diff())
+
+
 def ell_layout(reservoir: Reservoir) -> tuple[torch.Tensor, torch.Tensor]:
     """W's rows padded to the longest: columns (N, d) and values (N, d), d the most nonzeros in a row.
 
     A padding slot points at its own row with value zero, so it adds nothing, and a member of an
     ensemble whose state overflows cannot spread NaN (0 · inf) into the other members' rows.
     """
-    crow, col = reservoir.W_crow, reservoir.W_col
-    N, device = reservoir.size, crow.device
-    counts = crow.diff()
-    d = max(int(counts.max()), 1) if N else 1
-    rows = torch.repeat_interleave(torch.arange(N, device=device), counts)
-    slot = torch.arange(col.numel(), device=device) - crow[rows]
+    N, device = reservoir.size, reservoir.W_crow.device
+    d = max(_row_width(reservoir), 1)
+    rows = _nonzero_rows(reservoir)
+    slot = torch.arange(rows.numel(), device=device) - reservoir.W_crow[rows]
     cols = torch.arange(N, device=device)[:, None].repeat(1, d)
     vals = torch.zeros(N, d, dtype=reservoir.W_values.dtype, device=device)
-    cols[rows, slot] = col
+    cols[rows, slot] = reservoir.W_col
     vals[rows, slot] = reservoir.W_values
     return cols, vals
 
@@ -398,7 +407,7 @@ def block_dense(reservoir: Reservoir) -> torch.Tensor:
     """The K equal diagonal blocks of a stacked reservoir's W as one dense (K, n, n) tensor."""
     K, N = reservoir.blocks, reservoir.size
     n = N // K
-    rows = torch.repeat_interleave(torch.arange(N, device=reservoir.W_crow.device), reservoir.W_crow.diff())
+    rows = _nonzero_rows(reservoir)
     blocks = torch.zeros(K, n, n, dtype=reservoir.W_values.dtype, device=reservoir.W_values.device)
     blocks[rows // n, rows % n, reservoir.W_col % n] = reservoir.W_values
     return blocks
