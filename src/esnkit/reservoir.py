@@ -48,15 +48,17 @@ ACTIVATIONS_OUT: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 # 500) and still reaches the 1e-6 relative accuracy we promise on the spectral radius.
 DENSE_EIG_MAX = 200
 # ARPACK is asked for the ARPACK_WANTED eigenvalues of largest modulus, not one: a random matrix's
-# eigenvalues crowd the rim of a disc, and asked for one, ARPACK settled on a smaller one while
-# reporting convergence for 6 of 118 default reservoirs of 300-5000 neurons (seeds 0-29 at 300,
-# 500 and 1000, 0-11 at 2000 and 3000, 0-3 at 5000; up to 0.4% low, so W came out that much too
-# large), and took up to 38 s on one at 1000 neurons. Asked for six with 64 Arnoldi vectors it
-# found the largest for all 118 (checked against dense eigenvalues up to 1000 neurons, above that
-# against ARPACK asked for 20 with 300 vectors), in a median of 0.06 s at 500 neurons, 0.16 s at
-# 1000 and 0.97 s at 5000, one thread: 1.3-1.7 times the median for one.
+# eigenvalues crowd the rim of a disc, and asked for one (64 Arnoldi vectors, tolerance 1e-10),
+# ARPACK settled on a smaller one while reporting convergence for 6 of 210 reservoirs of 250-3000
+# neurons (default and 50 nonzeros per row, seeds from 0; up to 0.4% low, so W came out that much
+# too large), and took up to 45 s on one of 1000 neurons. Asked for six with 64 vectors and
+# tolerance 1e-8 it found the largest for all 210 (against dense eigenvalues up to 1000 neurons,
+# above that against ARPACK asked for 20 with 300 vectors) to 2.1e-10 relative at worst, in median
+# times of 0.08 s at 500 neurons, 0.12 s at 1000 and 0.43 s at 2000 (one thread; asked for one:
+# 0.07, 0.12, 0.26 s), never more than 0.8 s. Fewer vectors (32) missed it again.
 ARPACK_WANTED = 6
 ARPACK_NCV = 64
+ARPACK_TOL = 1e-8
 # Up to this size the dense eigenvalues come from PyTorch's LAPACK (MKL in the x86 wheels), about
 # twice as fast as NumPy's here (7 vs 14 ms at 100 neurons, one thread), which matters when the
 # eigenvalue problem is a third of a small reservoir's first fit. Above it MKL splits the work
@@ -159,7 +161,7 @@ def _spectrum(W: sp.spmatrix | np.ndarray) -> tuple[float, np.ndarray | None]:
     v0 = np.random.default_rng(12345).standard_normal(n)
     try:
         vals = spla.eigs(
-            sp.csr_matrix(W), k=ARPACK_WANTED, which="LM", v0=v0, tol=1e-10, ncv=min(n, ARPACK_NCV),
+            sp.csr_matrix(W), k=ARPACK_WANTED, which="LM", v0=v0, tol=ARPACK_TOL, ncv=min(n, ARPACK_NCV),
             maxiter=50 * n, return_eigenvectors=False,
         )
         return float(np.abs(vals).max()), None
