@@ -10,6 +10,7 @@ that size instead of the N=1000 configuration shrunk. The test windows are never
 last 30% of the training series and scores free runs there (Mackey-Glass: NRMSE over 84 steps
 from 20 points; Lorenz and Rössler: median valid prediction time from 30 and 10 points). TPE sampler,
 seed 0, reservoir seed 0, N = 1000 (or each of ``--sizes``), a wall-clock budget per protocol and size.
+``--topology`` also searches the reservoir's draw: its seed (one of 64) and the nonzeros per row of W.
 """
 
 from __future__ import annotations
@@ -53,12 +54,22 @@ SETTINGS = {
 }
 
 
+def topology_space(size: int) -> dict:
+    """The reservoir's draw as hyper-parameters: which of 64 seeds, and how many nonzeros per row of W
+    (2 up to all but one, log-spaced, at most 100). A small reservoir's score depends on its draw as
+    much as on its scalings, and trying many draws is what cheap training is for."""
+    return {"seed": {"choices": list(range(64))},
+            "in_degree": {"low": 2, "high": min(size - 1, 100), "log": True}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=300.0, help="search seconds per protocol")
     ap.add_argument("--size", type=int, default=1000, help="reservoir size of the headline configuration")
     ap.add_argument("--sizes", type=int, nargs="+", help="search these sizes for the size sweep instead")
     ap.add_argument("--only", choices=list(SETTINGS), action="append")
+    ap.add_argument("--topology", action="store_true",
+                    help="search the reservoir's draw too: its seed (0-63) and nonzeros per row of W")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -66,16 +77,21 @@ def main() -> None:
     records = json.loads(configs.TUNED_FILE.read_text()) if configs.TUNED_FILE.exists() else {}
     sizes = " --sizes " + " ".join(map(str, args.sizes)) if args.sizes else f" --size {args.size}"
     command = (f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g}{sizes}"
-               + "".join(f" --only {name}" for name in args.only or []))
+               + "".join(f" --only {name}" for name in args.only or []) + (" --topology" if args.topology else ""))
     jobs = [(name, n, configs.size_key(name, n)) for name in args.only or list(SETTINGS) for n in args.sizes] \
         if args.sizes else [(name, args.size, name) for name in args.only or list(SETTINGS)]
     for name, size, key in jobs:
         p = protocols.get(name)
         train, _ = p.series()
         s = dict(SETTINGS[name])
-        fixed = {"reservoir_size": size, "seed": 0, **s.pop("fixed")}
+        space = dict(s.pop("space"))
+        fixed = {"reservoir_size": size, **s.pop("fixed")}
+        if args.topology:
+            space.update(topology_space(size))
+        else:
+            fixed["seed"] = 0
         t0 = time.perf_counter()
-        r = ek.search(train, space=s.pop("space"), fixed=fixed, validation=0.3, time_scale=p.time_scale,
+        r = ek.search(train, space=space, fixed=fixed, validation=0.3, time_scale=p.time_scale,
                       ridge_candidates=3, n_trials=100_000, timeout=args.budget, seed=0,
                       progress=sys.stderr.isatty(), **s)
         wall = time.perf_counter() - t0

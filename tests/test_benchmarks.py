@@ -292,6 +292,33 @@ def test_a_sweep_fit_that_fails_later_keeps_the_times_so_far(monkeypatch, tmp_pa
     assert "fit time median of 3, in 3 rounds" in text and "(median of 1: a later fit failed)" in text
 
 
+def test_the_sweep_runs_the_seed_a_search_of_the_draw_chose(monkeypatch, tmp_path):
+    def rec(**params):
+        return {"params": {"washout": 100, **params}, "ridge": 1e-8, "objective": "free_run", "trials": 1,
+                "seconds": 1.0, "date": "2026-11-23", "command": "tune"}
+
+    f = tmp_path / "tuned.json"
+    f.write_text(json.dumps({"mackey_glass": rec(reservoir_size=1000, seed=0),
+                             configs.size_key("mackey_glass", 20): rec(reservoir_size=20, seed=7, in_degree=5)}))
+    monkeypatch.setattr(configs, "TUNED_FILE", f)
+    real, seen = runner._first_fit, []
+
+    def spy(model, w):
+        seen.append((model.params["reservoir_size"], model.params["seed"], model.params.get("in_degree")))
+        return real(model, w)
+
+    monkeypatch.setattr(runner, "_first_fit", spy)
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20, 30),
+        sweep_fits=1, lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 2}, reservoirpy=False)
+    (result,) = runner.run(settings, str(tmp_path), log=lambda s: None)
+    assert (20, 7, 5) in seen and (30, 0, None) in seen
+    assert [(row["reservoir_size"], row["seed"]) for row in result.sweep] == [(20, 7), (30, 0)]
+    text = (tmp_path / "results.md").read_text()
+    assert "N=20* (seed 7): " in text and "N=30: " in text
+
+
 def test_bench_cli_rejects_unknown_protocol(capsys):
     from esnkit.cli import main
 

@@ -226,7 +226,8 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
         # Rounds over all sizes rather than each size's fits back to back: on a shared machine load
         # comes in bursts of seconds, which would otherwise land on every fit of one size.
         def sized_model(n: int) -> ESNForecaster:
-            return ESNForecaster(**configs.tuned(name, seed=0, reservoir_size=n))
+            # the seed of the configuration (0 unless the search chose the draw too)
+            return ESNForecaster(**configs.tuned(name, reservoir_size=n))
 
         sized = {n: Entry(name, f"esnkit tuned, N={n}", "") for n in settings.sizes}
         for n, e_n in sized.items():
@@ -245,7 +246,8 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
             if not e_n.scores:
                 continue
             sweep.append({"reservoir_size": n, "fit_s": statistics.median(e_n.fit_s), "headline": e_n.headlines[0],
-                          "fits": len(e_n.fit_s), "searched_at_size": configs.searched_at(name, n)})
+                          "fits": len(e_n.fit_s), "searched_at_size": configs.searched_at(name, n),
+                          "seed": configs.tuned(name, reservoir_size=n).get("seed", 0)})
         log(f"[{name}] size sweep: " + ", ".join(f"N={r['reservoir_size']}{_own(r)}: {r['headline']:.3g} "
                                                  f"in {r['fit_s'] * 1e3:.1f} ms" for r in sweep))
 
@@ -389,10 +391,12 @@ def report(results: list[ProtocolResult], settings: Settings, command: str, seco
         if r.sweep:
             own = any(row.get("searched_at_size") for row in r.sweep)
             fits = max(row["fits"] for row in r.sweep)
-            lines += ["", f"Tuned ESN by reservoir size (seed 0; fit time median of {fits}, in {fits} rounds over "
-                      "the sizes"
+            lines += ["", f"Tuned ESN by reservoir size (reservoir seed 0 unless given; fit time median of {fits}, "
+                      f"in {fits} rounds over the sizes"
                       + ("; * = configuration searched at that size, the others run the N=1000 one" if own else "")
-                      + "): " + "; ".join(f"N={row['reservoir_size']}{_own(row)}: {_fmt(row['headline'], p.metric)} "
+                      + "): " + "; ".join(f"N={row['reservoir_size']}{_own(row)}"
+                                          + (f" (seed {row['seed']})" if row.get("seed", 0) else "")
+                                          + f": {_fmt(row['headline'], p.metric)} "
                                           f"in {row['fit_s'] * 1e3:.1f} ms"
                                           + (f" (median of {row['fits']}: a later fit failed)"
                                              if row["fits"] < fits else "") for row in r.sweep) + "."]
