@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +241,21 @@ def test_a_size_with_its_own_search_runs_its_own_configuration(monkeypatch, tmp_
     assert configs.tuned("rossler", reservoir_size=50) is None
 
 
+def test_a_tuning_search_replaces_only_a_record_that_validates_worse(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    tune = importlib.import_module("tune_protocols")
+
+    def rec(objective, value, horizon=84):
+        return {"objective": objective, "validation_value": value, "horizon": horizon, "starts": 20}
+
+    assert tune.validates_better(rec("free_run", 0.01), rec("free_run", 0.02))  # errors: lower is better
+    assert not tune.validates_better(rec("free_run", 0.03), rec("free_run", 0.02))
+    assert tune.validates_better(rec("vpt", 9.0), rec("vpt", 8.0))  # valid prediction time: higher
+    assert not tune.validates_better(rec("vpt", 7.0), rec("vpt", 8.0))
+    assert not tune.validates_better(rec("vpt", 9.0, horizon=700), rec("vpt", 8.0))  # another validation
+    assert not tune.validates_better(None, rec("vpt", 8.0))
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="esn_seeds"):
         runner.Settings(esn_seeds=0)
@@ -271,6 +288,16 @@ def test_runner_writes_table_json_and_plots(tmp_path):
     assert "fit time median of 2, in 2 rounds over the sizes" in text
 
 
+def _sweep_of_sizes_20_and_30(tmp_path, sweep_fits: int):
+    """A minimal Mackey-Glass run whose size sweep fits N=20 and N=30: its result and results.md."""
+    settings = runner.Settings.quick_run(
+        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20, 30),
+        sweep_fits=sweep_fits, lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
+        starts={"mackey_glass": 2}, reservoirpy=False)
+    (result,) = runner.run(settings, str(tmp_path), log=lambda s: None)
+    return result, (tmp_path / "results.md").read_text()
+
+
 def test_a_sweep_fit_that_fails_later_keeps_the_times_so_far(monkeypatch, tmp_path):
     real, calls = runner._first_fit, []
 
@@ -282,13 +309,8 @@ def test_a_sweep_fit_that_fails_later_keeps_the_times_so_far(monkeypatch, tmp_pa
         return real(model, w)
 
     monkeypatch.setattr(runner, "_first_fit", flaky)
-    settings = runner.Settings.quick_run(
-        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20, 30),
-        sweep_fits=3, lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
-        starts={"mackey_glass": 2}, reservoirpy=False)
-    (result,) = runner.run(settings, str(tmp_path), log=lambda s: None)
+    result, text = _sweep_of_sizes_20_and_30(tmp_path, sweep_fits=3)
     assert [(row["reservoir_size"], row["fits"]) for row in result.sweep] == [(20, 3), (30, 1)]
-    text = (tmp_path / "results.md").read_text()
     assert "fit time median of 3, in 3 rounds" in text and "(median of 1: a later fit failed)" in text
 
 
@@ -308,14 +330,9 @@ def test_the_sweep_runs_the_seed_a_search_of_the_draw_chose(monkeypatch, tmp_pat
         return real(model, w)
 
     monkeypatch.setattr(runner, "_first_fit", spy)
-    settings = runner.Settings.quick_run(
-        protocols=("mackey_glass",), esn_seeds=1, lstm_budget=0.3, lstm_tune_budget=0.2, sizes=(20, 30),
-        sweep_fits=1, lstm_candidates=({"hidden_size": 8, "num_layers": 1, "lr": 3e-3, "window": 16},),
-        starts={"mackey_glass": 2}, reservoirpy=False)
-    (result,) = runner.run(settings, str(tmp_path), log=lambda s: None)
+    result, text = _sweep_of_sizes_20_and_30(tmp_path, sweep_fits=1)
     assert (20, 7, 5) in seen and (30, 0, None) in seen
     assert [(row["reservoir_size"], row["seed"]) for row in result.sweep] == [(20, 7), (30, 0)]
-    text = (tmp_path / "results.md").read_text()
     assert "N=20* (seed 7): " in text and "N=30: " in text
 
 
