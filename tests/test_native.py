@@ -56,6 +56,8 @@ CONFIGS = [
     (60, 37, torch.float64, 1.0, 0, "relu", None),
     (40, 70, torch.float64, 0.5, 2, "tanh", 0.5),  # dense W, batch with a partial lane block
     (64, 1, torch.float64, 1.0, 1, "identity", 0.6),
+    (37, 1, torch.float64, 0.7, 0, "tanh", 0.4),  # dense W: dot products with vector and scalar tails
+    (45, 1, torch.float32, 0.5, 2, "tanh", 0.5),
     (120, 1, torch.float32, 0.9, 0, "tanh", None),
     (120, 64, torch.float32, 0.4, 1, "tanh", None),
 ]

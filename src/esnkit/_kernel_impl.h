@@ -64,19 +64,36 @@ static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_mat
     }
 }
 
+/* The dot product of a row of a dense matrix with a vector, in four vector accumulators: one
+ * accumulator is a single chain of dependent FMAs, bound by their latency (a quarter of what the
+ * FMA units can do). */
+static inline REAL FN(dot_)(const REAL *restrict a, const REAL *restrict b, int64_t n) {
+    FN(vec_) s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int64_t c = 0;
+    for (; c + 4 * VW <= n; c += 4 * VW) {
+        s0 += FN(load_)(a + c) * FN(load_)(b + c);
+        s1 += FN(load_)(a + c + VW) * FN(load_)(b + c + VW);
+        s2 += FN(load_)(a + c + 2 * VW) * FN(load_)(b + c + 2 * VW);
+        s3 += FN(load_)(a + c + 3 * VW) * FN(load_)(b + c + 3 * VW);
+    }
+    for (; c + VW <= n; c += VW) s0 += FN(load_)(a + c) * FN(load_)(b + c);
+    s0 = (s0 + s1) + (s2 + s3);
+    REAL s = 0;
+    for (int64_t i = 0; i < VW; i++) s += s0[i];
+    for (; c < n; c++) s += a[c] * b[c];
+    return s;
+}
+
 /* out (rows x B, neuron-major) += M (rows x cols, row-major) v (cols x B): dense W, the feedback
- * matrix and both readout terms. For one sequence a vectorised dot product per row; for a batch
- * the sequence lanes are the vector. */
+ * matrix and both readout terms. For one sequence a dot product per row; for a batch the sequence
+ * lanes are the vector. */
 static inline __attribute__((always_inline)) void FN(dense_acc_)(
     REAL *restrict out, const REAL *restrict M, int64_t rows, int64_t cols, const REAL *restrict v,
     const int64_t B) {
     for (int64_t r = 0; r < rows; r++) {
         const REAL *restrict mr = M + r * cols;
         if (B == 1) {
-            REAL s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int64_t c = 0; c < cols; c++) s += mr[c] * v[c];
-            out[r] += s;
+            out[r] += FN(dot_)(mr, v, cols);
         } else {
             REAL *restrict o = out + r * B;
             for (int64_t c = 0; c < cols; c++) {
