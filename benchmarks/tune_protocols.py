@@ -92,8 +92,9 @@ def main() -> None:
     warnings.simplefilter("always", ek.SearchCapWarning)  # a capped objective could not rank the best trials
     records = json.loads(configs.TUNED_FILE.read_text()) if configs.TUNED_FILE.exists() else {}
     sizes = " --sizes " + " ".join(map(str, args.sizes)) if args.sizes else f" --size {args.size}"
-    command = (f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g}{sizes}"
-               + "".join(f" --only {name}" for name in args.only or []) + (" --topology" if args.topology else "") + (" --replace" if args.replace else ""))
+    flags = [f" --only {name}" for name in args.only or []] + [f" --{flag}" for flag in ("topology", "replace")
+                                                               if getattr(args, flag)]
+    command = f"OMP_NUM_THREADS=1 python benchmarks/tune_protocols.py --budget {args.budget:g}{sizes}" + "".join(flags)
     jobs = [(name, n, configs.size_key(name, n)) for name in args.only or list(SETTINGS) for n in args.sizes] \
         if args.sizes else [(name, args.size, name) for name in args.only or list(SETTINGS)]
     for name, size, key in jobs:
