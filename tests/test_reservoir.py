@@ -9,22 +9,15 @@ import esnkit as ek
 from esnkit.reservoir import DENSE_EIG_MAX, TORCH_EIG_MAX, Reservoir, random_recurrent, seeded_effective_radius
 
 
-# the two dense paths (PyTorch's LAPACK, NumPy's) and the ARPACK path
-@pytest.mark.parametrize("n", [50, DENSE_EIG_MAX, DENSE_EIG_MAX + 200])
+# the two dense paths (PyTorch's LAPACK, NumPy's) and the ARPACK path; seed 6 at 500 neurons is a W
+# whose largest eigenvalue ARPACK missed when asked for one (0.90008 after scaling to 0.9)
+@pytest.mark.parametrize("n,seed", [(50, 1), (DENSE_EIG_MAX, 1), (DENSE_EIG_MAX + 200, 1), (500, 6)])
 @pytest.mark.parametrize("rho", [0.5, 0.95, 1.3])
-def test_spectral_radius_after_scaling_matches_request(n, rho):
-    r = Reservoir.random(n, 1, spectral_radius=rho, seed=1)
+def test_spectral_radius_after_scaling_matches_request(n, seed, rho):
+    r = Reservoir.random(n, 1, spectral_radius=rho, seed=seed)
     dense = r.scipy_recurrent().toarray()
     actual = np.abs(np.linalg.eigvals(dense)).max()
     assert abs(actual - rho) / rho <= 1e-6
-
-
-def test_arpack_finds_the_largest_of_crowded_eigenvalues():
-    # ARPACK asked for one eigenvalue of largest modulus settled on a smaller one for this seed's W
-    # (spectral radius 0.90008 after scaling to 0.9)
-    r = Reservoir.random(500, 1, spectral_radius=0.9, seed=6)
-    actual = np.abs(np.linalg.eigvals(r.scipy_recurrent().toarray())).max()
-    assert abs(actual - 0.9) / 0.9 <= 1e-9
 
 
 @pytest.mark.parametrize("n", [TORCH_EIG_MAX - 28, TORCH_EIG_MAX, TORCH_EIG_MAX + 4, DENSE_EIG_MAX])

@@ -225,9 +225,11 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
     if tuned is not None:
         # Rounds over all sizes rather than each size's fits back to back: on a shared machine load
         # comes in bursts of seconds, which would otherwise land on every fit of one size.
+        # each size's configuration with its own seed (0 unless its search chose the draw too)
+        sized_params = {n: configs.tuned(name, reservoir_size=n) for n in settings.sizes}
+
         def sized_model(n: int) -> ESNForecaster:
-            # the seed of the configuration (0 unless the search chose the draw too)
-            return ESNForecaster(**configs.tuned(name, reservoir_size=n))
+            return ESNForecaster(**sized_params[n])
 
         sized = {n: Entry(name, f"esnkit tuned, N={n}", "") for n in settings.sizes}
         for n, e_n in sized.items():
@@ -247,7 +249,7 @@ def run_protocol(name: str, settings: Settings, out: str, log: Callable[[str], N
                 continue
             sweep.append({"reservoir_size": n, "fit_s": statistics.median(e_n.fit_s), "headline": e_n.headlines[0],
                           "fits": len(e_n.fit_s), "searched_at_size": configs.searched_at(name, n),
-                          "seed": configs.tuned(name, reservoir_size=n).get("seed", 0)})
+                          "seed": sized_params[n].get("seed", 0)})
         log(f"[{name}] size sweep: " + ", ".join(f"N={r['reservoir_size']}{_own(r)}: {r['headline']:.3g} "
                                                  f"in {r['fit_s'] * 1e3:.1f} ms" for r in sweep))
 
