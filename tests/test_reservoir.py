@@ -1,8 +1,11 @@
 """Reservoir construction: exact spectral radius, sparsity, seeding, echo-state warnings."""
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.stats
 import torch
 
 import esnkit as ek
@@ -61,7 +64,10 @@ def test_connectivity_draws_sorted_csr_and_matches_a_dense_reference(size, p):
     assert np.array_equal(W.toarray(), dense)
 
 
-@pytest.mark.parametrize("size,k", [(50, 1), (50, 10), (1000, 10), (40, 40), (200, 150)])
+# sparse rows, and the three ways of drawing dense ones: keys (50, 18), (200, 150); repeats drawn
+# again (1000, 100), (200, 21); the left-out columns drawn (1000, 950), (40, 40)
+@pytest.mark.parametrize("size,k", [(50, 1), (50, 10), (1000, 10), (50, 18), (200, 150), (1000, 100), (200, 21),
+                                    (1000, 950), (40, 40)])
 def test_in_degree_rows_are_distinct_uniform_and_seeded(size, k):
     W = random_recurrent(size, np.random.default_rng(3), in_degree=k)
     assert (np.diff(W.indptr) == k).all()
@@ -72,6 +78,23 @@ def test_in_degree_rows_are_distinct_uniform_and_seeded(size, k):
     # every column is equally likely: how often each is used is binomial(size, k / size)
     counts = np.bincount(rows.ravel(), minlength=size)
     assert counts.std() <= 1.5 * np.sqrt(k * (1 - k / size)) + 0.1
+
+
+@pytest.mark.parametrize("size,k", [(6, 4), (9, 7), (200, 21)])
+def test_in_degree_rows_are_uniform_subsets(size, k):
+    """Each k-subset of columns is equally likely (chi-square over all subsets, or for the larger
+    case over the pairs of columns a row holds)."""
+    rows = np.concatenate([random_recurrent(size, np.random.default_rng(s), in_degree=k).indices.reshape(size, k)
+                           for s in range(20_000 // size)])
+    if size < 10:
+        subsets = {c: i for i, c in enumerate(itertools.combinations(range(size), k))}
+        counts = np.bincount([subsets[tuple(r)] for r in rows], minlength=len(subsets))
+    else:  # every pair of columns is held together equally often
+        a, b = np.triu_indices(k, 1)
+        counts = np.bincount(rows[:, a].ravel() * size + rows[:, b].ravel(), minlength=size * size)
+        counts = counts[np.triu_indices(size, 1)[0] * size + np.triu_indices(size, 1)[1]]
+    expected = counts.sum() / counts.size
+    assert scipy.stats.chi2.sf(((counts - expected) ** 2 / expected).sum(), counts.size - 1) > 1e-3
 
 
 def test_default_connectivity_is_about_ten_per_row():

@@ -338,7 +338,7 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
         if len(cache) > 4:
             cache.clear()
         if layout == "dense":
-            cache[key] = {"dense": reservoir.recurrent_matrix().to_dense().contiguous()}
+            cache[key] = {"dense": reservoir.dense_recurrent()}
         elif layout == "sell":
             cache[key] = {"sell": native.sell_layout(reservoir.W_crow, reservoir.W_col, values)}
         else:
@@ -372,18 +372,12 @@ def _graph_matrix(reservoir: Reservoir, layout: str) -> torch.Tensor | tuple[tor
         return ell_layout(reservoir)
     if layout == "blocks":
         return block_dense(reservoir)
-    return reservoir.recurrent_matrix().to_dense()
+    return reservoir.dense_recurrent()
 
 
 def _row_width(reservoir: Reservoir) -> int:
     """The most nonzeros in one row of W."""
     return int(reservoir.W_crow.diff().max()) if reservoir.size else 0
-
-
-def _nonzero_rows(reservoir: Reservoir) -> torch.Tensor:
-    """The row of each stored nonzero of W, in CSR order."""
-    crow = reservoir.W_crow
-    return torch.repeat_interleave(torch.arange(reservoir.size, device=crow.device), crow.diff())
 
 
 def ell_layout(reservoir: Reservoir) -> tuple[torch.Tensor, torch.Tensor]:
@@ -394,7 +388,7 @@ def ell_layout(reservoir: Reservoir) -> tuple[torch.Tensor, torch.Tensor]:
     """
     N, device = reservoir.size, reservoir.W_crow.device
     d = max(_row_width(reservoir), 1)
-    rows = _nonzero_rows(reservoir)
+    rows = reservoir.nonzero_rows()
     slot = torch.arange(rows.numel(), device=device) - reservoir.W_crow[rows]
     cols = torch.arange(N, device=device)[:, None].repeat(1, d)
     vals = torch.zeros(N, d, dtype=reservoir.W_values.dtype, device=device)
@@ -407,7 +401,7 @@ def block_dense(reservoir: Reservoir) -> torch.Tensor:
     """The K equal diagonal blocks of a stacked reservoir's W as one dense (K, n, n) tensor."""
     K, N = reservoir.blocks, reservoir.size
     n = N // K
-    rows = _nonzero_rows(reservoir)
+    rows = reservoir.nonzero_rows()
     blocks = torch.zeros(K, n, n, dtype=reservoir.W_values.dtype, device=reservoir.W_values.device)
     blocks[rows // n, rows % n, reservoir.W_col % n] = reservoir.W_values
     return blocks

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import scipy.linalg
 import torch
 from scipy.linalg.blas import dsyrk
+from scipy.linalg.lapack import dpotrf, dpotrs
 from torch import nn
 
 from . import _alloc
@@ -174,11 +174,13 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
             # LAPACK in place on the one triangle: the factor overwrites this copy and no second
             # F x F matrix is allocated. Row-major A read column-major is A^T, whose upper
             # triangle is A's lower one.
-            try:
-                factor = scipy.linalg.cho_factor(A.numpy().T, lower=False, overwrite_a=True, check_finite=False)
-                return torch.from_numpy(scipy.linalg.cho_solve(factor, C.numpy(), check_finite=False)).T
-            except np.linalg.LinAlgError:
-                pass
+            # LAPACK directly rather than through cho_factor/cho_solve, whose checks cost more than
+            # the factorisation itself for a small reservoir's readout.
+            factor, info = dpotrf(A.numpy().T, lower=0, overwrite_a=1)
+            if info == 0:
+                solution, info = dpotrs(factor, C.numpy(), lower=0)
+                if info == 0:
+                    return torch.from_numpy(solution).T
         else:
             L, info = torch.linalg.cholesky_ex(A + A.tril(-1).T)
             if int(info) == 0:

@@ -70,6 +70,8 @@ TORCH_EIG_MAX = 128
 # addmm beats CSR below a few hundred units at ~10 nonzeros per row, and above ~10% density).
 DENSE_MATMUL_MAX = 256
 DENSE_MATMUL_DENSITY = 0.1
+# Dense in-degree rows draw their columns from uniform keys this many at a time (8 MB of float64).
+KEY_BLOCK_VALUES = 1 << 20
 
 
 def resolve_activation(activation: Activation) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -130,19 +132,49 @@ def random_recurrent(
 def _distinct_columns(rng: np.random.Generator, size: int, k: int) -> np.ndarray:
     """``(size, k)`` sorted column indices, each row ``k`` distinct draws from ``range(size)``.
 
-    While a row of k uniform draws is likely free of repeats (k(k-1)/2 ≤ size), all rows are drawn
-    at once and only rows with a repeat are drawn again: a per-row ``choice`` costs ~10 µs of
-    Python per neuron. Denser rows are drawn row by row without replacement.
+    Every row is a uniformly random k-subset, drawn for all rows at once: a per-row ``choice``
+    costs ~10-20 µs of Python per neuron, most of a small reservoir's construction.
+
+    - Sparse rows (k(k-1) ≤ 2·size, so a row of k uniform draws is likely free of repeats): all
+      rows are drawn and rows with a repeat are drawn again.
+    - Denser rows, ``m = min(k, size - k)`` up to size/8: m draws per row, and each repeated
+      value drawn again until none is left; for k > size/2 the m drawn are the columns left out.
+      The redraws treat every column alike, so each m-subset stays equally likely.
+    - Denser still: the k smallest of ``size`` uniform keys per row (O(size²) work, which the
+      output's size·k already is within a factor of 8).
     """
-    if k * (k - 1) > 2 * size:
-        return np.sort(np.stack([rng.choice(size, k, replace=False) for _ in range(size)]), axis=1)
-    cols = np.sort(rng.integers(0, size, size=(size, k)), axis=1)
-    redo = np.flatnonzero((cols[:, 1:] == cols[:, :-1]).any(axis=1))
-    while redo.size:
-        fresh = np.sort(rng.integers(0, size, size=(redo.size, k)), axis=1)
-        cols[redo] = fresh
-        redo = redo[(fresh[:, 1:] == fresh[:, :-1]).any(axis=1)]
-    return cols
+    if k * (k - 1) <= 2 * size:
+        cols = np.sort(rng.integers(0, size, size=(size, k)), axis=1)
+        redo = np.flatnonzero((cols[:, 1:] == cols[:, :-1]).any(axis=1))
+        while redo.size:
+            fresh = np.sort(rng.integers(0, size, size=(redo.size, k)), axis=1)
+            cols[redo] = fresh
+            redo = redo[(fresh[:, 1:] == fresh[:, :-1]).any(axis=1)]
+        return cols
+    m = min(k, size - k)
+    if 8 * m > size:
+        block = max(1, KEY_BLOCK_VALUES // size)  # rows of keys at a time: bounded memory, same draws
+        parts = [np.argpartition(rng.random((min(block, size - lo), size)), k - 1, axis=1)[:, :k]
+                 for lo in range(0, size, block)]
+        return np.sort(np.concatenate(parts), axis=1)
+    cols = np.sort(rng.integers(0, size, size=(size, m)), axis=1)
+    redo = np.arange(size)
+    while True:
+        rows = cols[redo]
+        repeat = rows[:, 1:] == rows[:, :-1]
+        hit = repeat.any(axis=1)
+        if not hit.any():
+            break
+        redo, rows, repeat = redo[hit], rows[hit], repeat[hit]
+        r, c = np.nonzero(repeat)
+        rows[r, c + 1] = rng.integers(0, size, size=r.size)
+        rows.sort(axis=1)
+        cols[redo] = rows
+    if m == k:
+        return cols
+    kept = np.ones((size, size), dtype=bool)
+    kept[np.arange(size)[:, None], cols] = False
+    return np.nonzero(kept)[1].reshape(size, k)
 
 
 def spectral_radius(W: sp.spmatrix | np.ndarray) -> float:
@@ -542,15 +574,29 @@ class Reservoir(nn.Module):
     def recurrent_matrix(self) -> torch.Tensor:
         """``W`` in the layout the step is fastest with: dense for small or dense W, CSR otherwise."""
         n = self.size
+        if n <= DENSE_MATMUL_MAX or self.W_values.numel() > DENSE_MATMUL_DENSITY * n * n:
+            return self.dense_recurrent()
         crow, col = self.W_crow, self.W_col
         if crow.device.type == "cpu" and self.W_values.numel() < 2**31:
             # torch's CPU CSR product runs ~1.6x faster with 32-bit indices (52 vs 84 µs at N=1000,
             # 10 per row, one thread), and the eager loop spends most of its step there
             crow, col = crow.to(torch.int32), col.to(torch.int32)
-        W = torch.sparse_csr_tensor(crow, col, self.W_values, (n, n), check_invariants=False)
-        if n <= DENSE_MATMUL_MAX or self.W_values.numel() > DENSE_MATMUL_DENSITY * n * n:
-            return W.to_dense()
-        return W
+        return torch.sparse_csr_tensor(crow, col, self.W_values, (n, n), check_invariants=False)
+
+    def dense_recurrent(self) -> torch.Tensor:
+        """``W`` as a dense (N, N) tensor (duplicate entries, if any, summed as CSR means them).
+
+        Built from the CSR buffers with one scatter: torch's CSR ``to_dense`` takes ~0.2 ms even
+        at N = 50, a sizeable part of a small reservoir's first fit.
+        """
+        n = self.size
+        dense = torch.zeros(n, n, dtype=self.W_values.dtype, device=self.W_values.device)
+        return dense.index_put_((self.nonzero_rows(), self.W_col), self.W_values, accumulate=True)
+
+    def nonzero_rows(self) -> torch.Tensor:
+        """The row of each stored nonzero of W, in CSR order."""
+        crow = self.W_crow
+        return torch.repeat_interleave(torch.arange(self.size, device=crow.device), crow.diff())
 
     def scipy_recurrent(self) -> sp.csr_matrix:
         n = self.size
