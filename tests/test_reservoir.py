@@ -102,6 +102,17 @@ def test_default_connectivity_is_about_ten_per_row():
     assert r.W_values.numel() == 10_000
 
 
+def test_dense_recurrent_is_the_csr_matrix_densified():
+    r = Reservoir.random(60, 1, seed=2, in_degree=30)
+    assert torch.equal(r.dense_recurrent(), torch.from_numpy(r.scipy_recurrent().toarray()))
+    # CSR with a repeated column in row 0: CSR means the sum, so the dense matrix holds it
+    crow, col = torch.tensor([0, 2, 3]), torch.tensor([1, 1, 0])
+    vals = torch.tensor([0.25, 0.5, -1.0], dtype=torch.float64)
+    dup = Reservoir(crow, col, vals, torch.ones(2, 1, dtype=torch.float64), torch.ones(2, 0, dtype=torch.float64),
+                    torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    assert torch.equal(dup.dense_recurrent(), torch.tensor([[0.0, 0.75], [-1.0, 0.0]], dtype=torch.float64))
+
+
 def test_recurrent_weights_do_not_depend_on_input_or_output_counts():
     a = Reservoir.random(100, 1, 0, seed=5)
     b = Reservoir.random(100, 4, 2, feedback_scaling=1.0, seed=5)
