@@ -92,7 +92,8 @@ def test_in_degree_rows_are_uniform_subsets(size, k):
     else:  # every pair of columns is held together equally often
         a, b = np.triu_indices(k, 1)
         counts = np.bincount(rows[:, a].ravel() * size + rows[:, b].ravel(), minlength=size * size)
-        counts = counts[np.triu_indices(size, 1)[0] * size + np.triu_indices(size, 1)[1]]
+        i, j = np.triu_indices(size, 1)
+        counts = counts[i * size + j]
     expected = counts.sum() / counts.size
     assert scipy.stats.chi2.sf(((counts - expected) ** 2 / expected).sum(), counts.size - 1) > 1e-3
 
