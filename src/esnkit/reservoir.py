@@ -145,11 +145,11 @@ def _distinct_columns(rng: np.random.Generator, size: int, k: int) -> np.ndarray
     """
     if k * (k - 1) <= 2 * size:
         cols = np.sort(rng.integers(0, size, size=(size, k)), axis=1)
-        redo = np.flatnonzero((cols[:, 1:] == cols[:, :-1]).any(axis=1))
+        redo = np.flatnonzero(_repeats(cols).any(axis=1))
         while redo.size:
             fresh = np.sort(rng.integers(0, size, size=(redo.size, k)), axis=1)
             cols[redo] = fresh
-            redo = redo[(fresh[:, 1:] == fresh[:, :-1]).any(axis=1)]
+            redo = redo[_repeats(fresh).any(axis=1)]
         return cols
     m = min(k, size - k)
     if 8 * m > size:
@@ -161,7 +161,7 @@ def _distinct_columns(rng: np.random.Generator, size: int, k: int) -> np.ndarray
     redo = np.arange(size)
     while True:
         rows = cols[redo]
-        repeat = rows[:, 1:] == rows[:, :-1]
+        repeat = _repeats(rows)
         hit = repeat.any(axis=1)
         if not hit.any():
             break
@@ -175,6 +175,11 @@ def _distinct_columns(rng: np.random.Generator, size: int, k: int) -> np.ndarray
     kept = np.ones((size, size), dtype=bool)
     kept[np.arange(size)[:, None], cols] = False
     return np.nonzero(kept)[1].reshape(size, k)
+
+
+def _repeats(rows: np.ndarray) -> np.ndarray:
+    """``(r, k - 1)``: where each sorted row holds the value just before it again."""
+    return rows[:, 1:] == rows[:, :-1]
 
 
 def spectral_radius(W: sp.spmatrix | np.ndarray) -> float:
