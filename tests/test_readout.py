@@ -179,3 +179,23 @@ def test_readout_forward_equals_weight_times_features(use_bias, use_input):
             r(x, u[:, :6])
     with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 5\).*got \(3, 7, 4\)"):
         r(x[..., :4], u)
+
+
+@pytest.mark.parametrize("lengths", [(9,), (9, 9, 9), (9, 4, 7)])
+@pytest.mark.parametrize("washout", [0, 2, 5])
+def test_the_steps_a_chunk_keeps_select_what_the_mask_does(lengths, washout):
+    """Batch.kept (a slice for equal lengths, a mask otherwise) picks the rows the full mask picks,
+    chunk by chunk; for one sequence a kept slice is a view."""
+    from esnkit._series import to_batch
+
+    Y = to_batch([torch.randn(n, 2, dtype=torch.float64) for n in lengths], "targets", dtype=torch.float64,
+                 device="cpu")
+    t = torch.arange(len(lengths) * 9 * 3, dtype=torch.float64).view(len(lengths), 9, 3)
+    mask = Y.mask(washout)
+    for sl in (slice(0, 4), slice(4, 8), slice(8, 9)):
+        keep = Y.kept(washout, sl)
+        assert isinstance(keep, slice) == (len(set(lengths)) == 1)
+        rows = kept_rows(t[:, sl], keep)
+        torch.testing.assert_close(rows, t[:, sl][mask[:, sl]])
+        if len(lengths) == 1 and rows.numel():
+            assert rows.data_ptr() == t[0, sl][keep].data_ptr()

@@ -52,6 +52,15 @@ class Batch:
         lengths = torch.tensor(self.lengths, device=self.data.device)
         return (t[None, :] >= washout) & (t[None, :] < lengths[:, None])
 
+    def kept(self, washout: int, chunk: slice) -> slice | torch.Tensor:
+        """The steps of ``chunk`` that are real data and past the washout, as
+        :func:`~esnkit.readout.kept_rows` takes them: a slice of the chunk's steps when every
+        sequence has the same length, else a ``(batch, chunk steps)`` mask."""
+        n = chunk.stop - chunk.start
+        if not self.ragged:
+            return slice(min(max(washout - chunk.start, 0), n), n)
+        return self.mask(washout)[:, chunk]
+
 
 def _describe(x: Any) -> str:
     if isinstance(x, (np.ndarray, torch.Tensor)):

@@ -66,6 +66,22 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _value_range(v: Any) -> tuple[tuple[int, ...], float, float] | None:
+    """``(shape, smallest, largest)`` of a number or array-like of numbers (NaN bounds when it is
+    empty or holds NaN); None when it is not numeric."""
+    if _is_real(v):
+        return (), float(v), float(v)
+    if isinstance(v, str):
+        return None
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if a.size == 0 or np.isnan(a).any():
+        return a.shape, math.nan, math.nan
+    return a.shape, float(a.min()), float(a.max())
+
+
 def shifted(targets: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
     """The feedback a teacher-forced step sees: ``y[t-1]``, with ``y0`` (B, D) before the first step."""
     return torch.cat([y0[:, None], targets[:, :-1]], dim=1)
@@ -126,25 +142,17 @@ class ESN(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        self.reservoir_size = reservoir_size
-        self.spectral_radius = spectral_radius
-        self.connectivity = connectivity
-        self.in_degree = in_degree
-        self.leak_rate = leak_rate
-        self.input_scaling = input_scaling
-        self.input_connectivity = input_connectivity
-        self.bias_scaling = bias_scaling
-        self.feedback_scaling = feedback_scaling
+        # Plain values, stored without nn.Module.__setattr__'s checks for parameters, buffers and
+        # modules (a few µs each; a search builds thousands of models). The activation may be a
+        # module, which nn.Module registers.
         self.activation = activation
-        self.ridge = ridge
-        self.solver = solver
-        self.washout = washout
-        self.readout_bias = readout_bias
-        self.readout_input = readout_input
-        self.chunk_size = chunk_size
-        self.seed = seed
-        self.dtype = dtype
-        self.device = device
+        vars(self).update(
+            reservoir_size=reservoir_size, spectral_radius=spectral_radius, connectivity=connectivity,
+            in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
+            input_connectivity=input_connectivity, bias_scaling=bias_scaling, feedback_scaling=feedback_scaling,
+            ridge=ridge, solver=solver, washout=washout, readout_bias=readout_bias,
+            readout_input=readout_input, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
+        )
         self._check_params()
         self.reservoir: Reservoir | None = None
         self.readout: Readout | None = None
@@ -181,13 +189,15 @@ class ESN(nn.Module):
             raise ValueError(f"connectivity must be in (0, 1], got {self.connectivity!r}")
         if self.in_degree is not None and not (_is_int(self.in_degree) and 1 <= self.in_degree <= n):
             raise ValueError(f"in_degree must be an integer in [1, reservoir_size={n}], got {self.in_degree!r}")
-        leak = np.asarray(self.leak_rate, dtype=float) if not isinstance(self.leak_rate, str) else None
-        if leak is None or leak.ndim > 1 or (leak.ndim == 1 and leak.shape[0] != n):
+        # Plain numbers, the common case, are checked without NumPy, whose per-call overhead is most
+        # of this method's cost (it runs at construction and at every fit).
+        leak = _value_range(self.leak_rate)
+        if leak is None or leak[0] not in ((), (n,)):
             raise ValueError(f"leak_rate must be a number or an array of shape ({n},), got {self.leak_rate!r}")
-        if not (np.all(np.isfinite(leak)) and np.all(leak > 0) and np.all(leak <= 1)):
+        if not 0 < leak[1] <= leak[2] <= 1:  # NaN compares false
             raise ValueError(f"leak_rate must lie in (0, 1], got {self.leak_rate!r}")
-        scaling = np.asarray(self.input_scaling, dtype=float) if not isinstance(self.input_scaling, str) else None
-        if scaling is None or scaling.ndim > 1 or not np.all(np.isfinite(scaling)) or np.any(scaling < 0):
+        scaling = _value_range(self.input_scaling)
+        if scaling is None or len(scaling[0]) > 1 or not 0 <= scaling[1] <= scaling[2] < math.inf:
             raise ValueError(
                 f"input_scaling must be a number ≥ 0 or one such number per input, got {self.input_scaling!r}"
             )
@@ -387,10 +397,9 @@ class ESN(nn.Module):
         )
 
     def _check_echo_state(self, reservoir: Reservoir, stacklevel: int) -> None:
-        leak = np.asarray(self.leak_rate, dtype=float)
+        _, a, largest = _value_range(self.leak_rate)
         known = None
-        if np.all(leak == leak.flat[0]):
-            a = float(leak.flat[0])
+        if a == largest:  # one leak rate for every neuron
             if a == 1.0:
                 known = self.spectral_radius  # no leak: the radius W was just scaled to
             elif self.spectral_radius < 1.0:
@@ -407,6 +416,9 @@ class ESN(nn.Module):
 
     @staticmethod
     def _final(seq: torch.Tensor, lengths: tuple[int, ...]) -> torch.Tensor:
+        """The last real step of each sequence of ``seq`` (B, T, D): (B, D)."""
+        if all(n == seq.shape[1] for n in lengths):
+            return seq[:, -1]
         idx = torch.tensor(lengths, device=seq.device) - 1
         return seq[torch.arange(seq.shape[0], device=seq.device), idx]
 
@@ -457,13 +469,12 @@ class ESN(nn.Module):
                                d_in, self.readout_bias, use_input, Y.data.dtype, Y.data.device)
         keep_rows = self.solver == "lstsq"
         rows_z, rows_y = [], []
-        mask = Y.mask(self.washout)
         final_x = start.x.clone()
         for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data, into=buffer):
-            m = mask[:, sl]
+            keep = Y.kept(self.washout, sl)
             for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
-            z, y = buffer.rows(u, m), kept_rows(Y.data[:, sl], m)
+            z, y = buffer.rows(u, keep), kept_rows(Y.data[:, sl], keep)
             if keep_rows:
                 rows_z.append(z.clone())  # the buffer is reused by the next chunk
                 rows_y.append(y)

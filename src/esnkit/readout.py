@@ -63,24 +63,29 @@ class FeatureBuffer:
         """The state columns of the first ``steps`` steps: a (batch, steps, N) view to fill."""
         return self._buf[:, :steps, self._states:]
 
-    def rows(self, u: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
-        """The features (rows, F) of the steps where ``mask`` (batch, steps) holds, sequence by sequence.
+    def rows(self, u: torch.Tensor | None, keep: slice | torch.Tensor) -> torch.Tensor:
+        """The features (rows, F) of the steps ``keep`` selects (see :func:`kept_rows`), sequence
+        by sequence.
 
         ``u`` (batch, steps, D_in) fills the input columns. See :func:`kept_rows` for when this is
         a view of the buffer.
         """
-        z = self._buf[:, : mask.shape[1]]
+        z = self._buf[:, : keep.stop if isinstance(keep, slice) else keep.shape[1]]
         if self._inputs is not None:
             z[..., self._inputs] = u
-        return kept_rows(z, mask)
+        return kept_rows(z, keep)
 
 
-def kept_rows(t: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The rows of ``t`` (B, n, F) where ``mask`` (B, n) holds, sequence by sequence: (rows, F).
+def kept_rows(t: torch.Tensor, keep: slice | torch.Tensor) -> torch.Tensor:
+    """The rows of ``t`` (B, n, F) that ``keep`` selects, sequence by sequence: (rows, F).
 
-    A view, not a copy, when every step is kept, or for one sequence when the dropped steps are a
-    prefix (its washout).
+    ``keep`` is a slice ``lo:n`` (the same steps of every sequence) or a (B, n) mask. A view,
+    not a copy, when every step is kept, or for one sequence when the dropped steps are a prefix
+    (its washout).
     """
+    if isinstance(keep, slice):
+        return t[:, keep].reshape(-1, t.shape[-1])
+    mask = keep
     B, n = mask.shape
     if bool(mask.all()):
         return t.reshape(B * n, t.shape[-1])
@@ -148,11 +153,18 @@ def _eigh_solve(G: torch.Tensor, C: torch.Tensor, ridge: float) -> torch.Tensor:
 
 
 def _check_finite(*tensors: torch.Tensor) -> None:
-    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+    if not all(_all_finite(t) for t in tensors):
         raise NonFiniteStateError(
             "the readout's regression overflowed (features or targets too large even for float64): "
             "rescale the inputs and targets, or lower input_scaling"
         )
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    # NumPy for CPU tensors: half the fixed cost of torch's isfinite-all, which a small readout notices
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return bool(np.isfinite(t.numpy()).all())
+    return bool(torch.isfinite(t).all())
 
 
 def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> torch.Tensor:
@@ -168,20 +180,21 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
     if solver == "auto":
         solver = "cholesky" if ridge > 0 else "pinv"
     if solver == "cholesky" and ridge > 0:
-        A = torch.tril(G, out=_alloc.empty(G.shape, G.dtype, G.device))  # the other triangle may hold anything
-        A.diagonal().add_(ridge)
-        if A.device.type == "cpu":
-            # LAPACK in place on the one triangle: the factor overwrites this copy and no second
-            # F x F matrix is allocated. Row-major A read column-major is A^T, whose upper
-            # triangle is A's lower one.
+        if G.device.type == "cpu":
             # LAPACK directly rather than through cho_factor/cho_solve, whose checks cost more than
-            # the factorisation itself for a small reservoir's readout.
-            factor, info = dpotrf(A.numpy().T, lower=0, overwrite_a=1)
+            # the factorisation itself for a small reservoir's readout; in place on one copy of G.
+            # Row-major G read column-major is G^T, whose upper triangle (all dpotrf/dpotrs read,
+            # clean=0 leaves the other alone) is G's lower one.
+            A = G.numpy().copy()
+            A.flat[:: A.shape[0] + 1] += ridge
+            factor, info = dpotrf(A.T, lower=0, overwrite_a=1, clean=0)
             if info == 0:
                 solution, info = dpotrs(factor, C.numpy(), lower=0)
                 if info == 0:
                     return torch.from_numpy(solution).T
         else:
+            A = torch.tril(G)
+            A.diagonal().add_(ridge)
             L, info = torch.linalg.cholesky_ex(A + A.tril(-1).T)
             if int(info) == 0:
                 return torch.cholesky_solve(C, L).T

@@ -109,7 +109,9 @@ def random_recurrent(
         cols = _distinct_columns(rng, size, in_degree)
         vals = rng.uniform(-1.0, 1.0, size=(size, in_degree))
         indptr = np.arange(0, size * in_degree + 1, in_degree)
-        return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(size, size))
+        W = sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(size, size))
+        W.has_sorted_indices = True  # _distinct_columns sorts each row
+        return W
     p = default_connectivity(size) if connectivity is None else connectivity
     if not (isinstance(p, (int, float, np.floating)) and 0 < p <= 1):  # NaN fails the comparison too
         raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
@@ -234,6 +236,11 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | N
 
     ``current`` is ``W``'s spectral radius when the caller already knows it.
     """
+    return (W * _rescale_factor(W, target, current)).tocsr()
+
+
+def _rescale_factor(W: sp.csr_matrix, target: float, current: float | None = None) -> float:
+    """What :func:`scale_to_spectral_radius` multiplies ``W`` by."""
     current = spectral_radius(W) if current is None else current
     largest = np.abs(W.data).max() if W.nnz else 0.0
     if current <= 1e-12 * max(largest, 1e-300):
@@ -242,12 +249,25 @@ def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | N
             f"{W.shape[0]} matrix), so it cannot be rescaled to spectral_radius={target}; "
             "raise connectivity (or in_degree) so each neuron has a few recurrent connections"
         )
-    return (W * (target / current)).tocsr()
+    return target / current
 
 
-def _streams(seed: int | None) -> list[np.random.Generator]:
-    """The four random streams of a reservoir (W, W_in, W_fb, bias), spawned from ``seed``."""
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+class _Streams:
+    """The four random streams of a reservoir (W, W_in, W_fb, bias), spawned from ``seed``.
+
+    ``streams[i]`` is the generator of ``SeedSequence(seed).spawn(4)[i]``, made when first asked
+    for: a reservoir without feedback, or whose ``W`` is kept from an earlier draw, does not pay
+    the ~10 µs each generator costs to seed.
+    """
+
+    def __init__(self, seed: int | None) -> None:
+        self._entropy = np.random.SeedSequence(seed).entropy  # drawn from the OS once when seed is None
+
+    def __getitem__(self, i: int) -> np.random.Generator:
+        if not 0 <= i < 4:
+            raise IndexError(f"a reservoir has 4 random streams, not {i + 1}")
+        # what SeedSequence(seed).spawn(4)[i] is, without making the other three
+        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(i,)))
 
 
 # Spectra of the unscaled recurrent matrices seeds drew, most recent last: (size, connectivity,
@@ -276,7 +296,7 @@ def _seeded_spectrum(
             _SPECTRA.move_to_end(key)
             return _SPECTRA[key]
     if W is None:
-        W = random_recurrent(size, _streams(seed)[0], connectivity=connectivity, in_degree=in_degree)
+        W = random_recurrent(size, _Streams(seed)[0], connectivity=connectivity, in_degree=in_degree)
     spectrum = _spectrum(W)
     with _SPECTRA_LOCK:
         _SPECTRA[key] = spectrum
@@ -286,10 +306,10 @@ def _seeded_spectrum(
 
 
 def _seeded_draw(
-    size: int, connectivity: float | None, in_degree: int | None, seed: int, rng: np.random.Generator
+    size: int, connectivity: float | None, in_degree: int | None, seed: int, streams: _Streams
 ) -> tuple[sp.csr_matrix, float]:
-    """The unscaled recurrent matrix a seed draws (from ``rng``, that seed's first stream, when it
-    is not kept) and its spectral radius.
+    """The unscaled recurrent matrix a seed draws (from ``streams[0]``, when it is not kept) and
+    its spectral radius.
 
     A sparse enough matrix is drawn once per process, as its eigenvalue problem is solved once:
     the draw is a sizeable part of a small reservoir's construction, which a search on one seed
@@ -302,7 +322,7 @@ def _seeded_draw(
             _DRAWS.move_to_end(key)
     drawn = W is None
     if drawn:
-        W = random_recurrent(size, rng, connectivity=connectivity, in_degree=in_degree)
+        W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
     radius = _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
     if drawn and W.nnz <= _KEEP_DRAW_NNZ:
         with _SPECTRA_LOCK:
@@ -478,13 +498,20 @@ class Reservoir(nn.Module):
         """Build from SciPy/NumPy weights: ``W`` (N, N) sparse, ``W_in`` (N, D_in), ``W_fb`` (N, D_fb)."""
         W = sp.csr_matrix(W)
         W.sort_indices()
+        return cls._from_csr(W, W.data, W_in, W_fb, bias, leak, activation, dtype, device)
+
+    @classmethod
+    def _from_csr(cls, W: sp.csr_matrix, values: np.ndarray, W_in: np.ndarray, W_fb: np.ndarray, bias: np.ndarray,
+                  leak: float | np.ndarray, activation: Activation, dtype: torch.dtype,
+                  device: torch.device | str | None) -> Reservoir:
+        """:meth:`from_arrays` for a CSR ``W`` with sorted indices, its nonzeros replaced by ``values``."""
         n = W.shape[0]
 
         def t(a, kind: torch.dtype = dtype) -> torch.Tensor:
             return torch.as_tensor(np.array(a, copy=True), dtype=kind, device=device)
 
         return cls(
-            t(W.indptr, torch.int64), t(W.indices, torch.int64), t(W.data),
+            t(W.indptr, torch.int64), t(W.indices, torch.int64), t(values),
             t(np.asarray(W_in).reshape(n, -1)), t(np.asarray(W_fb).reshape(n, -1)), t(bias),
             t(np.broadcast_to(np.asarray(leak, dtype=np.float64), (n,))), activation,
         )
@@ -517,17 +544,19 @@ class Reservoir(nn.Module):
         ``input_connectivity``; ``W_fb`` is dense, scaled by ``feedback_scaling``; the bias is
         uniform(-1, 1) times ``bias_scaling``.
         """
-        streams = _streams(seed)
+        streams = _Streams(seed)
         if seed is None:
             W, known = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree), None
         else:
-            W, known = _seeded_draw(size, connectivity, in_degree, seed, streams[0])
-        W = scale_to_spectral_radius(W, spectral_radius, known)
+            W, known = _seeded_draw(size, connectivity, in_degree, seed, streams)
+        # scaled into new values, as scale_to_spectral_radius does, without a second SciPy matrix
+        values = W.data * _rescale_factor(W, spectral_radius, known)
         W_in = _uniform(streams[1], (size, input_size), input_connectivity)
         W_in *= np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (input_size,))[None, :]
-        W_fb = _uniform(streams[2], (size, feedback_size), 1.0) * feedback_scaling
+        W_fb = _uniform(streams[2], (size, feedback_size), 1.0) * feedback_scaling if feedback_size else \
+            np.zeros((size, 0))
         bias = _uniform(streams[3], (size,), 1.0) * bias_scaling
-        return cls.from_arrays(W, W_in, W_fb, bias, leak_rate, activation, dtype=dtype, device=device)
+        return cls._from_csr(W, values, W_in, W_fb, bias, leak_rate, activation, dtype, device)
 
     @classmethod
     def stack(cls, members: list[Reservoir]) -> Reservoir:
