@@ -162,7 +162,7 @@ def _check_finite(*tensors: torch.Tensor) -> None:
 
 def _all_finite(t: torch.Tensor) -> bool:
     # NumPy for CPU tensors: half the fixed cost of torch's isfinite-all, which a small readout notices
-    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and not t.requires_grad:
         return bool(np.isfinite(t.numpy()).all())
     return bool(torch.isfinite(t).all())
 
