@@ -322,7 +322,11 @@ def test_states_out_receives_the_states_in_a_strided_view(backend):
     out = unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[..., 3:], backend=backend)
     want = unroll(r, r.input_drive(u, 2, 25), x0, backend=backend).states
     assert out.states.data_ptr() == buf[..., 3:].data_ptr()
-    torch.testing.assert_close(buf[..., 3:], want, rtol=0, atol=0)
+    # The kernel keeps its state in its own buffer: bit for bit. The PyTorch loop steps from the
+    # state it wrote into the view, and MKL may round a product of an operand at another alignment
+    # differently in the last bit (seen on an AMD EPYC).
+    tol = 0 if backend == "native" else 1e-15
+    torch.testing.assert_close(buf[..., 3:], want, rtol=tol, atol=tol)
     assert (buf[..., :3] == 7.0).all()  # the columns around the view are left alone
     with pytest.raises(ValueError, match="states_out must have shape"):
         unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[:, :5, 3:])

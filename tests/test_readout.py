@@ -181,6 +181,23 @@ def test_readout_forward_equals_weight_times_features(use_bias, use_input):
         r(x[..., :4], u)
 
 
+@pytest.mark.parametrize("offset", [1, 3, 5])
+def test_readout_output_does_not_depend_on_where_the_weight_sits_in_memory(offset):
+    # A loaded model's weight sits at whatever offset the file gave it; BLAS kernels may sum in a
+    # different order for a differently aligned operand, which changed a reloaded model's
+    # predictions in the last bit (seen with OpenBLAS on an AMD EPYC).
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 99, 80, generator=g, dtype=torch.float64)
+    u = torch.randn(1, 99, 1, generator=g, dtype=torch.float64)
+    w = torch.randn(1, 82, generator=g, dtype=torch.float64)
+    shifted = torch.empty(82 + offset, dtype=torch.float64)[offset:].view(1, 82).copy_(w)
+    assert shifted.data_ptr() % 64 != 0
+    a = Readout(w, input_size=1, use_bias=True, use_input=True)
+    b = Readout(shifted, input_size=1, use_bias=True, use_input=True)
+    assert a.weight.data_ptr() % 64 == 0 and b.weight.data_ptr() % 64 == 0
+    assert torch.equal(a(x, u), b(x, u))
+
+
 @pytest.mark.parametrize("lengths", [(9,), (9, 9, 9), (9, 4, 7)])
 @pytest.mark.parametrize("washout", [0, 2, 5])
 def test_the_steps_a_chunk_keeps_select_what_the_mask_does(lengths, washout):

@@ -225,7 +225,11 @@ class Readout(nn.Module):
 
     def __init__(self, weight: torch.Tensor, *, input_size: int, use_bias: bool, use_input: bool) -> None:
         super().__init__()
-        self.register_buffer("weight", weight)
+        # A fresh allocation (64-byte aligned): BLAS may sum in a different order for differently
+        # aligned operands, and the W_x view's alignment follows the weight's. A weight that is a
+        # view of the solver's output, or sits at an arbitrary offset in a loaded file, would
+        # otherwise predict differently in the last bits from the same numbers.
+        self.register_buffer("weight", weight.detach().clone(memory_format=torch.contiguous_format))
         self.input_size = input_size
         self.use_bias = use_bias
         self.use_input = use_input

@@ -61,10 +61,10 @@ ARPACK_NCV = 64
 ARPACK_TOL = 1e-8
 # Up to this size the dense eigenvalues come from PyTorch's LAPACK (MKL in the x86 wheels), about
 # twice as fast as NumPy's here (7 vs 14 ms at 100 neurons, one thread), which matters when the
-# eigenvalue problem is a third of a small reservoir's first fit. Above it MKL splits the work
-# over threads and its last bits then depend on the thread count (measured: equal up to 128,
-# different from 132 on); NumPy's do not, so larger matrices stay with NumPy and the weights a
-# seed draws do not depend on how many threads the process runs.
+# eigenvalue problem is a third of a small reservoir's first fit. MKL may split the work over
+# threads, and its last bits then depend on the thread count (from 132 neurons on an Intel Xeon,
+# from 128 or fewer on an AMD EPYC), so it runs on one thread; NumPy's do not, and larger
+# matrices stay with NumPy. The weights a seed draws do not depend on the thread count.
 TORCH_EIG_MAX = 128
 # The pure-PyTorch step uses a dense matmul when W is small or not really sparse (measured: dense
 # addmm beats CSR below a few hundred units at ~10 nonzeros per row, and above ~10% density).
@@ -213,9 +213,16 @@ def _spectrum(W: sp.spmatrix | np.ndarray) -> tuple[float, np.ndarray | None]:
 def _eigvals(dense: np.ndarray) -> np.ndarray:
     """All eigenvalues of a square float64 matrix (see ``TORCH_EIG_MAX`` for which LAPACK)."""
     dense = np.asarray(dense, dtype=np.float64)
-    if dense.shape[0] <= TORCH_EIG_MAX:
+    if dense.shape[0] > TORCH_EIG_MAX:
+        return np.linalg.eigvals(dense)
+    threads = torch.get_num_threads()
+    if threads == 1:
         return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
-    return np.linalg.eigvals(dense)
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def effective_spectral_radius(W: sp.spmatrix | np.ndarray, leak_rate: float | np.ndarray) -> float:
