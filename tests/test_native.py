@@ -44,7 +44,7 @@ def test_tanh_is_accurate_to_a_few_ulp_and_keeps_nan():
 def test_the_kernels_activation_loop_is_vectorised():
     # The activation is the larger half of a step. GCC once compiled it one value at a time (the
     # tanh's clamp became a branch it would not if-convert around a division under trapping math),
-    # which made the loop 1.3-2x slower; packed divisions in the time loop show it is vectorised.
+    # which made a harvest 1.3-2.2x slower; packed divisions in the time loop show it is vectorised.
     text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(native._library_path())],
                           capture_output=True, text=True, check=True).stdout
     packed = {}

@@ -185,7 +185,7 @@ def test_readout_forward_equals_weight_times_features(use_bias, use_input):
 def test_readout_output_does_not_depend_on_where_the_weight_sits_in_memory(offset):
     # A loaded model's weight sits at whatever offset the file gave it; BLAS kernels may sum in a
     # different order for a differently aligned operand, which changed a reloaded model's
-    # predictions in the last bit (seen with OpenBLAS on an AMD EPYC).
+    # predictions in the last bit (seen with PyTorch's CPU BLAS on an AMD EPYC).
     g = torch.Generator().manual_seed(2)
     x = torch.randn(1, 99, 80, generator=g, dtype=torch.float64)
     u = torch.randn(1, 99, 1, generator=g, dtype=torch.float64)
