@@ -5,11 +5,14 @@ import pytest
 import torch
 
 from esnkit.readout import (
+    LAPACK_EIGH_FROM,
     FeatureBuffer,
     NormalEquations,
     Readout,
+    eigh,
     feature_size,
     features,
+    gram,
     kept_rows,
     solve_lstsq,
     solve_normal_equations,
@@ -105,6 +108,33 @@ def test_only_the_lower_triangle_of_G_is_read(solver, ridge):
     torch.testing.assert_close(solve_normal_equations(G, ne.C, ridge, solver), want, rtol=0, atol=0)
     # the accumulated triangle itself (no symmetric copy) gives the same weights
     torch.testing.assert_close(ne.solve(ridge, solver), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("F", [LAPACK_EIGH_FROM - 172, LAPACK_EIGH_FROM + 8])
+def test_eigh_decomposes_a_batch_from_its_lower_triangle(F):
+    # both sides of the size where the CPU switches from PyTorch's LAPACK to SciPy's
+    Z = torch.from_numpy(rng.normal(size=(2, 3, 2 * F, F)) * np.logspace(0, -3, F))
+    G = Z.mT @ Z
+    G = (G + G.mT) / 2
+    upper_nan = torch.tril(G) + torch.triu(torch.full_like(G, float("nan")), 1)
+    s, V = eigh(upper_nan)
+    assert s.shape == (2, 3, F) and V.shape == (2, 3, F, F)
+    scale = float(s.abs().max())
+    torch.testing.assert_close(s, torch.linalg.eigh(G).eigenvalues, rtol=0, atol=1e-13 * scale)
+    assert bool((s[..., 1:] >= s[..., :-1]).all())
+    eye = torch.eye(F, dtype=torch.float64)
+    torch.testing.assert_close(V.mT @ V, eye.expand_as(V), rtol=0, atol=1e-12)
+    torch.testing.assert_close((V * s[..., None, :]) @ V.mT, G, rtol=0, atol=1e-13 * scale)
+
+
+def test_gram_equals_the_product_for_a_batch_and_promotes_float32():
+    Z = torch.from_numpy(rng.normal(size=(2, 3, 50, 7)))
+    G = gram(Z)
+    assert G.dtype == torch.float64 and G.shape == (2, 3, 7, 7)
+    assert torch.equal(G, G.mT)
+    torch.testing.assert_close(G, Z.mT @ Z, rtol=1e-14, atol=1e-12)
+    z32 = Z[0, 0].float()
+    torch.testing.assert_close(gram(z32), z32.double().T @ z32.double(), rtol=1e-14, atol=1e-12)
 
 
 def test_feature_buffer_rows_equal_concatenated_features():

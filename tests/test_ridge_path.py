@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from esnkit.readout import solve_normal_equations
+from esnkit.readout import LAPACK_EIGH_FROM, solve_normal_equations
 from esnkit.ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
 
 
@@ -21,12 +21,13 @@ def close(a, b, tol=1e-10):
     return float((a - b).norm() / b.norm()) <= tol
 
 
-def test_path_equals_separate_solves():
-    Z, Y = problem()
+@pytest.mark.parametrize("M,F", [(300, 12), (1000, LAPACK_EIGH_FROM + 8)])
+def test_path_equals_separate_solves(M, F):
+    Z, Y = problem(M, F)
     ridges = ridge_grid(1e-6, 10.0, 13)
     path = RidgePath(Z.T @ Z, Z.T @ Y)
     W = path.weights(ridges)
-    assert W.shape == (13, 2, 12)
+    assert W.shape == (13, 2, F)
     for i, r in enumerate(ridges):
         ref = solve_normal_equations(Z.T @ Z, Z.T @ Y, float(r), "cholesky")
         assert close(W[i], ref)
@@ -95,13 +96,14 @@ def test_gcv_tracks_brute_force_leave_one_out():
     assert abs(int(np.argmin(gcv)) - int(np.argmin(loo))) <= 1
 
 
-def test_kfold_equals_refitting_each_fold():
-    Z, Y = problem(M=200, F=10, D=2)
+@pytest.mark.parametrize("M,F", [(200, 10), (1000, LAPACK_EIGH_FROM + 8)])
+def test_kfold_equals_refitting_each_fold(M, F):
+    Z, Y = problem(M=M, F=F, D=2)
     ridges = [1e-4, 1e-1]
     got = kfold_sse(Z, Y, 5, ridges)
     want = torch.zeros(2, 2, dtype=torch.float64)
-    for f in block_folds(200, 5):
-        train = torch.ones(200, dtype=torch.bool)
+    for f in block_folds(M, 5):
+        train = torch.ones(M, dtype=torch.bool)
         train[f] = False
         for i, r in enumerate(ridges):
             W = solve_normal_equations(Z[train].T @ Z[train], Z[train].T @ Y[train], r, "cholesky")

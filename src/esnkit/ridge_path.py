@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from .readout import _check_finite
+from .readout import _check_finite, eigh, gram
 
 
 def ridge_grid(low: float = 1e-12, high: float = 1.0, num: int = 25) -> np.ndarray:
@@ -111,7 +111,7 @@ class RidgePath:
     def _eigen(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(s, V, A)``: eigenvalues and eigenvectors of ``G = V diag(s) V^T``, and ``A = V^T C``."""
         if self._eig is None:
-            s, V = torch.linalg.eigh(self.G)
+            s, V = eigh(self.G)
             # G is positive semi-definite; eigenvalues a rounding error below zero are zero.
             self._eig = (s.clamp_min(0.0), V, V.mT @ self.C)
         return self._eig
@@ -227,7 +227,7 @@ def kfold_sse(Z: torch.Tensor, Y: torch.Tensor, k: int, ridges, method: str = "e
     if Y.ndim < Z.ndim:
         Y = Y.expand(*Z.shape[:-2], *Y.shape)
     folds = block_folds(Z.shape[-2], k)
-    G_f = [Z[..., f, :].mT @ Z[..., f, :] for f in folds]
+    G_f = [gram(Z[..., f, :]) for f in folds]
     C_f = [Z[..., f, :].mT @ Y[..., f, :] for f in folds]
     G, C = sum(G_f), sum(C_f)
     total = None
