@@ -102,6 +102,21 @@ def test_chunked_run_equals_single_chunk():
     np.testing.assert_allclose(a.generate(30), b.generate(30), atol=1e-12)
 
 
+@pytest.mark.parametrize("chunk_size", [7, 64, 10_000])
+def test_states_of_a_ragged_batch_are_each_sequences_own_in_any_chunking(chunk_size):
+    # states are written chunk by chunk into one (batch, time, N) buffer: every chunk must land
+    # in its own place, for every sequence of a batch
+    esn = small(leak_rate=0.6, chunk_size=chunk_size).fit(RNG.uniform(-1, 1, (120, 1)), RNG.uniform(-1, 1, (120, 1)))
+    seqs = [RNG.uniform(-1, 1, (n, 1)) for n in (70, 33, 64)]
+    w = ref.Weights(esn.reservoir)
+    x0 = RNG.uniform(-1, 1, 40)
+    got = esn.states(seqs, initial_state=x0)
+    assert [g.shape for g in got] == [(70, 40), (33, 40), (64, 40)]
+    for g, u in zip(got, seqs):
+        np.testing.assert_allclose(g, ref.harvest(w, u, np.zeros((len(u), 1)), x0=x0), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(g, esn.states(u, initial_state=x0), rtol=0, atol=1e-13)
+
+
 def test_state_is_carried_only_on_request():
     s = ek.datasets.sine(400, period=30)
     esn = small().fit(s[:200], s[1:201])

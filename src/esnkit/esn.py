@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import _alloc
 from ._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from .errors import NotFittedError
 from .loop import Unrolled, unroll
@@ -345,13 +346,14 @@ class ESN(nn.Module):
         teacher: torch.Tensor | None = None,
         closed_loop: bool = False,
         keep_states: bool = True,
-        into: FeatureBuffer | None = None,
+        into: Callable[[slice], torch.Tensor] | None = None,
     ) -> Iterator[tuple[slice, torch.Tensor | None, Unrolled]]:
         """Run over ``steps`` in chunks of ``chunk_size``; yields ``(time slice, inputs, Unrolled)``.
 
         ``teacher`` (B, T, D) is the target sequence fed back under teacher forcing. Without it, a
         model with output feedback (or ``closed_loop``) runs its readout inside the loop. ``into``
-        receives each chunk's states (so chunks must fit in it); the yielded states are its view.
+        maps a chunk's time slice to the (B, steps, N) tensor that receives its states; the
+        yielded states are that tensor.
         """
         res, readout = self.reservoir, self.readout
         B = start.x.shape[0]
@@ -376,7 +378,7 @@ class ESN(nn.Module):
                 y0=y,
                 inputs_from_outputs=closed_loop and res.input_size > 0,
                 keep_states=keep_states,
-                states_out=into.states(sl.stop - lo) if into is not None else None,
+                states_out=into(sl) if into is not None else None,
                 step_offset=lo,
             )
             x, y = out.x, out.y
@@ -470,7 +472,8 @@ class ESN(nn.Module):
         keep_rows = self.solver == "lstsq"
         rows_z, rows_y = [], []
         final_x = start.x.clone()
-        for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data, into=buffer):
+        for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data,
+                                       into=lambda sl: buffer.states(sl.stop - sl.start)):
             keep = Y.kept(self.washout, sl)
             for b, t in ends_in(Y.lengths, sl):
                 final_x[b] = out.states[b, t]
@@ -587,9 +590,13 @@ class ESN(nn.Module):
         if ref is None:
             raise ValueError("states needs inputs, targets, or both")
         start = self._start_state(initial_state, ref.batch_size)
-        xs = [out.states for _, _, out in self._chunks(
-            ref.steps, start, inputs=U, teacher=Y.data if Y is not None else None)]
-        return from_batch(torch.cat(xs, dim=1), ref)
+        # written in place by each chunk: concatenating the chunks afterwards took longer than the
+        # time loop (a second pass over memory the allocator had just mapped page by page)
+        xs = _alloc.empty((ref.batch_size, ref.steps, self.reservoir_size), dtype, device)
+        for _ in self._chunks(ref.steps, start, inputs=U, teacher=Y.data if Y is not None else None,
+                              into=lambda sl: xs[:, sl]):
+            pass
+        return from_batch(xs, ref)
 
     def save(self, path) -> None:
         """Write the fitted model to ``path``; see :func:`esnkit.save`."""
