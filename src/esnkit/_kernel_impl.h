@@ -105,6 +105,17 @@ static inline REAL FN(dot_)(const REAL *restrict a, const REAL *restrict b, int6
 static inline __attribute__((always_inline)) void FN(dense_acc_)(
     REAL *restrict out, const REAL *restrict M, int64_t rows, int64_t cols, const REAL *restrict v,
     const int64_t B) {
+    if (B == 1 && cols < VW) {
+        /* a few columns (the feedback of a few outputs): what dot_ computes for them, without
+         * its vector set-up and horizontal sum per row, which cost generation more than the rest
+         * of its readout and feedback */
+        for (int64_t r = 0; r < rows; r++) {
+            REAL s = 0;
+            for (int64_t c = 0; c < cols; c++) s += M[r * cols + c] * v[c];
+            out[r] += s;
+        }
+        return;
+    }
     for (int64_t r = 0; r < rows; r++) {
         const REAL *restrict mr = M + r * cols;
         if (B == 1) {
