@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     kept, dropped = (harvest_rate(1000, T, 64, torch.float32, "native", keep) if native.available() else None
                      for keep in (True, False))
     lines += ["", "## States kept or not (native, N=1000, 64 float32 sequences), sequence-steps per second", "",
-              "| states kept (as above) | states not kept | not kept / kept |", "|---|---|---|",
+              "Measured again, one after the other: the machine's speed drifts between this and the table above.", "",
+              "| states kept | states not kept | not kept / kept |", "|---|---|---|",
               f"| {fmt(kept)} | {fmt(dropped)} | {ratio(dropped, kept)} |"]
     print(lines[-1], flush=True)
 
