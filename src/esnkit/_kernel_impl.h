@@ -40,8 +40,9 @@ static inline void FN(activate_)(REAL *restrict v, int64_t n, int64_t act) {
  * loop over the row. The x[col] operands are loaded one by one into the lanes, not gathered:
  * gather instructions are slow on many x86 cores (microcode mitigations on Intel; on AMD Zen the
  * gathered loop took 1.3-1.7x as long as a scalar one), while lane loads let the values and the
- * stores go by whole vectors (the scalar loop read each value alone: 1.2x as long in float64,
- * 1.35x in float32 at N = 1000 on a 2 vCPU AMD EPYC). The column indices are read two at a time
+ * stores go by whole vectors. Alone, the scalar loop, which read each value by itself, took 1.2x
+ * as long in float64 and 1.35x in float32 at N = 1000 on a 2 vCPU AMD EPYC; in a whole step the
+ * float64 harvest was no faster, the float32 one 1.2x. The column indices are read two at a time
  * in one 64-bit load. */
 static __attribute__((noinline, optimize("no-tree-vectorize"))) void FN(sell_matvec_)(
     int64_t N, const int64_t *restrict ptr, const int32_t *restrict col, const REAL *restrict val,
