@@ -108,6 +108,11 @@ def _add_lower_gram(G: torch.Tensor, Z: torch.Tensor) -> None:
         g[...] = out
 
 
+def _from_lower(G: torch.Tensor) -> torch.Tensor:
+    """The symmetric matrix (..., F, F) whose lower triangle is ``G``'s (the upper is not read)."""
+    return torch.tril(G) + torch.tril(G, -1).mT
+
+
 def gram(Z: torch.Tensor) -> torch.Tensor:
     """The symmetric float64 Gram matrix ``Z^T Z`` (..., F, F) of rows ``Z`` (..., M, F), by
     ``dsyrk`` on the CPU."""
@@ -118,7 +123,7 @@ def gram(Z: torch.Tensor) -> torch.Tensor:
     G = _alloc.zeros((*Z.shape[:-2], F, F), torch.float64, "cpu")
     for g, z in zip(G.view(-1, F, F), Z.reshape(-1, *Z.shape[-2:])):
         _add_lower_gram(g, z)
-    return torch.tril(G) + torch.tril(G, -1).mT
+    return _from_lower(G)
 
 
 class NormalEquations:
@@ -150,7 +155,7 @@ class NormalEquations:
         """The full symmetric Gram matrix ``Z^T Z`` (F, F), float64 (a copy on the CPU)."""
         if not self._one_triangle:
             return self._G
-        return torch.tril(self._G) + torch.tril(self._G, -1).T
+        return _from_lower(self._G)
 
     def solve(self, ridge: float, solver: Solver = "auto") -> torch.Tensor:
         """Readout weights ``(D, F)``, as :func:`solve_normal_equations` but from the accumulated
@@ -243,9 +248,9 @@ def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solve
                 if info == 0:
                     return torch.from_numpy(solution).T
         else:
-            A = torch.tril(G)
+            A = _from_lower(G)
             A.diagonal().add_(ridge)
-            L, info = torch.linalg.cholesky_ex(A + A.tril(-1).T)
+            L, info = torch.linalg.cholesky_ex(A)
             if int(info) == 0:
                 return torch.cholesky_solve(C, L).T
     return _eigh_solve(G, C, ridge).T
