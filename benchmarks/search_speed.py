@@ -34,9 +34,8 @@ import _report
 import torch
 
 import esnkit as ek
-from esnkit.ensemble import Ensemble
-from esnkit.readout import solve_normal_equations
-from esnkit.ridge_path import RidgePath, kfold_sse, ridge_grid
+from esnkit.models import Ensemble
+from esnkit.readout import RidgePath, kfold_sse, ridge_grid, solve_normal_equations
 
 N, TRAIN, VAL, WASHOUT = 500, 2000, 500, 100
 PARALLEL = f"reservoirpy parallel_research ({os.cpu_count()} processes)"

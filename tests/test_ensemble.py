@@ -9,8 +9,9 @@ import torch
 
 import esnkit as ek
 from esnkit import native
-from esnkit.ensemble import Ensemble
-from esnkit.loop import _run_torch, _Step, block_dense, ell_layout
+from esnkit.loop.cuda_graph import block_dense, ell_layout
+from esnkit.loop.eager import _run_torch, _Step
+from esnkit.models import Ensemble
 from esnkit.reservoir import Reservoir
 
 MEMBERS = [

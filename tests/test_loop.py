@@ -27,7 +27,7 @@ def test_closed_loop_generation_equals_step_by_step_generation():
 def test_eager_loop_equals_the_reference_for_both_layouts(monkeypatch, activation, B, leak):
     # The eager step writes each state into the states buffer (in place where the activation allows),
     # with a CSR W above DENSE_MATMUL_MAX and a dense one below: both must give the reference's states.
-    import esnkit.reservoir as res
+    import esnkit.reservoir.module as res
 
     n = 300
     a = np.random.default_rng(5).uniform(0.2, 1.0, n) if leak == "per-neuron" else leak
@@ -73,7 +73,7 @@ def test_eager_loop_with_a_callable_activation_equals_the_named_one(leak):
 
 
 def test_a_captured_gpu_step_gathers_rows_where_a_dense_w_would_be_large():
-    from esnkit.loop import _graph_layout
+    from esnkit.loop.cuda_graph import _graph_layout
 
     def ensemble(K, n):
         return ek.Reservoir.stack([ek.Reservoir.random(n, 1, in_degree=10, seed=k) for k in range(K)])

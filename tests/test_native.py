@@ -258,7 +258,7 @@ def test_backend_names_are_checked():
 @pytest.mark.cuda
 @pytest.mark.parametrize("n, B", [(300, 1), (300, 16), (3000, 1), (3000, 16)])
 def test_cuda_graph_loop_equals_the_eager_loop(n, B):
-    from esnkit.loop import _graph_layout
+    from esnkit.loop.cuda_graph import _graph_layout
 
     D = 1
     r = ek.Reservoir.random(n, D, D, leak_rate=0.7, bias_scaling=0.3, feedback_scaling=0.5, seed=2).to("cuda")

@@ -9,7 +9,8 @@ import scipy.stats
 import torch
 
 import esnkit as ek
-from esnkit.reservoir import DENSE_EIG_MAX, TORCH_EIG_MAX, Reservoir, random_recurrent, seeded_effective_radius
+from esnkit.reservoir import Reservoir, random_recurrent, seeded_effective_radius
+from esnkit.reservoir.spectral import DENSE_EIG_MAX, TORCH_EIG_MAX
 
 
 # the two dense paths (PyTorch's LAPACK, NumPy's) and the ARPACK path; seed 6 at 500 neurons is a W
@@ -222,7 +223,7 @@ def test_constructor_checks_shapes():
 
 
 def test_a_seed_draws_its_matrix_once_and_solves_its_eigenvalue_problem_once(monkeypatch):
-    import esnkit.reservoir as res
+    import esnkit.reservoir.spectral as res
 
     res.clear_spectrum_cache()
     calls = {"draw": 0, "eig": 0}

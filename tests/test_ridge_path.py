@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from esnkit.readout import LAPACK_EIGH_FROM, solve_normal_equations
-from esnkit.ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
+from esnkit.readout import (
+    LAPACK_EIGH_FROM,
+    RidgePath,
+    block_folds,
+    cheaper_method,
+    kfold_sse,
+    ridge_grid,
+    solve_normal_equations,
+)
 
 
 def problem(M=300, F=12, D=2, seed=0, noise=0.1):

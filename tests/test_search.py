@@ -11,8 +11,7 @@ import pytest
 
 import esnkit as ek
 from esnkit.cli import main
-from esnkit.search_space import load_space, make_space
-from esnkit.searching import SearchError, search
+from esnkit.tuning import SearchError, load_space, make_space, search
 
 SPACE = {"spectral_radius": (0.3, 1.2), "leak_rate": {"low": 0.2, "high": 1.0, "log": True}}
 FIXED = {"reservoir_size": 60, "washout": 20, "seed": 0}

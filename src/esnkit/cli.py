@@ -99,8 +99,7 @@ def _search(args: argparse.Namespace) -> int:
     import torch
 
     import esnkit as ek
-    from esnkit.search_space import load_space, make_space
-    from esnkit.searching import SearchError, search
+    from esnkit.tuning import SearchError, load_space, make_space, search
 
     torch.set_num_threads(args.threads)
     if args.space:

@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .esn import ESN
+from .models.esn import ESN
 from .readout import Readout
 from .reservoir import ACTIVATIONS, Reservoir
 

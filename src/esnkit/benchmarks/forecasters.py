@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NonFiniteStateError
-from ..esn import ESN, ESNState
+from ..models.esn import ESN, ESNState
 
 # When a batched free run blows up, each start is rerun alone in chunks of this many steps, so the
 # others keep their forecasts and the diverged one keeps everything before the chunk it blew up in.

@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from .readout import _check_finite, eigh, gram
+from .linalg import _check_finite, eigh, gram
 
 
 def ridge_grid(low: float = 1e-12, high: float = 1.0, num: int = 25) -> np.ndarray:

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _alloc
-from ._series import Batch, ends_in, from_batch, same_lengths, to_batch
-from .errors import NotFittedError
-from .loop import Unrolled, unroll
-from .readout import (
+from .. import _alloc
+from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
+from ..errors import NotFittedError
+from ..loop import Unrolled, unroll
+from ..readout import (
     SOLVERS,
     FeatureBuffer,
     NormalEquations,
@@ -36,7 +36,7 @@ from .readout import (
     kept_rows,
     solve_lstsq,
 )
-from .reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
+from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
 
 # Values per chunk buffer (drive, states, features) when chunk_size is None: 8 MB in float64,
 # large enough that the per-chunk BLAS calls run at full speed.
@@ -600,7 +600,7 @@ class ESN(nn.Module):
 
     def save(self, path) -> None:
         """Write the fitted model to ``path``; see :func:`esnkit.save`."""
-        from .io import save
+        from ..io import save
 
         save(self, path)
 

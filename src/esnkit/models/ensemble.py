@@ -23,11 +23,11 @@ from typing import Any
 
 import torch
 
-from ._series import Batch, ends_in
+from .._series import Batch, ends_in
+from ..loop import unroll
+from ..readout import NormalEquations, feature_size, features, solve_normal_equations
+from ..reservoir import Drive, Reservoir
 from .esn import ESN, ESNState, shifted
-from .loop import unroll
-from .readout import NormalEquations, feature_size, features, solve_normal_equations
-from .reservoir import Drive, Reservoir
 
 # Parameters every member must share: they fix the layout of the stacked run and of the features.
 SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "chunk_size", "dtype", "device")

@@ -3,10 +3,10 @@
 One round of the search:
 
 1. Optuna's sampler (TPE, random, grid or CMA-ES) proposes ``batch_size`` configurations.
-2. They are evaluated together as one :class:`~esnkit.ensemble.Ensemble`: one harvest pass over
+2. They are evaluated together as one :class:`~esnkit.models.Ensemble`: one harvest pass over
    the training and validation data for all of them, all readouts solved as a batch.
 3. For every configuration the whole ridge path comes from one eigendecomposition
-   (:class:`~esnkit.ridge_path.RidgePath`): the validation error of every ridge value on the grid,
+   (:class:`~esnkit.readout.RidgePath`): the validation error of every ridge value on the grid,
    exactly, without rerunning the reservoir. The trial's value is its best ridge value's.
 4. Results go back to the Optuna study (in a storage such as SQLite, so an interrupted search
    resumes where it stopped); rounds run in parallel on Dask workers, or in this process.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,201 +30,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._series import to_batch
-from .ensemble import SHARED, Ensemble, Harvest, fitted_member
-from .errors import NonFiniteStateError
-from .esn import ESN, ESNState
-from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse
-from .search_space import SearchSpace, load_space, make_space
+from .._series import to_batch
+from ..errors import SearchCapWarning, SearchError
+from ..models.esn import ESN
+from ..readout.ridge_path import block_folds
+from .executors import _Dask, _InProcess
+from .objectives import OBJECTIVES, Task, _failure, _free_run_windows
+from .space import SearchSpace, load_space, make_space
 
-OBJECTIVES = ("nrmse", "free_run", "vpt")
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
-# Evaluation failures a trial records instead of stopping the search.
-TRIAL_ERRORS = (ValueError, TypeError, ArithmeticError, RuntimeError, NonFiniteStateError, np.linalg.LinAlgError)
-
-
-class SearchError(RuntimeError):
-    """The search could not run (an unreachable scheduler, a space that does not fit the data...)."""
-
-
-class SearchCapWarning(UserWarning):
-    """The best trials reached the objective's ceiling (a valid prediction time as long as the horizon)."""
-
-
-@dataclass
-class Task:
-    """Everything a worker needs to score configurations; sent to each Dask worker once."""
-
-    inputs: np.ndarray | None
-    targets: np.ndarray
-    split: int
-    ridges: np.ndarray
-    objective: str | Callable
-    folds: int | None = None
-    horizon: int = 84
-    starts: int = 10
-    threshold: float = 0.3
-    time_scale: float = 1.0
-    ridge_candidates: int | None = 5
-    dtype: str = "float64"
-    device: str = "cpu"
-
-
-# ---------------------------------------------------------------------------------------------
-# scoring (runs on the workers)
-
-
-def _var(y: torch.Tensor) -> torch.Tensor:
-    v = y.to(torch.float64).var(dim=0, unbiased=False)
-    return torch.where(v > 0, v, torch.ones_like(v))
-
-
-def _free_run_windows(n_rows: int, task: Task) -> np.ndarray:
-    last = n_rows - task.horizon - 1
-    if last < 0:
-        raise ValueError(f"the validation part has {n_rows} steps, too few for horizon={task.horizon}: "
-                          "lower horizon or raise the validation fraction")
-    return np.unique(np.linspace(0, last, task.starts).round().astype(int))
-
-
-def _free_runs(model: ESN, reservoir, weight, h: Harvest, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
-    """Free runs from every start: predictions and truth, both (starts, horizon, D)."""
-    N = reservoir.size
-    rows = _free_run_windows(h.Z.shape[1], task)
-    idx = torch.as_tensor(rows, device=h.Z.device)
-    x0 = h.Z[k, idx, -N:].to(weight.dtype)
-    y0 = h.Y[idx]
-    esn = fitted_member(model, reservoir, weight, h.input_size, ESNState(x0, y0), h.targets)
-    pred = esn.generate(task.horizon)
-    truth = torch.stack([h.Y[r + 1: r + 1 + task.horizon] for r in rows])
-    return np.asarray(pred, dtype=np.float64).reshape(truth.shape), truth.double().cpu().numpy()
-
-
-def _score_free_run(pred: np.ndarray, truth: np.ndarray, std: np.ndarray, task: Task) -> float:
-    err = (pred - truth) / std  # (starts, horizon, D)
-    if task.objective == "free_run":
-        return float(np.sqrt((err**2).mean(axis=(0, 1))).mean())
-    rms = np.sqrt((err**2).mean(axis=-1))  # (starts, horizon)
-    over = rms > task.threshold
-    steps = np.where(over.any(axis=1), over.argmax(axis=1), task.horizon)
-    return float(np.median(steps)) * task.time_scale
-
-
-def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
-    U = None if task.inputs is None else task.inputs
-    h = Ensemble(models).harvest(U, task.targets, split=None if task.folds else task.split, keep_all=bool(task.folds))
-    ridges = task.ridges
-    var = _var(h.Y)
-    # A GPU decomposes a batch of symmetric matrices larger than 32 x 32 one at a time, but
-    # factors a batch by Cholesky in one call, so a large batch is solved one ridge value at a
-    # time (see RidgePath). Ridge values too small for a stable factorisation then score NaN
-    # and are passed over.
-    method = cheaper_method(h.G, len(ridges))
-    if task.folds:
-        sse = kfold_sse(h.Z, h.Y, task.folds, ridges, method=method)  # (K, L, D)
-        path = None
-    else:
-        path = RidgePath(h.G, h.C, yy=h.yy, count=h.count, method=method)
-        sse = path.sse(h.Z, h.Y, ridges)
-    one_step = torch.sqrt(sse / (h.Y.shape[0] * var)).mean(dim=-1)  # (K, L)
-    results = []
-    std = np.sqrt(var.cpu().numpy())
-    for k, model in enumerate(models):
-        try:
-            results.append(_score_member(model, k, h, path, one_step[k], std, task))
-        except SearchError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a user objective may raise anything: that trial fails
-            results.append(_failure(exc))
-    return results
-
-
-def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve: torch.Tensor, std: np.ndarray,
-                  task: Task) -> dict:
-    ridges = task.ridges
-    best = int(torch.argmin(torch.nan_to_num(curve, nan=math.inf)))
-    res = {"one_step_nrmse": float(curve[best]), "ridge": float(ridges[best])}
-    if task.objective == "nrmse":
-        res["value"] = res["one_step_nrmse"]
-    else:
-        finite = torch.isfinite(curve).tolist()
-        order = torch.argsort(torch.nan_to_num(curve, nan=math.inf))
-        cand = [r for r in order[: task.ridge_candidates or len(ridges)].tolist() if finite[r]]
-        weights = path[k].weights(ridges[cand])  # (L', D, F)
-        best_val, best_ridge, errors = None, None, []
-        maximise = task.objective == "vpt"
-        for j, r in enumerate(cand):
-            w = weights[j].to(h.reservoirs[k].W_values.dtype)
-            try:
-                if callable(task.objective):
-                    esn = fitted_member(model, h.reservoirs[k], w, h.input_size, h.at_split[k], h.targets)
-                    val_in = None if task.inputs is None else task.inputs[task.split:]
-                    v = float(task.objective(esn, val_in, task.targets[task.split:]))
-                else:
-                    pred, truth = _free_runs(model, h.reservoirs[k], w, h, k, task)
-                    v = _score_free_run(pred, truth, std, task)
-            except NonFiniteStateError as exc:
-                errors.append(str(exc))
-                continue
-            if not math.isfinite(v):
-                errors.append(f"the objective returned {v!r}")
-                continue
-            if best_val is None or (v > best_val if maximise else v < best_val):
-                best_val, best_ridge = v, float(ridges[r])
-        if best_val is None:
-            raise ValueError("; ".join(errors) or "no ridge value could be scored")
-        res["value"], res["ridge"] = best_val, best_ridge
-    if not math.isfinite(res["value"]):
-        raise ValueError(f"the objective is {res['value']!r} for every ridge value")
-    return res
-
-
-def _failure(exc: BaseException) -> dict:
-    return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)}
-
-
-def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """Score ``configs`` (ESN arguments) on ``task``; one result dict per configuration.
-
-    Configurations sharing the ensemble-layout parameters run as one ensemble. A configuration
-    that fails gets ``{"error": ...}``; when a shared run fails (a diverging member makes the
-    whole stacked state non-finite) its members are retried one by one, so only the culprit fails.
-    """
-    results: list[dict | None] = [None] * len(configs)
-    groups: dict[tuple, list[tuple[int, ESN]]] = {}
-    for i, cfg in enumerate(configs):
-        try:
-            m = ESN(**{**cfg, "dtype": task.dtype, "device": task.device})
-        except (ValueError, TypeError) as exc:
-            results[i] = _failure(exc)
-            continue
-        key = tuple(repr(getattr(m, name)) for name in SHARED)
-        groups.setdefault(key, []).append((i, m))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # echo-state and convergence notices, trial after trial
-        for members in groups.values():
-            pending = [members]
-            while pending:
-                group = pending.pop()
-                try:
-                    out = _evaluate_ensemble([m for _, m in group], task)
-                except SearchError:
-                    raise
-                except TRIAL_ERRORS as exc:
-                    if len(group) > 1:
-                        pending.extend([[g] for g in group])
-                        continue
-                    results[group[0][0]] = _failure(exc)
-                    continue
-                for (i, _), r in zip(group, out):
-                    results[i] = r
-    return results
-
-
-def _evaluate_on_worker(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
-    # one worker process per core: a multi-threaded BLAS inside each would oversubscribe them
-    torch.set_num_threads(1)
-    return evaluate(task, configs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,127 +118,6 @@ def _sampler(name: str, space: SearchSpace, seed: int | None):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
-
-
-class _Round:
-    """A round of configurations waiting to run in this process (hashable by identity)."""
-
-    def __init__(self, configs) -> None:
-        self.configs = configs
-
-
-class _InProcess:
-    """Runs each round here, when it is collected (no parallelism, no start-up cost)."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.slots = 1
-
-    def submit(self, configs):
-        return _Round(configs)
-
-    def wait_any(self, handles):
-        h = handles[0]
-        try:
-            return h, evaluate(self.task, h.configs), None
-        except SearchError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a user objective may raise anything; the trial records it
-            return h, None, exc
-
-    def cancel(self, handles) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-# A round whose task the cluster loses (a killed worker) is submitted again up to this many times.
-ROUND_RESUBMITS = 3
-
-
-class _DaskRound:
-    """A round of configurations on the cluster: its current future, and how often it was resubmitted."""
-
-    def __init__(self, configs, future) -> None:
-        self.configs = configs
-        self.future = future
-        self.resubmitted = 0
-
-
-class _Dask:
-    """Runs rounds as Dask tasks: on a LocalCluster, or on the cluster at ``scheduler``."""
-
-    def __init__(self, task: Task, scheduler: Any, workers: int | None, connect_timeout: float) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ModuleNotFoundError:  # pragma: no cover - a dependency
-            raise SearchError("a Dask scheduler needs distributed: pip install 'dask[distributed]'") from None
-        self.cluster = None
-        if scheduler == "local":
-            n = workers or max(1, os.cpu_count() or 1)
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-            self.client = Client(self.cluster)
-        elif isinstance(scheduler, str):
-            try:
-                self.client = Client(scheduler, timeout=connect_timeout)
-            except (OSError, TimeoutError) as exc:
-                raise SearchError(
-                    f"could not reach the Dask scheduler at {scheduler!r} within {connect_timeout:g} s ({exc}); "
-                    "check the address, or run locally with scheduler='local' (CLI: --scheduler local)"
-                ) from None
-        else:
-            self.client = scheduler  # a distributed.Client the caller owns
-        n_workers = len(self.client.scheduler_info().get("workers", {})) or 1
-        self.slots = 2 * n_workers  # one queued round per worker keeps each busy
-        self.task = task
-        self.task_ref = self.client.scatter(task, broadcast=True)
-
-    def submit(self, configs):
-        return _DaskRound(configs, self._submit(configs))
-
-    def _submit(self, configs):
-        return self.client.submit(_evaluate_on_worker, self.task_ref, configs, pure=False, retries=1)
-
-    def wait_any(self, handles):
-        from distributed import wait
-
-        while True:
-            try:
-                wait([h.future for h in handles], return_when="FIRST_COMPLETED")
-            except Exception as exc:  # noqa: BLE001
-                # distributed raises here when a finished future was cancelled: a killed worker's
-                # task that the scheduler forgot. That round is found below; anything else is real.
-                if all(h.future.status == "pending" for h in handles):
-                    raise SearchError(f"waiting for the Dask cluster failed: {exc}") from exc
-            h = next(h for h in handles if h.future.status != "pending")
-            if h.future.cancelled():
-                if h.resubmitted >= ROUND_RESUBMITS:
-                    return h, None, RuntimeError(
-                        f"its Dask task was lost {h.resubmitted + 1} times (workers died or left)")
-                # Run the round again rather than fail its trials, once the cluster has had a
-                # moment to replace the worker. The scattered task goes out again too: the copy
-                # the lost round depended on may have gone with the worker.
-                h.resubmitted += 1
-                time.sleep(0.5 * h.resubmitted)
-                self.task_ref = self.client.scatter(self.task, broadcast=True)
-                h.future = self._submit(h.configs)
-                continue
-            try:
-                return h, h.future.result(), None
-            except SearchError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a killed worker, a user error: the trials record it
-                return h, None, exc
-
-    def cancel(self, handles) -> None:
-        if handles:
-            self.client.cancel([h.future for h in handles])
-
-    def close(self) -> None:
-        if self.cluster is not None:
-            self.client.close()
-            self.cluster.close()
 
 
 def _finished(study) -> int:
@@ -531,7 +223,7 @@ def search(
     ``washout``); the rest validate it, driven on from where training ended. With ``folds=k`` the
     one-step error is blocked k-fold cross-validation over all steps instead.
 
-    ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.search_space`), or is a
+    ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.tuning.space`), or is a
     TOML file path (its ``[space]``, ``[fixed]`` and ``[ridge]`` apply; its search settings such as
     ``objective`` are read by the ``esnkit search`` command, and here are this function's arguments).
     ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).

@@ -1,4 +1,4 @@
-"""Random reservoir construction and the frozen reservoir module.
+"""The frozen reservoir module and its input drive.
 
 The reservoir holds the fixed weights of the state update
 
@@ -10,356 +10,29 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 
 from __future__ import annotations
 
-import collections
-import threading
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
-from . import _alloc
+from .. import _alloc
+from .activations import Activation, resolve_activation
+from .initializers import _Streams, _uniform, random_recurrent
+from .spectral import (
+    EchoStatePropertyWarning,
+    _rescale_factor,
+    _seeded_draw,
+    effective_spectral_radius,
+    spectral_radius,
+)
 
-Activation = Union[str, Callable[[torch.Tensor], torch.Tensor]]
-
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "identity": lambda z: z,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-}
-# The same functions writing into a given tensor (which may be their argument): the eager step
-# puts each new state straight into the states buffer, or overwrites a temporary it owns.
-ACTIVATIONS_OUT: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "tanh": lambda z, out: torch.tanh(z, out=out),
-    "identity": lambda z, out: z if out is z else out.copy_(z),
-    "relu": lambda z, out: torch.clamp_min(z, 0.0, out=out),
-    "sigmoid": lambda z, out: torch.sigmoid(z, out=out),
-}
-
-# Up to this size dense eigenvalues are exact and about as quick as ARPACK, and they are kept for
-# the leaky echo-state check; above it ARPACK on the sparse matrix is cheaper (measured at 10
-# nonzeros per row, one thread: 65 vs 43 ms at 200 neurons, 144 vs 60 ms at 300, 413 vs 41 ms at
-# 500) and still reaches the 1e-6 relative accuracy we promise on the spectral radius.
-DENSE_EIG_MAX = 200
-# ARPACK is asked for the ARPACK_WANTED eigenvalues of largest modulus, not one: a random matrix's
-# eigenvalues crowd the rim of a disc, and asked for one (64 Arnoldi vectors, tolerance 1e-10),
-# ARPACK settled on a smaller one while reporting convergence for 6 of 210 reservoirs of 250-3000
-# neurons (default and 50 nonzeros per row, seeds from 0; up to 0.4% low, so W came out that much
-# too large), and took up to 45 s on one of 1000 neurons. Asked for six with 64 vectors and
-# tolerance 1e-8 it found the largest for all 210 (against dense eigenvalues up to 1000 neurons,
-# above that against ARPACK asked for 20 with 300 vectors) to 2.1e-10 relative at worst, in median
-# times of 0.08 s at 500 neurons, 0.12 s at 1000 and 0.43 s at 2000 (one thread; asked for one:
-# 0.07, 0.12, 0.26 s), never more than 0.8 s. Fewer vectors (32) missed it again.
-ARPACK_WANTED = 6
-ARPACK_NCV = 64
-ARPACK_TOL = 1e-8
-# Up to this size the dense eigenvalues come from PyTorch's LAPACK (MKL in the x86 wheels), about
-# twice as fast as NumPy's here (7 vs 14 ms at 100 neurons, one thread), which matters when the
-# eigenvalue problem is a third of a small reservoir's first fit. MKL may split the work over
-# threads, and its last bits then depend on the thread count (from 132 neurons on an Intel Xeon,
-# from 128 or fewer on an AMD EPYC), so it runs on one thread; NumPy's do not, and larger
-# matrices stay with NumPy. The weights a seed draws do not depend on the thread count.
-TORCH_EIG_MAX = 128
 # The pure-PyTorch step uses a dense matmul when W is small or not really sparse (measured: dense
 # addmm beats CSR below a few hundred units at ~10 nonzeros per row, and above ~10% density).
 DENSE_MATMUL_MAX = 256
 DENSE_MATMUL_DENSITY = 0.1
-# Dense in-degree rows draw their columns from uniform keys this many at a time (8 MB of float64).
-KEY_BLOCK_VALUES = 1 << 20
-
-
-def resolve_activation(activation: Activation) -> Callable[[torch.Tensor], torch.Tensor]:
-    if callable(activation):
-        return activation
-    if isinstance(activation, str) and activation in ACTIVATIONS:
-        return ACTIVATIONS[activation]
-    raise ValueError(
-        f"activation must be one of {sorted(ACTIVATIONS)} or an elementwise callable, got {activation!r}"
-    )
-
-
-def default_connectivity(size: int) -> float:
-    """About ten recurrent connections per neuron, the usual sparse-reservoir choice."""
-    return min(1.0, 10.0 / size)
-
-
-def random_recurrent(
-    size: int,
-    rng: np.random.Generator,
-    *,
-    connectivity: float | None = None,
-    in_degree: int | None = None,
-) -> sp.csr_matrix:
-    """A random sparse ``size x size`` matrix with uniform(-1, 1) nonzeros (not yet rescaled).
-
-    Give either ``connectivity`` (each entry nonzero with that probability) or ``in_degree`` (every
-    row has exactly that many nonzeros, in distinct random columns).
-    """
-    if connectivity is not None and in_degree is not None:
-        raise ValueError("give connectivity or in_degree, not both")
-    if in_degree is not None:
-        if isinstance(in_degree, bool) or not isinstance(in_degree, (int, np.integer)) or not 1 <= in_degree <= size:
-            raise ValueError(f"in_degree must be an integer in [1, size={size}], got {in_degree!r}")
-        cols = _distinct_columns(rng, size, in_degree)
-        vals = rng.uniform(-1.0, 1.0, size=(size, in_degree))
-        indptr = np.arange(0, size * in_degree + 1, in_degree)
-        W = sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(size, size))
-        W.has_sorted_indices = True  # _distinct_columns sorts each row
-        return W
-    p = default_connectivity(size) if connectivity is None else connectivity
-    if not (isinstance(p, (int, float, np.floating)) and 0 < p <= 1):  # NaN fails the comparison too
-        raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
-    # The draws scipy.sparse.random makes (distinct flat positions in column-major order, then the
-    # values), put into sorted CSR directly: half the time of scipy's COO round trip (0.45 vs
-    # 0.9 ms at N = 75, a sizeable part of a small reservoir's first fit), and the same weights.
-    nnz = int(round(p * size * size))
-    flat = rng.choice(size * size, size=nnz, replace=False)
-    vals = rng.uniform(-1.0, 1.0, nnz)
-    row_major = (flat % size) * size + flat // size
-    order = np.argsort(row_major)
-    row_major = row_major[order]
-    indptr = np.searchsorted(row_major, np.arange(0, size * size + 1, size))
-    idx = np.int32 if nnz < 2**31 else np.int64
-    W = sp.csr_matrix((vals[order], (row_major % size).astype(idx), indptr.astype(idx)), shape=(size, size))
-    W.has_sorted_indices = True
-    return W
-
-
-def _distinct_columns(rng: np.random.Generator, size: int, k: int) -> np.ndarray:
-    """``(size, k)`` sorted column indices, each row ``k`` distinct draws from ``range(size)``.
-
-    Every row is a uniformly random k-subset, drawn for all rows at once: a per-row ``choice``
-    costs ~10-20 µs of Python per neuron, most of a small reservoir's construction.
-
-    - Sparse rows (k(k-1) ≤ 2·size, so a row of k uniform draws is likely free of repeats): all
-      rows are drawn and rows with a repeat are drawn again.
-    - Denser rows, ``m = min(k, size - k)`` up to size/8: m draws per row, and each repeated
-      value drawn again until none is left; for k > size/2 the m drawn are the columns left out.
-      The redraws treat every column alike, so each m-subset stays equally likely.
-    - Denser still: the k smallest of ``size`` uniform keys per row (O(size²) work, which the
-      output's size·k already is within a factor of 8).
-    """
-    if k * (k - 1) <= 2 * size:
-        cols = np.sort(rng.integers(0, size, size=(size, k)), axis=1)
-        redo = np.flatnonzero(_repeats(cols).any(axis=1))
-        while redo.size:
-            fresh = np.sort(rng.integers(0, size, size=(redo.size, k)), axis=1)
-            cols[redo] = fresh
-            redo = redo[_repeats(fresh).any(axis=1)]
-        return cols
-    m = min(k, size - k)
-    if 8 * m > size:
-        block = max(1, KEY_BLOCK_VALUES // size)  # rows of keys at a time: bounded memory, same draws
-        parts = [np.argpartition(rng.random((min(block, size - lo), size)), k - 1, axis=1)[:, :k]
-                 for lo in range(0, size, block)]
-        return np.sort(np.concatenate(parts), axis=1)
-    cols = np.sort(rng.integers(0, size, size=(size, m)), axis=1)
-    redo = np.arange(size)
-    while True:
-        rows = cols[redo]
-        repeat = _repeats(rows)
-        hit = repeat.any(axis=1)
-        if not hit.any():
-            break
-        redo, rows, repeat = redo[hit], rows[hit], repeat[hit]
-        r, c = np.nonzero(repeat)
-        rows[r, c + 1] = rng.integers(0, size, size=r.size)
-        rows.sort(axis=1)
-        cols[redo] = rows
-    if m == k:
-        return cols
-    kept = np.ones((size, size), dtype=bool)
-    kept[np.arange(size)[:, None], cols] = False
-    return np.nonzero(kept)[1].reshape(size, k)
-
-
-def _repeats(rows: np.ndarray) -> np.ndarray:
-    """``(r, k - 1)``: where each sorted row holds the value just before it again."""
-    return rows[:, 1:] == rows[:, :-1]
-
-
-def spectral_radius(W: sp.spmatrix | np.ndarray) -> float:
-    """Largest absolute eigenvalue of ``W``: dense ``eigvals`` for small matrices, ARPACK otherwise."""
-    return _spectrum(W)[0]
-
-
-def _spectrum(W: sp.spmatrix | np.ndarray) -> tuple[float, np.ndarray | None]:
-    """The spectral radius of ``W`` and, when they were computed densely, all its eigenvalues."""
-    n = W.shape[0]
-    if n <= DENSE_EIG_MAX:
-        dense = W.toarray() if sp.issparse(W) else np.asarray(W)
-        eigenvalues = _eigvals(dense)
-        return float(np.max(np.abs(eigenvalues))), eigenvalues
-    # A fixed start vector keeps ARPACK, and so the rescaled weights, bit-reproducible.
-    v0 = np.random.default_rng(12345).standard_normal(n)
-    try:
-        vals = spla.eigs(
-            sp.csr_matrix(W), k=ARPACK_WANTED, which="LM", v0=v0, tol=ARPACK_TOL, ncv=min(n, ARPACK_NCV),
-            maxiter=50 * n, return_eigenvectors=False,
-        )
-        return float(np.abs(vals).max()), None
-    except spla.ArpackNoConvergence:
-        dense = W.toarray() if sp.issparse(W) else np.asarray(W)
-        eigenvalues = _eigvals(dense)
-        return float(np.max(np.abs(eigenvalues))), eigenvalues
-
-
-def _eigvals(dense: np.ndarray) -> np.ndarray:
-    """All eigenvalues of a square float64 matrix (see ``TORCH_EIG_MAX`` for which LAPACK)."""
-    dense = np.asarray(dense, dtype=np.float64)
-    if dense.shape[0] > TORCH_EIG_MAX:
-        return np.linalg.eigvals(dense)
-    threads = torch.get_num_threads()
-    if threads == 1:
-        return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
-    torch.set_num_threads(1)
-    try:
-        return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
-    finally:
-        torch.set_num_threads(threads)
-
-
-def effective_spectral_radius(W: sp.spmatrix | np.ndarray, leak_rate: float | np.ndarray) -> float:
-    """Spectral radius of the leaky system's linearisation at the origin, ``(I - A) + A W``.
-
-    ``A = diag(a)`` holds the leak rates. For a scalar leak rate this is ``max |1 - a + a λ_i|``
-    over the eigenvalues ``λ_i`` of ``W``. Values ≥ 1 mean the echo state property cannot hold
-    around the zero state.
-    """
-    n = W.shape[0]
-    a = np.broadcast_to(np.asarray(leak_rate, dtype=np.float64), (n,))
-    A = sp.diags(a)
-    return spectral_radius(sp.identity(n) - A + A @ sp.csr_matrix(W))
-
-
-def scale_to_spectral_radius(W: sp.csr_matrix, target: float, current: float | None = None) -> sp.csr_matrix:
-    """Rescale ``W`` so its spectral radius equals ``target``; a nilpotent ``W`` cannot be rescaled.
-
-    ``current`` is ``W``'s spectral radius when the caller already knows it.
-    """
-    return (W * _rescale_factor(W, target, current)).tocsr()
-
-
-def _rescale_factor(W: sp.csr_matrix, target: float, current: float | None = None) -> float:
-    """What :func:`scale_to_spectral_radius` multiplies ``W`` by."""
-    current = spectral_radius(W) if current is None else current
-    largest = np.abs(W.data).max() if W.nnz else 0.0
-    if current <= 1e-12 * max(largest, 1e-300):
-        raise ValueError(
-            f"the random recurrent matrix has spectral radius 0 ({W.nnz} nonzeros in a {W.shape[0]}x"
-            f"{W.shape[0]} matrix), so it cannot be rescaled to spectral_radius={target}; "
-            "raise connectivity (or in_degree) so each neuron has a few recurrent connections"
-        )
-    return target / current
-
-
-class _Streams:
-    """The four random streams of a reservoir (W, W_in, W_fb, bias), spawned from ``seed``.
-
-    ``streams[i]`` is the generator of ``SeedSequence(seed).spawn(4)[i]``, made when first asked
-    for: a reservoir without feedback, or whose ``W`` is kept from an earlier draw, does not pay
-    the ~10 µs each generator costs to seed.
-    """
-
-    def __init__(self, seed: int | None) -> None:
-        self._entropy = np.random.SeedSequence(seed).entropy  # drawn from the OS once when seed is None
-
-    def __getitem__(self, i: int) -> np.random.Generator:
-        if not 0 <= i < 4:
-            raise IndexError(f"a reservoir has 4 random streams, not {i + 1}")
-        # what SeedSequence(seed).spawn(4)[i] is, without making the other three
-        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(i,)))
-
-
-# Spectra of the unscaled recurrent matrices seeds drew, most recent last: (size, connectivity,
-# in_degree, seed) -> (spectral radius, eigenvalues or None).
-_SPECTRA: collections.OrderedDict[tuple, tuple[float, np.ndarray | None]] = collections.OrderedDict()
-_SPECTRA_MAX = 64
-_SPECTRA_LOCK = threading.Lock()  # fits may run in threads (a threaded Dask worker, say)
-# The unscaled matrices themselves, kept up to this many nonzeros each (0.8 MB; ~50 MB in all).
-_DRAWS: collections.OrderedDict[tuple, sp.csr_matrix] = collections.OrderedDict()
-_KEEP_DRAW_NNZ = 1 << 16
-
-
-def _seeded_spectrum(
-    size: int, connectivity: float | None, in_degree: int | None, seed: int, W: sp.spmatrix | None = None
-) -> tuple[float, np.ndarray | None]:
-    """Spectral radius (and eigenvalues, when dense) of the unscaled recurrent matrix a seed draws.
-
-    The matrix is a pure function of these four arguments, so its eigenvalue problem (the costly
-    part of building a reservoir) is solved once per process: a search that tries many spectral
-    radii, leaks and scalings on one seed pays for it once. ``W``, when the caller has just drawn
-    it, saves drawing it again.
-    """
-    key = (size, connectivity, in_degree, seed)
-    with _SPECTRA_LOCK:
-        if key in _SPECTRA:
-            _SPECTRA.move_to_end(key)
-            return _SPECTRA[key]
-    if W is None:
-        W = random_recurrent(size, _Streams(seed)[0], connectivity=connectivity, in_degree=in_degree)
-    spectrum = _spectrum(W)
-    with _SPECTRA_LOCK:
-        _SPECTRA[key] = spectrum
-        if len(_SPECTRA) > _SPECTRA_MAX:
-            _SPECTRA.popitem(last=False)
-    return spectrum
-
-
-def _seeded_draw(
-    size: int, connectivity: float | None, in_degree: int | None, seed: int, streams: _Streams
-) -> tuple[sp.csr_matrix, float]:
-    """The unscaled recurrent matrix a seed draws (from ``streams[0]``, when it is not kept) and
-    its spectral radius.
-
-    A sparse enough matrix is drawn once per process, as its eigenvalue problem is solved once:
-    the draw is a sizeable part of a small reservoir's construction, which a search on one seed
-    repeats trial after trial. The matrix returned may be shared: rescale it into a new one.
-    """
-    key = (size, connectivity, in_degree, seed)
-    with _SPECTRA_LOCK:
-        W = _DRAWS.get(key)
-        if W is not None:
-            _DRAWS.move_to_end(key)
-    drawn = W is None
-    if drawn:
-        W = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree)
-    radius = _seeded_spectrum(size, connectivity, in_degree, seed, W)[0]
-    if drawn and W.nnz <= _KEEP_DRAW_NNZ:
-        with _SPECTRA_LOCK:
-            _DRAWS[key] = W
-            if len(_DRAWS) > _SPECTRA_MAX:
-                _DRAWS.popitem(last=False)
-    return W, radius
-
-
-def clear_spectrum_cache() -> None:
-    """Forget the spectra and matrices kept by :func:`_seeded_spectrum` and :func:`_seeded_draw` (the
-    next reservoir of each seed draws its matrix and pays for its eigenvalue problem again, as a
-    first fit in a fresh process does)."""
-    with _SPECTRA_LOCK:
-        _SPECTRA.clear()
-        _DRAWS.clear()
-
-
-def seeded_effective_radius(
-    size: int, connectivity: float | None, in_degree: int | None, seed: int, spectral_radius: float,
-    leak_rate: float,
-) -> float | None:
-    """:func:`effective_spectral_radius` of the reservoir :meth:`Reservoir.random` draws with these
-    arguments and one leak rate, from the eigenvalues kept when its ``W`` was scaled: the
-    eigenvalues of ``(1 - a) I + a W`` are ``1 - a + a λ_i``. None when they were not kept (large
-    reservoirs, whose spectral radius comes from ARPACK)."""
-    radius, eigenvalues = _seeded_spectrum(size, connectivity, in_degree, seed)
-    if eigenvalues is None or radius == 0.0:
-        return None
-    return float(np.max(np.abs(1.0 - leak_rate + leak_rate * (spectral_radius / radius) * eigenvalues)))
 
 
 def _take_csr_notice() -> None:
@@ -376,13 +49,6 @@ def _take_csr_notice() -> None:
 
 
 _take_csr_notice()
-
-
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], density: float) -> np.ndarray:
-    w = rng.uniform(-1.0, 1.0, size=shape)
-    if density < 1.0:
-        w *= rng.random(shape) < density
-    return w
 
 
 @dataclass(frozen=True)
@@ -702,7 +368,3 @@ class Reservoir(nn.Module):
         act = self.activation if isinstance(self.activation, str) else getattr(self.activation, "__name__", "custom")
         return (f"size={self.size}, input_size={self.input_size}, feedback_size={self.feedback_size}, "
                 f"nnz={self.W_values.numel()}, activation={act}")
-
-
-class EchoStatePropertyWarning(UserWarning):
-    """The configuration cannot have the echo state property."""

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .esn import ESN
-from .ridge_path import ridge_grid
+from ..models.esn import ESN
+from ..readout.ridge_path import ridge_grid
 
 # ESN arguments a search may sample or fix. The ridge is optimised exactly, and solver, dtype,
 # device and chunk size are how the search runs, not what it searches.

@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..reservoir import Drive, Reservoir
+from .common import Unrolled, _buffers
+
 ABI_VERSION = 2
 ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 _ERRORS = {1: "out of memory", 2: "invalid arguments"}
@@ -49,7 +52,7 @@ class _Args(ctypes.Structure):
 
 
 def _library_path() -> Path | None:
-    here = Path(__file__).parent
+    here = Path(__file__).parent.parent  # built next to the package's __init__ by setup.py
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         candidate = here / f"_kernel{suffix}"
         if candidate.exists():
@@ -235,3 +238,67 @@ def tanh(v: torch.Tensor) -> torch.Tensor:
     fn = lib.esn_tanh_f64 if v.dtype == torch.float64 else lib.esn_tanh_f32
     fn(v.data_ptr(), out.data_ptr(), v.numel())
     return out
+
+# The native kernel computes a factored drive inside the loop up to this many drive inputs;
+# beyond, one matmul over all steps is cheaper than K multiply-adds per neuron and step.
+FUSED_DRIVE_MAX_INPUTS = 16
+# The native kernel multiplies by a dense W when it is this dense (the CSR indices then cost more
+# than the zeros they skip).
+NATIVE_DENSE_DENSITY = 0.25
+
+
+def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs, keep):
+    B, T, N = drive.shape
+    states, outputs = _buffers(drive, x0, readout, keep)
+    x = x0.clone(memory_format=torch.contiguous_format)
+    y = y0.clone(memory_format=torch.contiguous_format) if y0 is not None else None
+    factored = None
+    if isinstance(drive, Drive):
+        if drive.inputs <= FUSED_DRIVE_MAX_INPUTS:
+            v = drive.v if drive.v is None or drive.v.stride(2) == 1 else drive.v.contiguous()
+            wt = None if drive.weight is None else drive.weight.T.contiguous()
+            factored, drive = (v, wt, drive.bias.contiguous()), None
+        else:
+            drive = drive.materialise()
+    if drive is not None and drive.stride(2) != 1:
+        drive = drive.contiguous()
+    weights = _native_weights(reservoir, single=B == 1)
+    leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak.contiguous()
+    w_x = ydrive = w_y = None
+    if readout is not None:
+        bias, w_in, w_x = readout.parts()
+        D = readout.output_size
+        base = bias.contiguous() if bias is not None else torch.zeros(D, dtype=x.dtype)
+        if inputs_from_outputs:
+            w_y = w_in.contiguous() if w_in is not None else None
+        if w_in is not None and inputs is not None and not inputs_from_outputs:
+            ydrive = torch.addmm(base, inputs.reshape(-1, inputs.shape[-1]), w_in.T).view(B, T, D)
+        else:
+            ydrive = base.expand(B, T, D)
+        w_x = w_x.contiguous()
+    run(
+        drive=drive, factored=factored, steps=T, x=x, activation=reservoir.activation, leak=leak, states=states,
+        w_x=w_x, ydrive=ydrive, w_y=w_y, feedback=feedback.contiguous() if feedback is not None else None,
+        y=y if (readout is not None or feedback is not None) else None, outputs=outputs, **weights,
+    )
+    return Unrolled(states, outputs, x, y)
+
+
+def _native_weights(reservoir: Reservoir, single: bool) -> dict:
+    """W as the kernel wants it (dense, SELL for one sequence, CSR for a batch), cached on the
+    reservoir until its values change."""
+    N, values = reservoir.size, reservoir.W_values
+    layout = "dense" if values.numel() > NATIVE_DENSE_DENSITY * N * N else "sell" if single else "csr"
+    key = (layout, values.data_ptr(), values._version, values.dtype)
+    cache = reservoir.__dict__.setdefault("_native_cache", {})
+    if key not in cache:
+        if len(cache) > 4:
+            cache.clear()
+        if layout == "dense":
+            cache[key] = {"dense": reservoir.dense_recurrent()}
+        elif layout == "sell":
+            cache[key] = {"sell": sell_layout(reservoir.W_crow, reservoir.W_col, values)}
+        else:
+            cache[key] = {"row_ptr": reservoir.W_crow.contiguous(), "col": reservoir.W_col.to(torch.int32),
+                          "val": values.contiguous()}
+    return cache[key]

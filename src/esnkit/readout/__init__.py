@@ -1,0 +1,32 @@
+"""The readout layer: feature maps (states and inputs -> features), trainers (streaming statistics ->
+weights), the closed-form solvers and the ridge path, and the linear readout module.
+
+It knows tensors only: no reservoir, no time loop, no estimator.
+"""
+
+from .features import FeatureBuffer, feature_size, features, kept_rows
+from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
+from .linear import Readout
+from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
+from .trainers import NormalEquations
+
+__all__ = [
+    "LAPACK_EIGH_FROM",
+    "SOLVERS",
+    "FeatureBuffer",
+    "NormalEquations",
+    "Readout",
+    "RidgePath",
+    "Solver",
+    "block_folds",
+    "cheaper_method",
+    "eigh",
+    "feature_size",
+    "features",
+    "gram",
+    "kept_rows",
+    "kfold_sse",
+    "ridge_grid",
+    "solve_lstsq",
+    "solve_normal_equations",
+]
