@@ -142,7 +142,7 @@ def test_diverging_run_is_reported_not_returned_as_nan():
     s = ek.datasets.sine(300)
     esn = ek.ESN(30, activation="identity", spectral_radius=0.5, ridge=0.0, seed=0).fit(s[:-1], s[1:])
     # Blow up the fed-back loop: an output weight on the input term far above 1 makes it explode.
-    esn.readout.weight[:, 1] = 50.0
+    esn.readout_.weight[:, 1] = 50.0
     with pytest.raises(ek.NonFiniteStateError, match=r"first non-finite at step \d+.*spectral_radius"):
         esn.generate(2000)
 

@@ -37,8 +37,8 @@ def test_ensemble_equals_separate_fits_bit_for_bit(dtype):
     data = ek.datasets.mackey_glass(900)
     together, alone = fit_both(data, dtype, washout=50)
     for a, b in zip(together, alone):
-        assert torch.equal(a.reservoir.W_values, b.reservoir.W_values)
-        assert torch.equal(a.readout.weight, b.readout.weight)
+        assert torch.equal(a.reservoir_.W_values, b.reservoir_.W_values)
+        assert torch.equal(a.readout_.weight, b.readout_.weight)
         assert torch.equal(a.state_x, b.state_x)
         assert np.array_equal(a.generate(40), b.generate(40))
 
@@ -108,7 +108,7 @@ def test_ensemble_on_cuda_equals_the_cpu_ensemble():
         gpu = Ensemble([ek.ESN(120, washout=30, device="cuda", **p) for p in MEMBERS]).fit(
             torch.from_numpy(u).cuda(), torch.from_numpy(y).cuda())
     for a, b in zip(gpu, cpu):
-        assert a.readout.weight.device.type == "cuda"
+        assert a.readout_.weight.device.type == "cuda"
         assert torch.allclose(a.state_x.cpu(), b.state_x, rtol=0, atol=1e-10)
         # cuSOLVER and LAPACK round differently, and the near-singular Grams of the unregularised
         # (pinv) and ridge-1e-8 members turn that into ~1e-5 in the predictions

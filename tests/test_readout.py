@@ -145,14 +145,14 @@ def test_feature_buffer_rows_equal_concatenated_features():
     u = torch.randn(B, T, D, generator=g, dtype=torch.float64)
     buf.states(T).copy_(x)
     full = torch.ones(B, T, dtype=torch.bool)
-    torch.testing.assert_close(buf.rows(u, full), features(x, u, True, True).reshape(-1, N + D + 1))
+    torch.testing.assert_close(kept_rows(buf.fill(T, u), full), features(x, u, True, True).reshape(-1, N + D + 1))
     mask = full.clone()
     mask[0, :3] = False
     mask[2, 5:] = False
-    torch.testing.assert_close(buf.rows(u, mask), features(x[mask], u[mask], True, True))
+    torch.testing.assert_close(kept_rows(buf.fill(T, u), mask), features(x[mask], u[mask], True, True))
     # one sequence over the whole buffer: the rows are a view, not a copy
     one = FeatureBuffer(1, T, N, 0, use_bias=False, use_input=False, dtype=torch.float64)
-    assert one.rows(None, torch.ones(1, T, dtype=torch.bool)).data_ptr() == one.states(T).data_ptr()
+    assert kept_rows(one.fill(T, None), torch.ones(1, T, dtype=torch.bool)).data_ptr() == one.states(T).data_ptr()
 
 
 def test_kept_rows_are_a_view_for_a_washout_prefix_and_a_selection_otherwise():

@@ -246,7 +246,7 @@ def test_search_on_cuda_scores_the_trials_as_the_cpu_does(series, objective, fol
     kw = dict(objective=objective, sampler="random", seed=3, horizon=30, starts=4, ridge_candidates=3,
               ridges={"low": 1e-6, "high": 1.0, "num": 7}, folds=folds, batch_size=8)
     cpu, gpu = run(series, **kw), run(series, device="cuda", **kw)  # on the GPU: a Cholesky per ridge
-    assert gpu.best_esn.readout.weight.device.type == "cuda"
+    assert gpu.best_esn.readout_.weight.device.type == "cuda"
     # free runs carry the weights' last-digit differences through every step fed back
     rel = 1e-6 if objective == "nrmse" else 1e-4
     for a, b in zip(gpu.table, cpu.table):

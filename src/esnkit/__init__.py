@@ -25,9 +25,8 @@ from typing import Any
 
 from . import datasets, metrics
 from .errors import NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
-from .io import load, save
 from .loop import NativeKernelWarning, native, unroll, use_backend
-from .models import ESN, Ensemble, ESNState
+from .models import ESN, Ensemble, ESNState, load, save
 from .readout import NormalEquations, Readout, RidgePath, kfold_sse, ridge_grid, solve_lstsq, solve_normal_equations
 from .reservoir import (
     Drive,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-Layout = Literal["2d", "3d", "list"]
+Layout = Literal["1d", "2d", "3d", "list"]
 Kind = Literal["numpy", "torch"]
 
 
@@ -52,14 +52,19 @@ class Batch:
         lengths = torch.tensor(self.lengths, device=self.data.device)
         return (t[None, :] >= washout) & (t[None, :] < lengths[:, None])
 
-    def kept(self, washout: int, chunk: slice) -> slice | torch.Tensor:
-        """The steps of ``chunk`` that are real data and past the washout, as
+    def kept(self, start: int, chunk: slice, until: int | None = None) -> slice | torch.Tensor:
+        """The steps ``start ≤ t < until`` of ``chunk`` that are real data, as
         :func:`~esnkit.readout.kept_rows` takes them: a slice of the chunk's steps when every
         sequence has the same length, else a ``(batch, chunk steps)`` mask."""
         n = chunk.stop - chunk.start
+        lo = min(max(start - chunk.start, 0), n)
+        hi = n if until is None else min(max(until - chunk.start, 0), n)
         if not self.ragged:
-            return slice(min(max(washout - chunk.start, 0), n), n)
-        return self.mask(washout)[:, chunk]
+            return slice(lo, max(lo, hi))
+        mask = self.mask(start)[:, chunk]
+        if until is not None:
+            mask = mask & (torch.arange(n, device=mask.device) < hi)[None]
+        return mask
 
 
 def _describe(x: Any) -> str:
@@ -149,7 +154,8 @@ def to_batch(
         raise ValueError(f"{name} is empty")
     else:
         t, kind = _one_sequence(x, name, dtype, device, allow_3d=True)
-        layout: Layout = "3d" if t.ndim == 3 else "2d"
+        one_d = (x.ndim if isinstance(x, (torch.Tensor, np.ndarray)) else np.ndim(x)) == 1
+        layout: Layout = "3d" if t.ndim == 3 else "1d" if one_d else "2d"
         if t.ndim == 2:
             t = t[None]
         batch = Batch(t, (t.shape[1],) * t.shape[0], layout, kind)
@@ -169,6 +175,8 @@ def from_batch(y: torch.Tensor, like: Batch):
 
     if like.layout == "list":
         return [out(y[b, :n]) for b, n in enumerate(like.lengths)]
+    if like.layout == "1d":  # one feature in, one out: drop the feature axis again
+        return out(y[0, :, 0]) if y.shape[-1] == 1 else out(y[0])
     if like.layout == "2d":
         return out(y[0])
     return out(y)

@@ -33,7 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     esn.fit(train_in, train_out)
     fit_s = time.perf_counter() - t0
     print(f"  fit on {n_train} steps (washout {args.washout}): {fit_s:.3f} s")
-    one_step = esn.predict(data[n_train : n_train + n_test])
+    one_step = esn.predict(data[n_train : n_train + n_test], update_state=False)
     t0 = time.perf_counter()
     forecast = esn.generate(n_test)
     gen_s = time.perf_counter() - t0
@@ -156,7 +156,7 @@ def _search(args: argparse.Namespace) -> int:
                                      os.path.join(args.out, "objective_vs_params.png"), objective=objective)
         esn, split = result.best_esn, result.split
         truth = data[split + 1: split + 1 + args.plot_horizon]
-        if esn.reservoir.input_size == esn.output_size:
+        if esn.input_size_ == esn.output_size_:
             pred, what = esn.generate(len(truth)), "free-running"
         else:  # pragma: no cover - every built-in and CSV search is a one-step forecaster
             pred, what = esn.predict(data[split: split + len(truth)]), "driven"

@@ -172,3 +172,14 @@ def memory_capacity(
     r2 = cov**2 / ((pred_c**2).sum(axis=0) * (targ_c**2).sum(axis=0))
     mc = float(r2.sum())
     return (mc, r2) if return_all else mc
+
+
+def r2_score(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
+    """Coefficient of determination ``1 - SSE / SST`` per feature (a constant target scores 1 when
+    predicted exactly, else 0, as scikit-learn does), averaged over features by default."""
+    t, p = _pair(y_true, y_pred)
+    sse = ((t - p) ** 2).sum(axis=0)
+    sst = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse == 0, 1.0, 0.0))
+    return _reduce(r2, multioutput)

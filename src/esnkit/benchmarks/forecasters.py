@@ -1,8 +1,8 @@
 """Reservoir contestants behind the protocols' two-method interface: esnkit's ESN and reservoirpy's.
 
 Both are one-step-ahead forecasters: ``fit(series)`` trains ``series[t] -> series[t+1]``;
-``forecast(contexts, horizon)`` drives the network through each context from a zero state, takes its
-last output as the first forecast and then runs it free.
+``forecast(contexts, horizon)`` warms the network up on each context from a zero state, takes its
+last output as the first forecast and then runs it free (``ESN.forecast``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NonFiniteStateError
-from ..models.esn import ESN, ESNState
+from ..models import ESN, ESNState
 
 # When a batched free run blows up, each start is rerun alone in chunks of this many steps, so the
 # others keep their forecasts and the diverged one keeps everything before the chunk it blew up in.
@@ -52,30 +52,30 @@ class ESNForecaster:
         if self.esn is None:
             raise ValueError("call fit(series) before forecast")
         esn = self.esn
-        c = _contexts(contexts, horizon, esn.output_size)
+        c = _contexts(contexts, horizon, esn.output_size_)
+        try:
+            return np.asarray(esn.forecast(c, horizon))
+        except NonFiniteStateError:
+            pass
+        # Some start blew up: warm each up again, and run them free one at a time.
         zero = np.zeros(esn.reservoir_size)
-        driven, state = esn.predict(c, initial_state=zero, return_state=True)
+        driven, state = esn.predict(c, initial_state=zero, update_state=False, return_state=True)
         first = driven[:, -1:]
         if horizon == 1:
             return first
-        # state.y is the forecast of the step after the context; generate feeds it back as the next input.
-        try:
-            rest = np.asarray(esn.generate(horizon - 1, initial_state=state)).reshape(c.shape[0], horizon - 1, -1)
-        except NonFiniteStateError:
-            rest = self._guarded_free_runs(state, horizon - 1)
-        return np.concatenate([first, rest], axis=1)
+        return np.concatenate([first, self._guarded_free_runs(state, horizon - 1)], axis=1)
 
     def _guarded_free_runs(self, state: ESNState, steps: int) -> np.ndarray:
         """Free runs one start at a time; a run that stops being finite is NaN from that chunk on
         (a protocol scores NaN as an infinite error)."""
         esn = self.esn
-        out = np.full((state.x.shape[0], steps, esn.output_size), np.nan)
+        out = np.full((state.x.shape[0], steps, esn.output_size_), np.nan)
         for i in range(state.x.shape[0]):
             st = ESNState(state.x[i: i + 1], state.y[i: i + 1])
             for t in range(0, steps, GUARD_CHUNK):
                 n = min(GUARD_CHUNK, steps - t)
                 try:
-                    y, st = esn.generate(n, initial_state=st, return_state=True)
+                    y, st = esn.generate(n, initial_state=st, update_state=False, return_state=True)
                 except NonFiniteStateError:
                     break
                 out[i, t: t + n] = np.asarray(y).reshape(n, -1)

@@ -6,86 +6,50 @@ State update and readout (documented in full in ``docs/model.md``)::
     y[t] = W_out [1; u[t]; x[t]]
 
 ``fit`` harvests the states in one teacher-forced pass (the ``y[t-1]`` fed back is the previous
-target) and solves for ``W_out`` in closed form. ``predict`` drives the network with new inputs,
-feeding back its own outputs; ``generate`` runs it free, each output becoming the next feedback
-(and, for a one-step-ahead forecaster, the next input).
+target) and solves for ``W_out`` in closed form. Which calls start from and move the carried state:
+
+==============  ======================================  ==========================================
+call            starts from                             carried state afterwards
+==============  ======================================  ==========================================
+``fit``         zeros, or ``initial_state``             the end of each training sequence
+``predict``     the carried state, or ``initial_state``  the end of the inputs (``update_state=True``)
+``generate``    the carried state, or ``initial_state``  the end of the free run (``update_state=True``)
+``forecast``    zeros per history, or ``initial_state``  unchanged
+``forward``     zeros, or ``initial_state``              unchanged
+``states``      the carried state, or ``initial_state``  unchanged
+``score``       the carried state                        unchanged
+==============  ======================================  ==========================================
+
+The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import _alloc
+from .. import _alloc, io, params
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
-from ..loop import Unrolled, unroll
-from ..readout import (
-    SOLVERS,
-    FeatureBuffer,
-    NormalEquations,
-    Readout,
-    Solver,
-    feature_size,
-    kept_rows,
-    solve_lstsq,
-)
+from ..params import is_int
+from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
+from .engine import ESNState, harvest, last_steps, run
 
-# Values per chunk buffer (drive, states, features) when chunk_size is None: 8 MB in float64,
-# large enough that the per-chunk BLAS calls run at full speed.
-CHUNK_VALUES = 2**20
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class ESNState(NamedTuple):
-    """A network state: reservoir state ``x`` (batch, N) and last output ``y`` (batch, D_out)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Written with every saved model; loaders read this version and older ones.
+FORMAT_VERSION = 2
 
 
-def _dtype(value: Any) -> torch.dtype:
-    if isinstance(value, str) and value in DTYPES:
-        return DTYPES[value]
-    if value in (torch.float32, torch.float64):
-        return value
-    raise TypeError(f"dtype must be torch.float32 or torch.float64 (or 'float32'/'float64'), got {value!r}")
+def torch_dtype(value: Any) -> torch.dtype:
+    """The torch dtype for a torch or NumPy float32/float64 dtype, or its name."""
+    return _TORCH_DTYPES[params.dtype_name(value)]
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _value_range(v: Any) -> tuple[tuple[int, ...], float, float] | None:
-    """``(shape, smallest, largest)`` of a number or array-like of numbers (NaN bounds when it is
-    empty or holds NaN); None when it is not numeric."""
-    if _is_real(v):
-        return (), float(v), float(v)
-    if isinstance(v, str):
-        return None
-    try:
-        a = np.asarray(v, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    if a.size == 0 or np.isnan(a).any():
-        return a.shape, math.nan, math.nan
-    return a.shape, float(a.min()), float(a.max())
-
-
-def shifted(targets: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
-    """The feedback a teacher-forced step sees: ``y[t-1]``, with ``y0`` (B, D) before the first step."""
-    return torch.cat([y0[:, None], targets[:, :-1]], dim=1)
+_D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
 
 
 class ESN(nn.Module):
@@ -112,35 +76,40 @@ class ESN(nn.Module):
     chunk_size : time steps processed per chunk; memory grows with chunk_size, not series length.
         Default (None): as many steps as keep each per-chunk buffer near 8 MB (2^20 values).
     seed : integer seed; the same seed gives bit-identical weights and results on the same machine.
-    dtype, device : floating type (float32 or float64) and device of the weights and states.
+    dtype, device : floating type (float32 or float64, torch or NumPy) and device of the weights and
+        states. ``esn.to(dtype)`` / ``esn.to(device)`` moves a fitted model and updates both.
 
-    Shapes: series are ``(time, features)`` or ``(batch, time, features)``, or a list of
-    ``(time, features)`` sequences of different lengths; 1-D arrays are one feature. Results come
-    back in the same layout and array type (NumPy in, NumPy out; tensors in, tensors out).
+    Shapes: series are ``(time,)``, ``(time, features)`` or ``(batch, time, features)``, or a list
+    of ``(time, features)`` sequences of different lengths. Results come back in the same layout
+    and array type (NumPy in, NumPy out; tensors in, tensors out; 1-D in, 1-D out for one output).
+
+    Fitted attributes: ``reservoir_`` (the frozen :class:`~esnkit.Reservoir`), ``readout_`` (the
+    :class:`~esnkit.Readout`), ``input_size_``, ``output_size_``; the carried state is
+    :attr:`state`. See the module docstring for which calls start from and move it.
     """
 
     def __init__(
         self,
-        reservoir_size: int = 500,
+        reservoir_size: int = _D["reservoir_size"],
         *,
-        spectral_radius: float = 0.9,
-        connectivity: float | None = None,
-        in_degree: int | None = None,
-        leak_rate: float | np.ndarray | list[float] = 1.0,
-        input_scaling: float | np.ndarray | list[float] = 1.0,
-        input_connectivity: float = 1.0,
-        bias_scaling: float = 0.5,
-        feedback_scaling: float = 0.0,
-        activation: Activation = "tanh",
-        ridge: float = 1e-8,
-        solver: Solver = "auto",
-        washout: int = 0,
-        readout_bias: bool = True,
-        readout_input: bool = True,
-        chunk_size: int | None = None,
-        seed: int | None = None,
-        dtype: torch.dtype | str = torch.float64,
-        device: torch.device | str | None = None,
+        spectral_radius: float = _D["spectral_radius"],
+        connectivity: float | None = _D["connectivity"],
+        in_degree: int | None = _D["in_degree"],
+        leak_rate: float | np.ndarray | list[float] = _D["leak_rate"],
+        input_scaling: float | np.ndarray | list[float] = _D["input_scaling"],
+        input_connectivity: float = _D["input_connectivity"],
+        bias_scaling: float = _D["bias_scaling"],
+        feedback_scaling: float = _D["feedback_scaling"],
+        activation: Activation = _D["activation"],
+        ridge: float = _D["ridge"],
+        solver: str = _D["solver"],
+        washout: int = _D["washout"],
+        readout_bias: bool = _D["readout_bias"],
+        readout_input: bool = _D["readout_input"],
+        chunk_size: int | None = _D["chunk_size"],
+        seed: int | None = _D["seed"],
+        dtype: torch.dtype | str | Any = _D["dtype"],
+        device: torch.device | str | None = _D["device"],
     ) -> None:
         super().__init__()
         # Plain values, stored without nn.Module.__setattr__'s checks for parameters, buffers and
@@ -155,22 +124,18 @@ class ESN(nn.Module):
             readout_input=readout_input, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
         )
         self._check_params()
-        self.reservoir: Reservoir | None = None
-        self.readout: Readout | None = None
+        self.reservoir_: Reservoir | None = None
+        self.readout_: Readout | None = None
         self.register_buffer("state_x", None)
         self.register_buffer("state_y", None)
-        self.output_kind = "numpy"
-        self.output_layout = "2d"
+        self._output_kind = "numpy"
+        self._output_layout = "2d"
 
     # ------------------------------------------------------------------ parameters
-    PARAMS = (
-        "reservoir_size", "spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
-        "input_connectivity", "bias_scaling", "feedback_scaling", "activation", "ridge", "solver",
-        "washout", "readout_bias", "readout_input", "chunk_size", "seed", "dtype", "device",
-    )
+    PARAMS = tuple(params.DEFAULTS)
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as set."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments, as set (``deep`` is accepted for scikit-learn; nothing nests)."""
         return {k: getattr(self, k) for k in self.PARAMS}
 
     def clone(self, **overrides: Any) -> ESN:
@@ -178,89 +143,52 @@ class ESN(nn.Module):
         return type(self)(**{**self.get_params(), **overrides})
 
     def _check_params(self) -> None:
-        """The one place every hyper-parameter is validated (at construction and again at fit)."""
-        n = self.reservoir_size
-        if not _is_int(n) or n < 1:
-            raise ValueError(f"reservoir_size must be a positive integer, got {n!r}")
-        if not _is_real(self.spectral_radius) or self.spectral_radius <= 0:
-            raise ValueError(f"spectral_radius must be a finite number > 0, got {self.spectral_radius!r}")
-        if self.connectivity is not None and self.in_degree is not None:
-            raise ValueError("give connectivity or in_degree, not both")
-        if self.connectivity is not None and not (_is_real(self.connectivity) and 0 < self.connectivity <= 1):
-            raise ValueError(f"connectivity must be in (0, 1], got {self.connectivity!r}")
-        if self.in_degree is not None and not (_is_int(self.in_degree) and 1 <= self.in_degree <= n):
-            raise ValueError(f"in_degree must be an integer in [1, reservoir_size={n}], got {self.in_degree!r}")
-        # Plain numbers, the common case, are checked without NumPy, whose per-call overhead is most
-        # of this method's cost (it runs at construction and at every fit).
-        leak = _value_range(self.leak_rate)
-        if leak is None or leak[0] not in ((), (n,)):
-            raise ValueError(f"leak_rate must be a number or an array of shape ({n},), got {self.leak_rate!r}")
-        if not 0 < leak[1] <= leak[2] <= 1:  # NaN compares false
-            raise ValueError(f"leak_rate must lie in (0, 1], got {self.leak_rate!r}")
-        scaling = _value_range(self.input_scaling)
-        if scaling is None or len(scaling[0]) > 1 or not 0 <= scaling[1] <= scaling[2] < math.inf:
-            raise ValueError(
-                f"input_scaling must be a number ≥ 0 or one such number per input, got {self.input_scaling!r}"
-            )
-        if not (_is_real(self.input_connectivity) and 0 < self.input_connectivity <= 1):
-            raise ValueError(f"input_connectivity must be in (0, 1], got {self.input_connectivity!r}")
-        for name in ("bias_scaling", "feedback_scaling"):
-            v = getattr(self, name)
-            if not _is_real(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number ≥ 0, got {v!r}")
+        """Every hyper-parameter, checked at construction and again at fit (see :mod:`esnkit.params`)."""
+        params.check({k: getattr(self, k) for k in self.PARAMS})
         resolve_activation(self.activation)
-        if not _is_real(self.ridge) or self.ridge < 0:
-            raise ValueError(f"ridge must be a finite number ≥ 0, got {self.ridge!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self.solver == "pinv" and self.ridge > 0:
-            raise ValueError("solver='pinv' is the unregularised solution: set ridge=0, or use solver='cholesky'")
-        if not _is_int(self.washout) or self.washout < 0:
-            raise ValueError(f"washout must be an integer ≥ 0, got {self.washout!r}")
-        if self.chunk_size is not None and (not _is_int(self.chunk_size) or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be None or a positive integer, got {self.chunk_size!r}")
-        if self.seed is not None and not (_is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"seed must be None or an integer ≥ 0, got {self.seed!r}")
-        for name in ("readout_bias", "readout_input"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        _dtype(self.dtype)
-        try:
-            device = torch.device(self.device or "cpu")
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device {self.device!r} is not a valid torch device: {exc}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available here; use device='cpu'")
+
+    def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
+        return torch_dtype(self.dtype), torch.device(self.device or "cpu")
+
+    def _apply(self, fn, recurse: bool = True):
+        # .to(dtype/device), .double(), .cuda()...: the parameters follow the tensors, so the next
+        # fit builds its reservoir where and how the model now is.
+        super()._apply(fn, recurse)
+        dtype, device = self._dtype_device()
+        probe = fn(torch.empty(0, dtype=dtype, device=device))
+        if probe.dtype != dtype:
+            vars(self)["dtype"] = probe.dtype
+        if probe.device != device:
+            vars(self)["device"] = str(probe.device)
+        return self
 
     # ------------------------------------------------------------------ fitted model
     @property
     def is_fitted(self) -> bool:
-        return self.readout is not None
+        return self.readout_ is not None
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
 
     def _require_fitted(self, what: str) -> Readout:
-        if self.readout is None:
+        if self.readout_ is None:
             raise NotFittedError(f"this ESN is not fitted yet: call fit(inputs, targets) before {what}()")
-        return self.readout
+        return self.readout_
 
     @property
-    def input_size(self) -> int:
-        self._require_fitted("input_size")
-        return self.reservoir.input_size
+    def input_size_(self) -> int:
+        """Input features the model was fitted on (0 for a pattern generator)."""
+        self._require_fitted("input_size_")
+        return self.reservoir_.input_size
 
     @property
-    def output_size(self) -> int:
-        return self._require_fitted("output_size").output_size
-
-    def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
-        # After fit the buffers are the truth (they follow .to()); before, the constructor arguments.
-        if self.readout is not None:
-            w = self.readout.weight
-            return w.dtype, w.device
-        return _dtype(self.dtype), torch.device(self.device or "cpu")
+    def output_size_(self) -> int:
+        """Outputs (targets' features) the model was fitted on."""
+        return self._require_fitted("output_size_").output_size
 
     @property
     def state(self) -> ESNState | None:
-        """The state the next ``predict``/``generate`` starts from (None: zeros)."""
+        """The carried state the next ``predict``/``generate`` starts from (None: zeros)."""
         if self.state_x is None:
             return None
         return ESNState(self.state_x, self.state_y)
@@ -274,28 +202,30 @@ class ESN(nn.Module):
     def spectral_radius_(self) -> float:
         """Spectral radius of the fitted recurrent matrix ``W``."""
         self._require_fitted("spectral_radius_")
-        return self.reservoir.spectral_radius()
+        return self.reservoir_.spectral_radius()
 
     def effective_spectral_radius(self) -> float:
         """Spectral radius of the leaky linearisation ``(1 - a) I + a W`` of the fitted reservoir."""
         self._require_fitted("effective_spectral_radius")
-        return self.reservoir.effective_spectral_radius()
+        return self.reservoir_.effective_spectral_radius()
 
     # ------------------------------------------------------------------ state handling
-    def _start_state(self, initial_state: Any, batch: int | None, outputs: int | None = None) -> ESNState:
-        """The state a run starts from: ``initial_state``, else the carried state, else zeros.
-
-        ``outputs`` is the output width, needed only while fitting (before the readout exists).
-        """
+    def _zeros(self, batch: int, outputs: int | None = None) -> ESNState:
         dtype, device = self._dtype_device()
-        N = self.reservoir.size
-        D = self.readout.output_size if outputs is None else outputs
+        D = self.readout_.output_size if outputs is None else outputs
+        return ESNState(torch.zeros(batch, self.reservoir_size, dtype=dtype, device=device),
+                        torch.zeros(batch, D, dtype=dtype, device=device))
+
+    def _start(self, initial_state: Any, batch: int | None, *, carried: bool, outputs: int | None = None) -> ESNState:
+        """The state a run starts from: ``initial_state``; else the carried state when ``carried``
+        (see the table in the module docstring); else zeros. ``outputs`` is the output width, needed
+        only while fitting (before the readout exists)."""
+        N = self.reservoir_size
+        D = self.readout_.output_size if outputs is None else outputs
         if initial_state is None:
-            state = self.state
+            state = self.state if carried else None
             if state is None:
-                b = batch or 1
-                return ESNState(torch.zeros(b, N, dtype=dtype, device=device),
-                                torch.zeros(b, D, dtype=dtype, device=device))
+                return self._zeros(batch or 1, D)
             if batch is not None and state.x.shape[0] != batch:
                 if state.x.shape[0] == 1:
                     return ESNState(state.x.expand(batch, N), state.y.expand(batch, D))
@@ -308,9 +238,9 @@ class ESN(nn.Module):
             x, y = initial_state
         else:
             x, y = initial_state, None
-        x = self._state_tensor(x, "initial_state.x", N, dtype, device)
-        y = (torch.zeros(x.shape[0], D, dtype=dtype, device=device) if y is None
-             else self._state_tensor(y, "initial_state.y", D, dtype, device))
+        x = self._state_tensor(x, "initial_state.x", N)
+        y = (torch.zeros(x.shape[0], D, dtype=x.dtype, device=x.device) if y is None
+             else self._state_tensor(y, "initial_state.y", D))
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"initial_state.x holds {x.shape[0]} state(s) but initial_state.y holds {y.shape[0]}")
         if batch is not None and x.shape[0] != batch:
@@ -319,11 +249,14 @@ class ESN(nn.Module):
             x, y = x.expand(batch, N), y.expand(batch, D)
         return ESNState(x, y)
 
-    @staticmethod
-    def _state_tensor(v: Any, name: str, width: int, dtype, device) -> torch.Tensor:
+    def _state_tensor(self, v: Any, name: str, width: int) -> torch.Tensor:
+        dtype, device = self._dtype_device()
         if isinstance(v, torch.Tensor) and v.device.type != device.type:
             raise ValueError(f"{name} is on device '{v.device}' but the model is on '{device}'")
-        t = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(dtype=dtype, device=device)
+        try:
+            t = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be an array of numbers: {exc}") from None
         if t.ndim == 1:
             t = t[None]
         if t.ndim != 2 or t.shape[1] != width:
@@ -336,70 +269,25 @@ class ESN(nn.Module):
         self.state_x = state.x.detach().clone()
         self.state_y = state.y.detach().clone()
 
-    # ------------------------------------------------------------------ the chunked run
-    def _chunks(
-        self,
-        steps: int,
-        start: ESNState,
-        *,
-        inputs: Batch | None = None,
-        teacher: torch.Tensor | None = None,
-        closed_loop: bool = False,
-        keep_states: bool = True,
-        into: Callable[[slice], torch.Tensor] | None = None,
-    ) -> Iterator[tuple[slice, torch.Tensor | None, Unrolled]]:
-        """Run over ``steps`` in chunks of ``chunk_size``; yields ``(time slice, inputs, Unrolled)``.
-
-        ``teacher`` (B, T, D) is the target sequence fed back under teacher forcing. Without it, a
-        model with output feedback (or ``closed_loop``) runs its readout inside the loop. ``into``
-        maps a chunk's time slice to the (B, steps, N) tensor that receives its states; the
-        yielded states are that tensor.
-        """
-        res, readout = self.reservoir, self.readout
-        B = start.x.shape[0]
-        feedback = res.W_fb if res.feedback_size else None
-        in_loop = teacher is None and (feedback is not None or closed_loop)
-        if closed_loop and res.input_size:
-            feedback = res.W_in if feedback is None else feedback + res.W_in
-        if teacher is not None:
-            teacher = shifted(teacher, start.y) if feedback is not None else None
-        x, y = start
-        chunk = self._chunk_steps(B)
-        for lo in range(0, steps, chunk):
-            sl = slice(lo, min(steps, lo + chunk))
-            u = inputs.data[:, sl] if inputs is not None else None
-            drive = res.drive(None if closed_loop else u, teacher[:, sl] if teacher is not None else None,
-                              batch=B, steps=sl.stop - lo)
-            out = unroll(
-                res, drive, x,
-                readout=readout if in_loop else None,
-                inputs=u,
-                feedback=feedback if in_loop else None,
-                y0=y,
-                inputs_from_outputs=closed_loop and res.input_size > 0,
-                keep_states=keep_states,
-                states_out=into(sl) if into is not None else None,
-                step_offset=lo,
-            )
-            x, y = out.x, out.y
-            yield sl, u, out
-
+    # ------------------------------------------------------------------ building blocks of fit
     def _build_reservoir(self, d_in: int, d_out: int) -> Reservoir:
         """Draw the reservoir for ``d_in`` inputs and ``d_out`` outputs (fed back when feedback_scaling > 0)."""
         scaling = np.asarray(self.input_scaling, dtype=float)
         if scaling.ndim == 1 and scaling.shape[0] != d_in:
             raise ValueError(f"input_scaling has {scaling.shape[0]} values but inputs have {d_in} feature(s)")
+        dtype, device = self._dtype_device()
         return Reservoir.random(
             self.reservoir_size, d_in, d_out if self.feedback_scaling > 0 else 0,
             spectral_radius=self.spectral_radius, connectivity=self.connectivity, in_degree=self.in_degree,
             leak_rate=np.asarray(self.leak_rate, dtype=float), input_scaling=scaling,
             input_connectivity=self.input_connectivity, bias_scaling=self.bias_scaling,
             feedback_scaling=self.feedback_scaling, activation=self.activation, seed=self.seed,
-            dtype=_dtype(self.dtype), device=torch.device(self.device or "cpu"),
+            dtype=dtype, device=device,
         )
 
     def _check_echo_state(self, reservoir: Reservoir, stacklevel: int) -> None:
-        _, a, largest = _value_range(self.leak_rate)
+        leak = params._value_range(self.leak_rate)
+        a, largest = leak[1], leak[2]
         known = None
         if a == largest:  # one leak rate for every neuron
             if a == 1.0:
@@ -413,20 +301,15 @@ class ESN(nn.Module):
                                                 self.seed, self.spectral_radius, a)
         reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
 
-    def _chunk_steps(self, batch: int) -> int:
-        return self.chunk_size or max(64, CHUNK_VALUES // (batch * self.reservoir_size))
+    def _features(self, d_in: int) -> FeatureMap:
+        return StateInputs(bias=self.readout_bias, inputs=self.readout_input and d_in > 0)
 
-    @staticmethod
-    def _final(seq: torch.Tensor, lengths: tuple[int, ...]) -> torch.Tensor:
-        """The last real step of each sequence of ``seq`` (B, T, D): (B, D)."""
-        if all(n == seq.shape[1] for n in lengths):
-            return seq[:, -1]
-        idx = torch.tensor(lengths, device=seq.device) - 1
-        return seq[torch.arange(seq.shape[0], device=seq.device), idx]
+    def _trainer(self) -> Trainer:
+        return Lstsq(self.ridge) if self.solver == "lstsq" else Ridge(self.ridge, self.solver)
 
     def _fit_data(self, inputs: Any, targets: Any) -> tuple[Batch | None, Batch]:
         """Check and convert fit's arguments (see :meth:`fit`)."""
-        dtype, device = _dtype(self.dtype), torch.device(self.device or "cpu")
+        dtype, device = self._dtype_device()
         U = None if inputs is None else to_batch(inputs, "inputs", dtype=dtype, device=device)
         Y = to_batch(targets, "targets", dtype=dtype, device=device)
         if U is not None:
@@ -446,6 +329,16 @@ class ESN(nn.Module):
             )
         return U, Y
 
+    def _set_fitted(self, reservoir: Reservoir, weight: torch.Tensor, final: ESNState, like: Batch) -> None:
+        """Install the reservoir, the solved readout ``weight`` (D_out, F) and the carried final state."""
+        d_in = reservoir.input_size
+        self.reservoir_ = reservoir
+        self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
+                                use_input=self.readout_input and d_in > 0)
+        self._store(final)
+        self._output_kind = like.kind
+        self._output_layout = like.layout if like.layout in ("1d", "2d") else "3d"
+
     # ------------------------------------------------------------------ public API
     def fit(self, inputs: Any, targets: Any, *, initial_state: Any = None) -> ESN:
         """Harvest states under teacher forcing and solve the readout in closed form.
@@ -453,92 +346,105 @@ class ESN(nn.Module):
         ``inputs`` (T, D_in), (B, T, D_in), a list of sequences, or None for a network driven only by
         its output feedback (a pattern generator; needs ``feedback_scaling > 0``). ``targets`` has the
         same time layout with D_out features. The first ``washout`` steps of every sequence are left
-        out of the fit. Afterwards the model carries the final state of each sequence, so ``predict``
-        and ``generate`` continue where the training data ended. Returns ``self``.
+        out of the fit. The run starts from zeros (or ``initial_state``), so ``fit`` is a function of
+        the parameters, the data and ``initial_state`` alone: fitting twice gives bit-identical
+        weights. Afterwards the model carries the final state of each sequence, so ``predict`` and
+        ``generate`` continue where the training data ended. Returns ``self``.
         """
         self._check_params()
         U, Y = self._fit_data(inputs, targets)
         d_in = U.features if U is not None else 0
-        self.reservoir = self._build_reservoir(d_in, Y.features)
-        self._check_echo_state(self.reservoir, stacklevel=4)
-        self.readout = None
-        start = self._start_state(initial_state, Y.batch_size, Y.features)
-
-        use_input = self.readout_input and d_in > 0
-        n_feat = feature_size(self.reservoir_size, d_in, self.readout_bias, use_input)
-        normal = NormalEquations(n_feat, Y.features, Y.data.device)
-        buffer = FeatureBuffer(Y.batch_size, min(Y.steps, self._chunk_steps(Y.batch_size)), self.reservoir_size,
-                               d_in, self.readout_bias, use_input, Y.data.dtype, Y.data.device)
-        keep_rows = self.solver == "lstsq"
-        rows_z, rows_y = [], []
-        final_x = start.x.clone()
-        for sl, u, out in self._chunks(Y.steps, start, inputs=U, teacher=Y.data,
-                                       into=lambda sl: buffer.states(sl.stop - sl.start)):
-            keep = Y.kept(self.washout, sl)
-            for b, t in ends_in(Y.lengths, sl):
-                final_x[b] = out.states[b, t]
-            z, y = buffer.rows(u, keep), kept_rows(Y.data[:, sl], keep)
-            if keep_rows:
-                rows_z.append(z.clone())  # the buffer is reused by the next chunk
-                rows_y.append(y)
-            else:
-                normal.update(z, y)
-        if keep_rows:
-            weight = solve_lstsq(torch.cat(rows_z), torch.cat(rows_y), self.ridge)
-        else:
-            weight = normal.solve(self.ridge, self.solver)
-        self._set_fitted(weight, d_in, ESNState(final_x, self._final(Y.data, Y.lengths)), Y)
+        reservoir = self._build_reservoir(d_in, Y.features)
+        self._check_echo_state(reservoir, stacklevel=4)
+        self.readout_ = None
+        start = self._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
+        h = harvest([reservoir], U, Y, [self._trainer()], features=self._features(d_in), washout=self.washout,
+                    start=start, chunk_size=self.chunk_size)
+        self._set_fitted(reservoir, h.fits[0].solve(), h.final[0], Y)
         return self
 
-    def _set_fitted(self, weight: torch.Tensor, d_in: int, final: ESNState, like: Batch) -> None:
-        """Install the solved readout ``weight`` (D_out, F) and the carried final state."""
-        use_input = self.readout_input and d_in > 0
-        self.readout = Readout(weight.to(_dtype(self.dtype)), input_size=d_in, use_bias=self.readout_bias,
-                               use_input=use_input)
-        self._store(final)
-        self.output_kind = like.kind
-        self.output_layout = "2d" if like.layout == "2d" else "3d"
+    def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:
+        dtype, device = self._dtype_device()
+        return to_batch(inputs, name, dtype=dtype, device=device, features=self.reservoir_.input_size,
+                        features_what="the model was fitted on")
+
+    def _driven(self, U: Batch, start: ESNState) -> tuple[torch.Tensor, ESNState]:
+        """Outputs (B, T, D) of a driven run over ``U`` from ``start``, and each sequence's final state."""
+        readout = self.readout_
+        in_loop = self.reservoir_.feedback_size > 0
+        ys = []
+        final_x, final_y = start.x.clone(), start.y.clone()
+        for sl, u, out in run([self.reservoir_], start, U.steps, inputs=U.data, readout=readout,
+                              keep_states=not in_loop or U.ragged, chunk_size=self.chunk_size):
+            y = out.outputs if in_loop else readout(out.states, u)
+            ys.append(y)
+            for b, t in ends_in(U.lengths, sl):
+                final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
+                final_y[b] = y[b, t]
+        return torch.cat(ys, dim=1), ESNState(final_x, final_y)
 
     def predict(
         self,
         inputs: Any,
         *,
         initial_state: Any = None,
-        update_state: bool = False,
+        update_state: bool = True,
         return_state: bool = False,
     ) -> Any:
         """Drive the network with ``inputs`` (open loop); returns outputs ``(..., time, D_out)``.
 
-        Starts from ``initial_state``, else from the carried state (where ``fit`` left off), else
-        zeros. With output feedback the network's own previous output is fed back. The carried state
-        is left unchanged unless ``update_state=True``; ``return_state=True`` also returns the final
-        :class:`ESNState`.
+        Starts from ``initial_state``, else from the carried state (where ``fit`` or the last
+        update left off), else zeros. With output feedback the network's own previous output is
+        fed back. The carried state moves to the end of ``inputs`` unless ``update_state=False``
+        (so "warm up on recent data, then generate" is ``predict(recent); generate(n)``);
+        ``return_state=True`` also returns the final :class:`ESNState`.
         """
-        readout = self._require_fitted("predict")
-        dtype, device = self._dtype_device()
-        if self.reservoir.input_size == 0:
+        self._require_fitted("predict")
+        if self.reservoir_.input_size == 0:
             raise ValueError("this model was fitted without inputs (a pattern generator): use generate(n_steps)")
-        U = to_batch(inputs, "inputs", dtype=dtype, device=device,
-                     features=self.reservoir.input_size, features_what="the model was fitted on")
-        start = self._start_state(initial_state, U.batch_size)
-        in_loop = self.reservoir.feedback_size > 0
-        ys = []
-        final_x, final_y = start.x.clone(), start.y.clone()
-        for sl, u, out in self._chunks(U.steps, start, inputs=U, keep_states=not in_loop or U.ragged):
-            y = out.outputs if in_loop else readout(out.states, u)
-            ys.append(y)
-            for b, t in ends_in(U.lengths, sl):
-                final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
-                final_y[b] = y[b, t]
-        y = torch.cat(ys, dim=1)
-        return self._finish(y, U, ESNState(final_x, final_y), update_state, return_state)
+        U = self._inputs(inputs)
+        y, final = self._driven(U, self._start(initial_state, U.batch_size, carried=True))
+        return self._finish(y, U, final, update_state, return_state)
+
+    def forward(self, inputs: Any, initial_state: Any = None) -> Any:
+        """Driven prediction from zeros (or ``initial_state``), as ``torch.nn.RNN`` does: outputs
+        ``(..., time, D_out)`` for inputs ``(..., time, D_in)``; the carried state is not used or
+        changed. Tensors in, tensors out."""
+        self._require_fitted("forward")
+        U = self._inputs(inputs)
+        y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False))
+        return from_batch(y, U)
+
+    def _check_free_run(self, what: str) -> tuple[bool, Readout]:
+        """Whether the model is a one-step-ahead forecaster (else a pattern generator); raises when
+        its outputs cannot drive it alone."""
+        readout = self._require_fitted(what)
+        res = self.reservoir_
+        forecaster = res.input_size > 0 and res.input_size == readout.output_size
+        if not forecaster and (res.input_size > 0 or res.feedback_size == 0):
+            raise ValueError(
+                f"this model maps {res.input_size} input(s) to {readout.output_size} output(s) and has "
+                f"{'no ' if res.feedback_size == 0 else ''}output feedback, so its outputs cannot drive it "
+                f"alone. {what} needs a one-step-ahead forecaster (inputs and targets of the same width) "
+                "or a pattern generator (fit(None, targets) with feedback_scaling > 0); use predict(inputs)"
+            )
+        return forecaster, readout
+
+    def _free_run(self, n_steps: int, start: ESNState) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
+        ys, x_last = [], start.x
+        for _, _, out in run([self.reservoir_], start, n_steps, readout=self.readout_, closed_loop=True,
+                             keep_states=False, chunk_size=self.chunk_size):
+            ys.append(out.outputs)
+            x_last = out.x
+        return torch.cat(ys, dim=1), x_last
 
     def generate(
         self,
         n_steps: int,
         *,
         initial_state: Any = None,
-        update_state: bool = False,
+        update_state: bool = True,
         return_state: bool = False,
     ) -> Any:
         """Run free for ``n_steps``: each output is fed back (as feedback, and as the next input of a
@@ -546,63 +452,93 @@ class ESN(nn.Module):
         the state holds several sequences.
 
         The first output continues from the carried state: after ``fit(u, y)`` on a forecaster it
-        predicts the step after the last target.
+        predicts the step after the last target. The carried state moves to the end of the run
+        unless ``update_state=False``.
         """
-        readout = self._require_fitted("generate")
-        if not _is_int(n_steps) or n_steps < 1:
+        self._check_free_run("generate")
+        if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-        res = self.reservoir
-        forecaster = res.input_size > 0 and res.input_size == readout.output_size
-        if not forecaster and (res.input_size > 0 or res.feedback_size == 0):
-            raise ValueError(
-                f"this model maps {res.input_size} input(s) to {readout.output_size} output(s) and has "
-                f"{'no ' if res.feedback_size == 0 else ''}output feedback, so its outputs cannot drive it "
-                "alone. generate needs a one-step-ahead forecaster (inputs and targets of the same width) "
-                "or a pattern generator (fit(None, targets) with feedback_scaling > 0); use predict(inputs)"
-            )
-        start = self._start_state(initial_state, None)
-        ys, x_last = [], start.x
-        for _, _, out in self._chunks(n_steps, start, closed_loop=True, keep_states=False):
-            ys.append(out.outputs)
-            x_last = out.x
-        y = torch.cat(ys, dim=1)
-        layout = self.output_layout if y.shape[0] == 1 else "3d"
-        like = Batch(y, (n_steps,) * y.shape[0], layout, self.output_kind)
+        y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True))
+        layout = self._output_layout if y.shape[0] == 1 else "3d"
+        like = Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind)
         return self._finish(y, like, ESNState(x_last, y[:, -1]), update_state, return_state)
+
+    def forecast(self, histories: Any, horizon: int, *, initial_state: Any = None) -> Any:
+        """Warm up on each history, then run free for ``horizon`` steps: ``(n_histories, horizon,
+        D_out)`` (``(horizon, D_out)`` for one ``(time, D)`` history), whose first step is the value
+        right after each history's last one.
+
+        ``histories``: ``(time, D)``, ``(n, time, D)`` or a list of ``(time, D)`` series of
+        different lengths, in the model's output space. All histories run in one batched pass, each
+        from zeros (or ``initial_state``), teacher-forced through the history (its own values are
+        fed back where the model has feedback); the carried state is not used or changed. For a
+        one-step-ahead forecaster the history drives the inputs and the last driven output is the
+        first forecast; a pattern generator is driven by its fed-back history alone.
+        """
+        forecaster, readout = self._check_free_run("forecast")
+        if not is_int(horizon) or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        dtype, device = self._dtype_device()
+        H = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
+                     features_what="the model outputs")
+        start = self._start(initial_state, H.batch_size, carried=False)
+        # Teacher forcing through the history: the targets of step t are the history's value t + 1
+        # (a forecaster), or the history itself (a pattern generator, whose step t outputs value t).
+        teacher = torch.cat([H.data[:, 1:], H.data[:, -1:]], dim=1) if forecaster else H.data
+        xs = _alloc.empty((H.batch_size, H.steps, self.reservoir_size), dtype, device) if H.ragged else None
+        x = start.x
+        for _, _, out in run([self.reservoir_], start, H.steps, inputs=H.data if forecaster else None,
+                             teacher=teacher, keep_states=H.ragged, chunk_size=self.chunk_size,
+                             into=(lambda sl: xs[:, sl]) if xs is not None else None):
+            x = out.x
+        if H.ragged:
+            x = last_steps(xs, H.lengths)
+        last = last_steps(H.data, H.lengths)
+        if forecaster:
+            first = readout(x, last)
+            y = first[:, None]
+            if horizon > 1:
+                y = torch.cat([y, self._free_run(horizon - 1, ESNState(x, first))[0]], dim=1)
+        else:
+            y = self._free_run(horizon, ESNState(x, last))[0]
+        layout = "2d" if H.layout in ("1d", "2d") else "3d"
+        return from_batch(y, Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
     def states(self, inputs: Any, *, targets: Any = None, initial_state: Any = None) -> Any:
         """Reservoir states ``(..., time, N)`` for ``inputs`` (None for a pattern generator).
 
         With ``targets`` the feedback is teacher-forced, exactly as during ``fit``; without, the
-        model's own outputs are fed back. The carried state is not changed.
+        model's own outputs are fed back. Starts from ``initial_state``, else the carried state; the
+        carried state is not changed.
         """
         self._require_fitted("states")
         dtype, device = self._dtype_device()
-        U = None if inputs is None else to_batch(
-            inputs, "inputs", dtype=dtype, device=device,
-            features=self.reservoir.input_size, features_what="the model was fitted on")
+        U = None if inputs is None else self._inputs(inputs)
         Y = None if targets is None else to_batch(
             targets, "targets", dtype=dtype, device=device,
-            features=self.readout.output_size, features_what="the model was fitted on")
+            features=self.readout_.output_size, features_what="the model was fitted on")
         if U is not None and Y is not None:
             same_lengths(U, Y, "inputs", "targets")
         ref = U if U is not None else Y
         if ref is None:
             raise ValueError("states needs inputs, targets, or both")
-        start = self._start_state(initial_state, ref.batch_size)
+        start = self._start(initial_state, ref.batch_size, carried=True)
         # written in place by each chunk: concatenating the chunks afterwards took longer than the
         # time loop (a second pass over memory the allocator had just mapped page by page)
         xs = _alloc.empty((ref.batch_size, ref.steps, self.reservoir_size), dtype, device)
-        for _ in self._chunks(ref.steps, start, inputs=U, teacher=Y.data if Y is not None else None,
-                              into=lambda sl: xs[:, sl]):
+        for _ in run([self.reservoir_], start, ref.steps, inputs=U.data if U is not None else None,
+                     teacher=Y.data if Y is not None else None, readout=self.readout_,
+                     into=lambda sl: xs[:, sl], chunk_size=self.chunk_size):
             pass
         return from_batch(xs, ref)
 
-    def save(self, path) -> None:
-        """Write the fitted model to ``path``; see :func:`esnkit.save`."""
-        from ..io import save
+    def score(self, inputs: Any, targets: Any) -> float:
+        """R² of ``predict(inputs)`` against ``targets`` (uniform average over outputs, as scikit-learn's
+        regressors score), from the carried state, which is not changed."""
+        from ..metrics import r2_score
 
-        save(self, path)
+        pred = self.predict(inputs, update_state=False)
+        return float(r2_score(np.concatenate(_as_list(targets)), np.concatenate(_as_list(pred))))
 
     def _finish(self, y: torch.Tensor, like: Batch, final: ESNState, update_state: bool, return_state: bool):
         if update_state:
@@ -610,12 +546,104 @@ class ESN(nn.Module):
         out = from_batch(y, like)
         return (out, final) if return_state else out
 
+    # ------------------------------------------------------------------ state_dict, save and load
+    def get_extra_state(self) -> dict[str, Any]:
+        """What the tensors do not say (sizes, readout layout, output format), for ``state_dict``."""
+        if self.readout_ is None:
+            return {"fitted": False}
+        return {
+            "fitted": True,
+            "input_size": self.reservoir_.input_size,
+            "output_size": self.readout_.output_size,
+            "feedback_size": self.reservoir_.feedback_size,
+            "readout_bias": self.readout_.use_bias,
+            "readout_input": self.readout_.use_input,
+            "carries_state": self.state_x is not None,
+            "output_kind": self._output_kind,
+            "output_layout": self._output_layout,
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        pass  # applied by load_state_dict, which needs it before the tensors are copied
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load a fitted model's ``state_dict`` into this (possibly unfitted) ESN of the same
+        parameters: the reservoir and readout are rebuilt from the tensors, checked, then filled."""
+        extra = state_dict.get("_extra_state")
+        if isinstance(extra, dict) and extra.get("fitted"):
+            self._build_from(state_dict, extra)
+        elif isinstance(extra, dict):
+            self.reservoir_ = self.readout_ = None
+            self.reset()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _build_from(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        """Empty reservoir and readout modules of the shapes ``tensors`` hold, validated against
+        ``extra`` and this model's parameters."""
+        keys = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
+        missing = [f"reservoir_.{k}" for k in keys if f"reservoir_.{k}" not in tensors]
+        missing += [k for k in ("readout_.weight",) if k not in tensors]
+        if missing:
+            raise ValueError(f"the state dict is missing {missing}")
+        r = {k: tensors[f"reservoir_.{k}"] for k in keys}
+        w = tensors["readout_.weight"]
+        n, d_in, d_out = self.reservoir_size, extra["input_size"], extra["output_size"]
+        use_input = bool(extra["readout_input"])
+        F = StateInputs(bool(extra["readout_bias"]), use_input).size(n, d_in)
+        expect = {"bias": (n,), "W_in": (n, d_in), "W_fb": (n, extra["feedback_size"]), "W_crow": (n + 1,)}
+        for k, shape in expect.items():
+            if tuple(r[k].shape) != shape:
+                raise ValueError(f"reservoir_.{k} has shape {tuple(r[k].shape)}, expected {shape} for "
+                                 f"reservoir_size={n} and {d_in} input(s)")
+        if tuple(w.shape) != (d_out, F):
+            raise ValueError(f"readout_.weight has shape {tuple(w.shape)}, expected {(d_out, F)}")
+        dtype, device = self._dtype_device()
+        self.reservoir_ = Reservoir(*(r[k].clone().to(device=device) for k in keys), activation=self.activation)
+        self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=bool(extra["readout_bias"]),
+                                use_input=use_input)
+        if extra.get("carries_state") and "state_x" in tensors:
+            self.state_x = torch.empty_like(tensors["state_x"], dtype=dtype, device=device)
+            self.state_y = torch.empty_like(tensors["state_y"], dtype=dtype, device=device)
+        else:
+            self.reset()
+        self._output_kind = extra.get("output_kind", "numpy")
+        self._output_layout = extra.get("output_layout", "2d")
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path``: safetensors tensors plus a JSON config, no pickle.
+
+        A model with a custom activation callable saves its name only; pass the callable again to
+        :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
+        self._require_fitted("save")
+        p = {k: io.jsonable(v) for k, v in self.get_params().items()}
+        act = self.activation
+        p["activation"] = act if isinstance(act, str) else "custom"
+        p["dtype"] = params.dtype_name(self.readout_.weight.dtype)
+        p["device"] = None
+        state = self.state_dict()
+        extra = state.pop("_extra_state")
+        config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
+                  "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
+        io.write(path, state, config)
+
     def extra_repr(self) -> str:
-        defaults = ESN.__init__.__kwdefaults__ or {}
         shown = [f"reservoir_size={self.reservoir_size}"]
         for k in self.PARAMS[1:]:
             v = getattr(self, k)
-            if k in defaults and not isinstance(v, (np.ndarray, list)) and v == defaults[k]:
+            if not isinstance(v, (np.ndarray, list)) and v == params.DEFAULTS[k]:
                 continue
             shown.append(f"{k}={v!r}" if not isinstance(v, (np.ndarray, list)) else f"{k}=<array>")
         return ", ".join(shown)
+
+
+def _as_list(a: Any) -> list[np.ndarray]:
+    """A series, batch or list of series as a list of (time, features) NumPy arrays."""
+    if isinstance(a, (list, tuple)):
+        return [_as_2d(s) for s in a]
+    arr = _as_2d(a)
+    return list(arr) if arr.ndim == 3 else [arr]
+
+
+def _as_2d(a: Any) -> np.ndarray:
+    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float64)
+    return arr[:, None] if arr.ndim == 1 else arr

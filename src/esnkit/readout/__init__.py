@@ -4,19 +4,25 @@ weights), the closed-form solvers and the ridge path, and the linear readout mod
 It knows tensors only: no reservoir, no time loop, no estimator.
 """
 
-from .features import FeatureBuffer, feature_size, features, kept_rows
+from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
-from .trainers import NormalEquations
+from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
 
 __all__ = [
     "LAPACK_EIGH_FROM",
     "SOLVERS",
     "FeatureBuffer",
+    "FeatureMap",
+    "Lstsq",
     "NormalEquations",
     "Readout",
+    "Ridge",
     "RidgePath",
+    "StateInputs",
+    "Trainer",
+    "TrainerFit",
     "Solver",
     "block_folds",
     "cheaper_method",

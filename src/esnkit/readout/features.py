@@ -1,6 +1,22 @@
-"""Readout features: ``z = [1; u; x]`` and the reusable buffer the time loop writes states into."""
+"""Feature maps: what the readout sees of the reservoir states and the inputs.
+
+A :class:`FeatureMap` turns states ``x`` (..., N) and inputs ``u`` (..., D_in) into the readout's
+features ``z`` (..., F); the readout is linear in ``z``. The default is :class:`StateInputs`,
+``z = [1; u; x]``. Adding one takes two methods (see docs/architecture.md for a worked example)::
+
+    class SquaredStates:                     # z = [1; x; x²]
+        def size(self, state_size, input_size):
+            return 1 + 2 * state_size
+        def __call__(self, x, u):
+            return torch.cat([torch.ones_like(x[..., :1]), x, x * x], dim=-1)
+
+A map may also offer ``buffer(batch, steps, state_size, input_size, dtype, device)`` returning a
+:class:`FeatureBuffer`-like object, so that the time loop writes states straight into its rows.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -20,6 +36,42 @@ def features(x: torch.Tensor, u: torch.Tensor | None, use_bias: bool, use_input:
         parts.append(u.to(x.dtype))
     parts.append(x)
     return torch.cat(parts, dim=-1) if len(parts) > 1 else x
+
+
+@runtime_checkable
+class FeatureMap(Protocol):
+    """States and inputs -> readout features."""
+
+    def size(self, state_size: int, input_size: int) -> int:
+        """The number of features F for ``state_size`` states and ``input_size`` inputs."""
+        ...
+
+    def __call__(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+        """Features (..., F) of states ``x`` (..., N) and inputs ``u`` (..., D_in) or None."""
+        ...
+
+
+class StateInputs:
+    """The classic readout features ``z = [1; u; x]``: the constant (``bias``) and the inputs
+    (``inputs``) are optional; the states always come last, so a readout's weight splits into
+    ``(bias, W_u, W_x)`` column blocks."""
+
+    def __init__(self, bias: bool = True, inputs: bool = True) -> None:
+        self.bias = bias
+        self.inputs = inputs
+
+    def size(self, state_size: int, input_size: int) -> int:
+        return feature_size(state_size, input_size, self.bias, self.inputs)
+
+    def __call__(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+        return features(x, u, self.bias, self.inputs)
+
+    def buffer(self, batch: int, steps: int, state_size: int, input_size: int, dtype: torch.dtype,
+               device: torch.device | str = "cpu") -> FeatureBuffer:
+        return FeatureBuffer(batch, steps, state_size, input_size, self.bias, self.inputs, dtype, device)
+
+    def __repr__(self) -> str:
+        return f"StateInputs(bias={self.bias}, inputs={self.inputs})"
 
 
 class FeatureBuffer:
@@ -43,17 +95,13 @@ class FeatureBuffer:
         """The state columns of the first ``steps`` steps: a (batch, steps, N) view to fill."""
         return self._buf[:, :steps, self._states:]
 
-    def rows(self, u: torch.Tensor | None, keep: slice | torch.Tensor) -> torch.Tensor:
-        """The features (rows, F) of the steps ``keep`` selects (see :func:`kept_rows`), sequence
-        by sequence.
-
-        ``u`` (batch, steps, D_in) fills the input columns. See :func:`kept_rows` for when this is
-        a view of the buffer.
-        """
-        z = self._buf[:, : keep.stop if isinstance(keep, slice) else keep.shape[1]]
+    def fill(self, steps: int, u: torch.Tensor | None) -> torch.Tensor:
+        """The features (batch, steps, F) of the first ``steps`` steps, once the loop has written
+        their states: ``u`` (batch, steps, D_in) fills the input columns. A view of the buffer."""
+        z = self._buf[:, :steps]
         if self._inputs is not None:
             z[..., self._inputs] = u
-        return kept_rows(z, keep)
+        return z
 
 
 def kept_rows(t: torch.Tensor, keep: slice | torch.Tensor) -> torch.Tensor:

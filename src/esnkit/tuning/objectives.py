@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from ..errors import NonFiniteStateError, SearchError
-from ..models.ensemble import SHARED, Ensemble, Harvest, fitted_member
-from ..models.esn import ESN, ESNState
+from ..models import ESN, ESNState
+from ..models.engine import Harvest
+from ..models.ensemble import SHARED, Ensemble, fitted_member
 from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
@@ -65,7 +66,7 @@ def _free_runs(model: ESN, reservoir, weight, h: Harvest, k: int, task: Task) ->
     idx = torch.as_tensor(rows, device=h.Z.device)
     x0 = h.Z[k, idx, -N:].to(weight.dtype)
     y0 = h.Y[idx]
-    esn = fitted_member(model, reservoir, weight, h.input_size, ESNState(x0, y0), h.targets)
+    esn = fitted_member(model, reservoir, weight, ESNState(x0, y0), h.targets)
     pred = esn.generate(task.horizon)
     truth = torch.stack([h.Y[r + 1: r + 1 + task.horizon] for r in rows])
     return np.asarray(pred, dtype=np.float64).reshape(truth.shape), truth.double().cpu().numpy()
@@ -128,7 +129,7 @@ def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve:
             w = weights[j].to(h.reservoirs[k].W_values.dtype)
             try:
                 if callable(task.objective):
-                    esn = fitted_member(model, h.reservoirs[k], w, h.input_size, h.at_split[k], h.targets)
+                    esn = fitted_member(model, h.reservoirs[k], w, h.at_split[k], h.targets)
                     val_in = None if task.inputs is None else task.inputs[task.split:]
                     v = float(task.objective(esn, val_in, task.targets[task.split:]))
                 else:

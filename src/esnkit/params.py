@@ -1,0 +1,175 @@
+"""The hyper-parameters of the reservoir models: defaults, one-line help and the one check.
+
+:class:`~esnkit.ESN` takes its defaults from :data:`DEFAULTS` and validates through
+:func:`check`; the search space checks fixed values and ranges with it; the command line shows
+:data:`HELP` and the same defaults. Plain Python at import (no torch, no NumPy), so the command
+line can build its help from it without loading either.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
+SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
+DTYPES = ("float32", "float64")
+
+DEFAULTS: dict[str, Any] = {
+    "reservoir_size": 500,
+    "spectral_radius": 0.9,
+    "connectivity": None,
+    "in_degree": None,
+    "leak_rate": 1.0,
+    "input_scaling": 1.0,
+    "input_connectivity": 1.0,
+    "bias_scaling": 0.5,
+    "feedback_scaling": 0.0,
+    "activation": "tanh",
+    "ridge": 1e-8,
+    "solver": "auto",
+    "washout": 0,
+    "readout_bias": True,
+    "readout_input": True,
+    "chunk_size": None,
+    "seed": None,
+    "dtype": "float64",
+    "device": None,
+}
+
+HELP: dict[str, str] = {
+    "reservoir_size": "N, the number of reservoir neurons (integer ≥ 1)",
+    "spectral_radius": "ρ > 0: W is rescaled so its largest absolute eigenvalue is exactly ρ",
+    "connectivity": "fraction of nonzero entries of W in (0, 1] (default: about 10 per row)",
+    "in_degree": "alternatively, exactly this many nonzeros in every row of W",
+    "leak_rate": "a in (0, 1], a number or one per neuron; 1 means no leak",
+    "input_scaling": "scale of W_in (≥ 0), a number or one per input feature",
+    "input_connectivity": "fraction of nonzero entries of W_in in (0, 1]",
+    "bias_scaling": "scale of the bias b, uniform in ±bias_scaling (≥ 0; 0 disables it)",
+    "feedback_scaling": "scale of the output-feedback weights W_fb (≥ 0; 0 disables feedback)",
+    "activation": f"one of {', '.join(ACTIVATIONS)}, or an elementwise callable",
+    "ridge": "Tikhonov regularisation λ ≥ 0 of the readout (0: the pseudoinverse)",
+    "solver": f"readout solver, one of {', '.join(SOLVERS)}",
+    "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
+    "readout_bias": "whether the constant 1 enters the readout",
+    "readout_input": "whether the input u[t] enters the readout",
+    "chunk_size": "time steps per chunk (memory grows with it, not with the series); None: about 8 MB buffers",
+    "seed": "integer ≥ 0; the same seed gives bit-identical weights and results on the same machine",
+    "dtype": "float32 or float64 (states and weights; the readout's regression is float64 either way)",
+    "device": "torch device of the weights and states (default CPU)",
+}
+
+# Parameters a search may vary (the others fix the run's layout or precision).
+SEARCHABLE = tuple(p for p in DEFAULTS if p not in ("ridge", "solver", "dtype", "device", "chunk_size"))
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _value_range(v: Any) -> tuple[tuple[int, ...], float, float] | None:
+    """``(shape, smallest, largest)`` of a number or array-like of numbers (NaN bounds when it is
+    empty or holds NaN); None when it is not numeric."""
+    if is_real(v):
+        return (), float(v), float(v)
+    if isinstance(v, str):
+        return None
+    import numpy as np
+
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if a.size == 0 or np.isnan(a).any():
+        return a.shape, math.nan, math.nan
+    return a.shape, float(a.min()), float(a.max())
+
+
+def dtype_name(value: Any) -> str:
+    """'float32' or 'float64' for a torch dtype, a NumPy dtype or type, or their names."""
+    name = getattr(value, "name", None) if not isinstance(value, str) else value  # np.dtype('float32').name
+    if name is None:
+        name = str(value).replace("torch.", "")  # torch.float32, or the class np.float32
+        name = {"<class 'numpy.float32'>": "float32", "<class 'numpy.float64'>": "float64"}.get(name, name)
+    if name in ("float", "double"):
+        name = {"float": "float32", "double": "float64"}[name]
+    if name not in DTYPES:
+        raise TypeError(f"dtype must be float32 or float64 (torch or NumPy dtype, or its name), got {value!r}")
+    return name
+
+
+def check(p: Mapping[str, Any]) -> None:
+    """Validate model hyper-parameters ``p`` (names as in :data:`DEFAULTS`; missing ones are not
+    checked); raises ``ValueError``/``TypeError`` naming the parameter and what it must be."""
+    n = p.get("reservoir_size", DEFAULTS["reservoir_size"])
+    if not is_int(n) or n < 1:
+        raise ValueError(f"reservoir_size must be a positive integer, got {n!r}")
+    if "spectral_radius" in p and (not is_real(p["spectral_radius"]) or p["spectral_radius"] <= 0):
+        raise ValueError(f"spectral_radius must be a finite number > 0, got {p['spectral_radius']!r}")
+    conn, deg = p.get("connectivity"), p.get("in_degree")
+    if conn is not None and deg is not None:
+        raise ValueError("give connectivity or in_degree, not both")
+    if conn is not None and not (is_real(conn) and 0 < conn <= 1):
+        raise ValueError(f"connectivity must be in (0, 1], got {conn!r}")
+    if deg is not None and not (is_int(deg) and 1 <= deg <= n):
+        raise ValueError(f"in_degree must be an integer in [1, reservoir_size={n}], got {deg!r}")
+    # Plain numbers, the common case, are checked without NumPy, whose per-call overhead is most
+    # of this function's cost (it runs at construction and at every fit).
+    if "leak_rate" in p:
+        leak = _value_range(p["leak_rate"])
+        if leak is None or leak[0] not in ((), (n,)):
+            raise ValueError(f"leak_rate must be a number or an array of shape ({n},), got {p['leak_rate']!r}")
+        if not 0 < leak[1] <= leak[2] <= 1:  # NaN compares false
+            raise ValueError(f"leak_rate must lie in (0, 1], got {p['leak_rate']!r}")
+    if "input_scaling" in p:
+        scaling = _value_range(p["input_scaling"])
+        if scaling is None or len(scaling[0]) > 1 or not 0 <= scaling[1] <= scaling[2] < math.inf:
+            raise ValueError(
+                f"input_scaling must be a number ≥ 0 or one such number per input, got {p['input_scaling']!r}"
+            )
+    if "input_connectivity" in p and not (is_real(p["input_connectivity"]) and 0 < p["input_connectivity"] <= 1):
+        raise ValueError(f"input_connectivity must be in (0, 1], got {p['input_connectivity']!r}")
+    for name in ("bias_scaling", "feedback_scaling", "ridge"):
+        if name in p and (not is_real(p[name]) or p[name] < 0):
+            raise ValueError(f"{name} must be a finite number ≥ 0, got {p[name]!r}")
+    act = p.get("activation", "tanh")
+    if not (callable(act) or (isinstance(act, str) and act in ACTIVATIONS)):
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or an elementwise callable, got {act!r}")
+    solver = p.get("solver", "auto")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if solver == "pinv" and p.get("ridge", 0) > 0:
+        raise ValueError("solver='pinv' is the unregularised solution: set ridge=0, or use solver='cholesky'")
+    if "washout" in p and (not is_int(p["washout"]) or p["washout"] < 0):
+        raise ValueError(f"washout must be an integer ≥ 0, got {p['washout']!r}")
+    chunk = p.get("chunk_size")
+    if chunk is not None and (not is_int(chunk) or chunk < 1):
+        raise ValueError(f"chunk_size must be None or a positive integer, got {chunk!r}")
+    seed = p.get("seed")
+    if seed is not None and not (is_int(seed) and seed >= 0):
+        raise ValueError(f"seed must be None or an integer ≥ 0, got {seed!r}")
+    for name in ("readout_bias", "readout_input"):
+        if name in p and not isinstance(p[name], bool):
+            raise TypeError(f"{name} must be True or False, got {p[name]!r}")
+    if "dtype" in p:
+        dtype_name(p["dtype"])
+    if p.get("device") is not None:
+        check_device(p["device"])
+
+
+def check_device(device: Any) -> None:
+    """A valid torch device that exists here (CUDA only where it is available)."""
+    import torch
+
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a valid torch device: {exc}") from None
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu'")
