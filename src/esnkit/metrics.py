@@ -1,8 +1,14 @@
-"""Error measures for forecasts and the memory capacity of a reservoir.
+"""Error measures for forecasts and the memory capacity of a reservoir: the one definition of each.
 
 All functions take ``y_true`` and ``y_pred`` of the same shape, ``(time,)``, ``(time, features)`` or
 ``(batch, time, features)``, as NumPy arrays or tensors, and return Python floats (or NumPy arrays
-with ``multioutput="raw_values"``).
+with ``multioutput="raw_values"``). The search objectives and the benchmark protocols score
+through these functions:
+
+- NRMSE: ``RMSE / s`` per feature, ``s`` the feature's standard deviation (of ``y_true``, of a
+  ``reference`` series, or given as ``scale``), averaged over features;
+- normalised error at a step: ``sqrt(mean_i ((y_true_i - y_pred_i) / s_i)²)`` over features ``i``;
+- valid prediction time: the first step at which that error exceeds a threshold.
 """
 
 from __future__ import annotations
@@ -17,17 +23,7 @@ Normalization = Literal["std", "var", "range", "mean"]
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     def arr(v: Any, name: str) -> np.ndarray:
-        if isinstance(v, torch.Tensor):
-            v = v.detach().cpu().numpy()
-        try:
-            a = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be an array of numbers: {exc}") from None
-        if a.ndim == 1:
-            a = a[:, None]
-        if a.ndim not in (2, 3) or a.shape[-2] == 0:
-            raise ValueError(f"{name} must be a non-empty (time,), (time, features) or (batch, time, features) "
-                             f"array, got shape {a.shape}")
+        a = _array(v, name)
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} contains NaN or Inf")
         return a
@@ -64,6 +60,7 @@ def nrmse(
     *,
     normalization: Normalization = "std",
     reference: Any = None,
+    scale: Any = None,
     multioutput: str = "uniform_average",
 ):
     """Normalised root mean squared error, per feature, averaged over features by default.
@@ -72,13 +69,20 @@ def nrmse(
     default: ``NRMSE² = MSE / Var``, so 1 means no better than predicting the mean), max − min
     (``"range"``) or the absolute mean (``"mean"``). ``"var"`` returns ``MSE / Var`` (the NMSE, no
     square root). The statistic is taken from ``reference`` when given (e.g. the whole series, as
-    Jaeger's NRMSE84 does), else from ``y_true``.
+    Jaeger's NRMSE84 does), else from ``y_true``; or given per feature as ``scale`` (the
+    normalization's statistic itself: a standard deviation for ``"std"``).
     """
     t, p = _pair(y_true, y_pred)
+    err = ((t - p) ** 2).mean(axis=0)
+    if scale is not None:
+        if reference is not None:
+            raise ValueError("give reference or scale, not both")
+        s = _scale(scale, t.shape[1])
+        value = err / s if normalization == "var" else np.sqrt(err) / s
+        return _reduce(value, multioutput)
     ref = t if reference is None else _pair(reference, reference)[0]
     if ref.shape[-1] != t.shape[-1]:
         raise ValueError(f"reference has {ref.shape[-1]} feature(s) but y_true has {t.shape[-1]}")
-    err = ((t - p) ** 2).mean(axis=0)
     if normalization == "std":
         scale = ref.std(axis=0)
     elif normalization == "var":
@@ -95,17 +99,30 @@ def nrmse(
     return _reduce(value, multioutput)
 
 
+def _scale(scale: Any, features: int) -> np.ndarray:
+    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (features,))
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError(f"the scale of every feature must be a finite number > 0, got {scale!r}")
+    return s
+
+
 def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarray:
     """Error at each step: ``sqrt(mean_i ((y_true_i - y_pred_i) / s_i)²)`` over features ``i``.
 
     ``s`` is the per-feature standard deviation of ``y_true`` unless given. ``y_true``/``y_pred``
-    are ``(time,)`` or ``(time, features)``; returns shape ``(time,)``.
+    are ``(time,)``, ``(time, features)`` or ``(batch, time, features)``; returns ``(time,)`` or
+    ``(batch, time)``. ``y_pred`` may hold NaN or Inf (a free run that diverged): the error is
+    infinite at those steps.
     """
-    t, p = _pair(y_true, y_pred)
-    s = t.std(axis=0) if scale is None else np.broadcast_to(np.asarray(scale, dtype=np.float64), (t.shape[1],))
-    if np.any(s <= 0):
-        raise ValueError("the scale of every feature must be > 0")
-    return np.sqrt((((t - p) / s) ** 2).mean(axis=1))
+    t, p = (_array(v, name) for v, name in ((y_true, "y_true"), (y_pred, "y_pred")))
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}; they must match")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("y_true contains NaN or Inf")
+    s = _scale(t.reshape(-1, t.shape[-1]).std(axis=0) if scale is None else scale, t.shape[-1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = np.sqrt((((t - p) / s) ** 2).mean(axis=-1))
+    return np.where(np.isfinite(err), err, np.inf)
 
 
 def valid_prediction_time(
@@ -116,23 +133,40 @@ def valid_prediction_time(
     dt: float = 1.0,
     lyapunov_exponent: float | None = None,
     scale: Any = None,
-) -> float:
+):
     """Time until the normalised error (:func:`normalized_error`) first exceeds ``threshold``.
 
     Counted in steps times ``dt`` (time units); multiplied by ``lyapunov_exponent`` (λ) it is in
-    Lyapunov times. A forecast that never crosses the threshold gets the full horizon. ``scale`` is
-    the per-feature standard deviation to normalise by (default: that of ``y_true``; pass the
-    long-run attractor statistics for short test windows).
+    Lyapunov times. A forecast that never crosses the threshold gets the full horizon; a step
+    whose forecast is NaN or Inf counts as crossed. ``scale`` is the per-feature standard
+    deviation to normalise by (default: that of ``y_true``; pass the long-run attractor statistics
+    for short test windows). One series gives a float, a ``(batch, time, features)`` batch one
+    value per series.
     """
     if not (threshold > 0):
         raise ValueError(f"threshold must be > 0, got {threshold!r}")
     if not (dt > 0):
         raise ValueError(f"dt must be > 0, got {dt!r}")
     err = normalized_error(y_true, y_pred, scale=scale)
-    above = np.nonzero(err > threshold)[0]
-    steps = int(above[0]) if len(above) else len(err)
-    t = steps * dt
-    return t * lyapunov_exponent if lyapunov_exponent is not None else t
+    over = err > threshold
+    steps = np.where(over.any(axis=-1), over.argmax(axis=-1), err.shape[-1])
+    t = steps * (dt * lyapunov_exponent if lyapunov_exponent is not None else dt)
+    return float(t) if np.ndim(t) == 0 else t.astype(np.float64)
+
+
+def _array(v: Any, name: str) -> np.ndarray:
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu().numpy()
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim not in (2, 3) or a.shape[-2] == 0:
+        raise ValueError(f"{name} must be a non-empty (time,), (time, features) or (batch, time, features) "
+                         f"array, got shape {a.shape}")
+    return a
 
 
 def memory_capacity(

@@ -21,7 +21,7 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-from .. import datasets
+from .. import datasets, metrics
 
 LORENZ_LYAPUNOV = 0.906
 ROSSLER_LYAPUNOV = 0.0714
@@ -121,17 +121,12 @@ class Protocol:
         if pred.shape != w.truth.shape:
             raise ValueError(f"forecasts must have shape {w.truth.shape} (starts, horizon, features), "
                              f"got {pred.shape}")
-        if not np.all(np.isfinite(pred)):
-            # A diverged free run is a score, not a crash: it counts as an infinite error.
-            pred = np.where(np.isfinite(pred), pred, np.inf)
-        with np.errstate(over="ignore", invalid="ignore"):
-            z = (pred - w.truth) / w.scale  # (S, H, D)
-            err = np.sqrt(np.mean(z**2, axis=-1))  # (S, H): normalised error of each start
-        err = np.where(np.isnan(err), np.inf, err)
+        # A diverged free run is a score, not a crash: its steps count as an infinite error.
+        err = metrics.normalized_error(w.truth, pred, scale=w.scale)  # (S, H)
         curve = np.sqrt(np.mean(err**2, axis=0))
         if self.metric == "nrmse84":
             last = err[:, -1]
-            values = {
+            values = {  # NRMSE over the starts at a step: the RMS of the normalised errors there
                 "nrmse84": float(np.sqrt(np.mean(last**2))),
                 "nrmse_horizon": float(np.sqrt(np.mean(err**2))),
                 "nrmse_one_step": float(np.sqrt(np.mean(err[:, 0] ** 2))),
@@ -140,9 +135,7 @@ class Protocol:
         values = {}
         per_start = None
         for eps in self.thresholds:
-            over = err > eps
-            steps = np.where(over.any(axis=1), over.argmax(axis=1), self.horizon)
-            vpt = steps * self.time_scale
+            vpt = metrics.valid_prediction_time(w.truth, pred, threshold=eps, scale=w.scale, dt=self.time_scale)
             q25, q50, q75 = np.percentile(vpt, [25, 50, 75])
             tag = "" if eps == self.thresholds[0] else f"@{eps:g}"
             values.update({f"vpt_median{tag}": float(q50), f"vpt_q25{tag}": float(q25),
