@@ -95,6 +95,25 @@ def nrmse(
     return _reduce(value, multioutput)
 
 
+def r2_score(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
+    """Coefficient of determination ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²`` per feature, averaged over
+    features by default (scikit-learn's ``r2_score``; batch and time steps are pooled).
+
+    1 is a perfect prediction, 0 no better than the mean of ``y_true``, and it is negative for worse.
+    A constant target feature (``Σ(y − ȳ)² = 0``) scores 1 when predicted exactly and 0 otherwise,
+    scikit-learn's convention (``force_finite=True``) rather than NaN or −∞. Fewer than two values
+    per feature raise ValueError (scikit-learn warns and returns NaN).
+    """
+    t, p = _pair(y_true, y_pred)
+    if t.shape[0] < 2:
+        raise ValueError("R² is not defined for fewer than two values per feature (got one time step)")
+    residual = ((t - p) ** 2).sum(axis=0)
+    total = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+    constant = total == 0
+    value = np.where(constant, (residual == 0).astype(float), 1.0 - residual / np.where(constant, 1.0, total))
+    return _reduce(value, multioutput)
+
+
 def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarray:
     """Error at each step: ``sqrt(mean_i ((y_true_i - y_pred_i) / s_i)²)`` over features ``i``.
 

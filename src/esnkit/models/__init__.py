@@ -2,5 +2,6 @@
 
 from .ensemble import Ensemble
 from .esn import ESN, ESNState
+from .estimator import Estimator
 
-__all__ = ["ESN", "ESNState", "Ensemble"]
+__all__ = ["ESN", "ESNState", "Ensemble", "Estimator"]

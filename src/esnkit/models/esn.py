@@ -37,6 +37,7 @@ from ..readout import (
     solve_lstsq,
 )
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
+from .estimator import Estimator
 
 # Values per chunk buffer (drive, states, features) when chunk_size is None: 8 MB in float64,
 # large enough that the per-chunk BLAS calls run at full speed.
@@ -88,7 +89,7 @@ def shifted(targets: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
     return torch.cat([y0[:, None], targets[:, :-1]], dim=1)
 
 
-class ESN(nn.Module):
+class ESN(Estimator, nn.Module):
     """Echo State Network with a sparse random reservoir and a ridge-regression readout.
 
     Parameters
@@ -168,14 +169,6 @@ class ESN(nn.Module):
         "input_connectivity", "bias_scaling", "feedback_scaling", "activation", "ridge", "solver",
         "washout", "readout_bias", "readout_input", "chunk_size", "seed", "dtype", "device",
     )
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as set."""
-        return {k: getattr(self, k) for k in self.PARAMS}
-
-    def clone(self, **overrides: Any) -> ESN:
-        """A new, unfitted ESN with the same parameters (and ``overrides``)."""
-        return type(self)(**{**self.get_params(), **overrides})
 
     def _check_params(self) -> None:
         """The one place every hyper-parameter is validated (at construction and again at fit)."""
