@@ -209,11 +209,19 @@ def memory_capacity(
 
 
 def r2_score(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
-    """Coefficient of determination ``1 - SSE / SST`` per feature (a constant target scores 1 when
-    predicted exactly, else 0, as scikit-learn does), averaged over features by default."""
+    """Coefficient of determination ``R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²`` per feature, averaged over
+    features by default (scikit-learn's ``r2_score``; batch and time steps are pooled).
+
+    1 is a perfect prediction, 0 no better than the mean of ``y_true``, and it is negative for worse.
+    A constant target feature (``Σ(y − ȳ)² = 0``) scores 1 when predicted exactly and 0 otherwise,
+    scikit-learn's convention (``force_finite=True``) rather than NaN or −∞. Fewer than two values
+    per feature raise ValueError (scikit-learn warns and returns NaN).
+    """
     t, p = _pair(y_true, y_pred)
-    sse = ((t - p) ** 2).sum(axis=0)
-    sst = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse == 0, 1.0, 0.0))
-    return _reduce(r2, multioutput)
+    if t.shape[0] < 2:
+        raise ValueError("R² is not defined for fewer than two values per feature (got one time step)")
+    residual = ((t - p) ** 2).sum(axis=0)
+    total = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+    constant = total == 0
+    value = np.where(constant, (residual == 0).astype(float), 1.0 - residual / np.where(constant, 1.0, total))
+    return _reduce(value, multioutput)

@@ -3,6 +3,7 @@
 from .engine import ESNState
 from .ensemble import Ensemble
 from .esn import ESN
+from .estimator import Estimator
 from .saving import load, save
 
-__all__ = ["ESN", "ESNState", "Ensemble", "load", "save"]
+__all__ = ["ESN", "ESNState", "Ensemble", "Estimator", "load", "save"]

@@ -38,6 +38,7 @@ from ..params import is_int
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
 from .engine import ESNState, harvest, last_steps, run
+from .estimator import Estimator
 
 _TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Written with every saved model; loaders read this version and older ones.
@@ -52,7 +53,7 @@ def torch_dtype(value: Any) -> torch.dtype:
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
 
 
-class ESN(nn.Module):
+class ESN(Estimator, nn.Module):
     """Echo State Network with a sparse random reservoir and a ridge-regression readout.
 
     Parameters
@@ -133,14 +134,6 @@ class ESN(nn.Module):
 
     # ------------------------------------------------------------------ parameters
     PARAMS = tuple(params.DEFAULTS)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments, as set (``deep`` is accepted for scikit-learn; nothing nests)."""
-        return {k: getattr(self, k) for k in self.PARAMS}
-
-    def clone(self, **overrides: Any) -> ESN:
-        """A new, unfitted ESN with the same parameters (and ``overrides``)."""
-        return type(self)(**{**self.get_params(), **overrides})
 
     def _check_params(self) -> None:
         """Every hyper-parameter, checked at construction and again at fit (see :mod:`esnkit.params`)."""
@@ -532,14 +525,6 @@ class ESN(nn.Module):
             pass
         return from_batch(xs, ref)
 
-    def score(self, inputs: Any, targets: Any) -> float:
-        """R² of ``predict(inputs)`` against ``targets`` (uniform average over outputs, as scikit-learn's
-        regressors score), from the carried state, which is not changed."""
-        from ..metrics import r2_score
-
-        pred = self.predict(inputs, update_state=False)
-        return float(r2_score(np.concatenate(_as_list(targets)), np.concatenate(_as_list(pred))))
-
     def _finish(self, y: torch.Tensor, like: Batch, final: ESNState, update_state: bool, return_state: bool):
         if update_state:
             self._store(final)
@@ -615,7 +600,7 @@ class ESN(nn.Module):
         A model with a custom activation callable saves its name only; pass the callable again to
         :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
         self._require_fitted("save")
-        p = {k: io.jsonable(v) for k, v in self.get_params().items()}
+        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
         act = self.activation
         p["activation"] = act if isinstance(act, str) else "custom"
         p["dtype"] = params.dtype_name(self.readout_.weight.dtype)
@@ -634,16 +619,3 @@ class ESN(nn.Module):
                 continue
             shown.append(f"{k}={v!r}" if not isinstance(v, (np.ndarray, list)) else f"{k}=<array>")
         return ", ".join(shown)
-
-
-def _as_list(a: Any) -> list[np.ndarray]:
-    """A series, batch or list of series as a list of (time, features) NumPy arrays."""
-    if isinstance(a, (list, tuple)):
-        return [_as_2d(s) for s in a]
-    arr = _as_2d(a)
-    return list(arr) if arr.ndim == 3 else [arr]
-
-
-def _as_2d(a: Any) -> np.ndarray:
-    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float64)
-    return arr[:, None] if arr.ndim == 1 else arr

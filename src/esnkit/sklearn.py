@@ -1,0 +1,112 @@
+"""scikit-learn wrapper: :class:`ESNRegressor`, an Echo State Network as a scikit-learn regressor.
+
+Imported on first use (``esnkit.sklearn``), so ``import esnkit`` does not load scikit-learn.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+try:
+    from sklearn.utils.validation import validate_data
+except ImportError:  # scikit-learn < 1.6
+
+    def validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+from .models import ESN
+
+# Checks of scikit-learn's suite that no model which runs through time can pass; the tests hand this
+# same dict to the suite, and the class docstring repeats it.
+EXPECTED_FAILED_CHECKS = {
+    "check_methods_sample_order_invariance": (
+        "predict runs the reservoir through the rows in order, so each prediction depends on the rows "
+        "before it: shuffling the rows changes the predictions, not just their order"
+    ),
+    "check_methods_subset_invariance": (
+        "predict starts every call from the state where the training series ended, so a block predicted "
+        "on its own differs from the same rows predicted after the rows that precede them"
+    ),
+}
+
+
+
+
+_SIGNATURE = inspect.signature(ESN.__init__)  # one parameter list: ESN's
+
+
+class ESNRegressor(RegressorMixin, BaseEstimator):
+    """An Echo State Network (:class:`esnkit.ESN`) as a scikit-learn regressor.
+
+    **The rows of** ``X`` **and** ``y`` **are the time steps of one series, in time order**, not
+    independent samples: ``X`` (n_samples, n_features) drives the reservoir step by step and ``y``
+    (n_samples,) or (n_samples, n_outputs) is the target at each step. Cross-validate with
+    ``TimeSeriesSplit``, whose test block follows its training block. Shuffling splitters
+    (``KFold(shuffle=True)``, ``ShuffleSplit``) break the series, and the default ``cv=5`` (unshuffled
+    ``KFold``) trains on the rows before and after the test block joined as if they were one series.
+
+    Parameters: exactly those of :class:`esnkit.ESN` (``reservoir_size``, ``spectral_radius``, …,
+    ``washout``, ``seed``, ``dtype``, ``device``), with the same defaults (the reservoir and readout
+    run in float64 unless ``dtype="float32"``). Set
+    ``seed`` for reproducible fits; ``washout`` steps at the start of ``X`` are left out of the fit.
+
+    ``fit(X, y)`` trains ``esn_ = ESN(**params)`` on the series. ``predict(X)`` continues from the
+    state where the training series ended, so a block that follows the training block in time (as in
+    ``TimeSeriesSplit``) is predicted with a warm reservoir; the stored state never moves, so every
+    ``predict`` call starts from the same state. Returns (n_samples,) when ``y`` was 1-D.
+
+    Fitted attributes: ``esn_``, ``n_features_in_``, ``feature_names_in_`` (when ``X`` has column names).
+
+    Checks of ``sklearn.utils.estimator_checks`` that it fails by design
+    (``ESNRegressor._expected_failed_checks``):
+
+    - ``check_methods_sample_order_invariance``: predict runs the reservoir through the rows in order,
+      so each prediction depends on the rows before it: shuffling the rows changes the predictions,
+      not just their order.
+    - ``check_methods_subset_invariance``: predict starts every call from the state where the training
+      series ended, so a block predicted on its own differs from the same rows predicted after the
+      rows that precede them.
+    """
+
+    _expected_failed_checks = EXPECTED_FAILED_CHECKS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        bound = _SIGNATURE.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = _SIGNATURE  # what scikit-learn's get_params and clone read
+
+    def fit(self, X: Any, y: Any) -> ESNRegressor:
+        """Fit the ESN on the series ``X`` (n_samples, n_features) → ``y`` (n_samples[, n_outputs])."""
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
+        esn = ESN(**self.get_params(deep=False))  # validates the parameters
+        if X.shape[0] <= esn.washout:
+            raise ValueError(
+                f"{type(self).__name__} got n_samples={X.shape[0]} time steps, not more than "
+                f"washout={esn.washout}: nothing is left to fit on; pass a longer series or a smaller washout"
+            )
+        self.esn_ = esn.fit(X, y)
+        self._one_d_y = y.ndim == 1
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the series ``X`` (n_samples, n_features), continuing from the end of the training series."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        y = self.esn_.predict(X, update_state=False)
+        return y[:, 0] if self._one_d_y else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # the tags of scikit-learn < 1.6
+        return {"multioutput": True, "_xfail_checks": EXPECTED_FAILED_CHECKS}
