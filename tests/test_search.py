@@ -44,7 +44,8 @@ def test_search_finds_a_model_and_its_value_is_the_refit_models(series):
     u, y = series[:-1], series[1:]
     pred = r.best_esn.predict(u[r.split:])
     err = math.sqrt(((pred - y[r.split:]) ** 2).mean() / y[r.split:].var())
-    assert err == pytest.approx(r.best_value, rel=1e-4)
+    assert err == pytest.approx(r.best_value, rel=1e-10)
+    assert all(row["ridge"] >= row["ridge_floor"] for row in r.table)
     again = run(series, n_trials=12, seed=1)
     assert again.best_params == r.best_params and again.best_value == r.best_value
 
@@ -59,6 +60,57 @@ def test_free_running_objectives(series, objective):
         assert 0 < r.best_value < 1
 
 
+@pytest.mark.parametrize("objective", ["vpt", "free_run"])
+def test_the_refitted_best_model_reproduces_the_free_run_value(objective):
+    # The value a search reports is what its refitted model scores on the same validation windows
+    # (warm-up on the history, then ESN.forecast, scored through esnkit.metrics): one solver for both.
+    s = ek.datasets.lorenz(1400, dt=0.02)
+    r = run(s, space={"spectral_radius": (0.3, 1.2), "input_scaling": (0.05, 0.5)},
+            fixed={"reservoir_size": 80, "washout": 50, "seed": 0}, objective=objective, horizon=150, starts=5,
+            warmup=60, validation=0.3, time_scale=0.02 * 0.906, ridges=ek.ridge_grid(1e-12, 1e-2, 11))
+    u, y = s[:-1], s[1:]
+    at = np.unique(np.linspace(r.split + 60, len(y) - 150 + 1, 5).round().astype(int))
+    contexts = np.stack([u[p - 60: p] for p in at])
+    truth = np.stack([y[p - 1: p + 149] for p in at])
+    pred = r.best_esn.forecast(contexts, 150)
+    scale = y[: r.split].std(axis=0)
+    if objective == "vpt":
+        vpt = ek.metrics.valid_prediction_time(truth, pred, scale=scale, dt=0.02 * 0.906)
+        assert float(np.median(vpt)) == r.best_value
+    else:
+        assert ek.metrics.nrmse(truth.reshape(-1, 3), pred.reshape(-1, 3), scale=scale) == r.best_value
+    # ridge values below each configuration's float64 resolution were never chosen
+    assert all(row["ridge"] >= row["ridge_floor"] for row in r.table if row["state"] == "COMPLETE")
+
+
+def test_split_by_index_or_fraction_and_refit_on_train_and_validation(series):
+    by_index = run(series, split=500, n_trials=4)
+    assert by_index.split == 500
+    assert run(series, validation=0.25, n_trials=4).split == round(699 * 0.75)
+    with pytest.raises(ValueError, match="not both"):
+        run(series, split=500, validation=0.2)
+    with pytest.raises(ValueError, match="split"):
+        run(series, split=699)
+    full = run(series, split=500, n_trials=4, refit="train+validation")
+    u, y = series[:-1], series[1:]
+    again = ek.ESN(**{**full.best_params, "ridge": full.best_ridge}).fit(u, y)
+    assert np.array_equal(full.best_esn.readout_.weight.numpy(), again.readout_.weight.numpy())
+    with pytest.raises(ValueError, match="refit"):
+        run(series, refit="everything")
+
+
+def test_a_callable_objective_says_its_direction(series):
+    def score(esn, u, y):
+        return -ek.metrics.nrmse(y, esn.predict(u))
+
+    r = run(series, objective=score, direction="maximize", n_trials=4)
+    assert r.direction == "maximize" and r.best_value == max(row["value"] for row in r.table)
+    score.direction = "maximize"
+    assert run(series, objective=score, n_trials=4).direction == "maximize"
+    with pytest.raises(ValueError, match="direction"):
+        run(series, objective="vpt", direction="minimize", horizon=20, warmup=20)
+
+
 def test_a_vpt_search_that_reaches_the_horizon_says_so():
     sine = ek.datasets.sine(700, period=25)
     with pytest.warns(ek.SearchCapWarning, match=r"horizon itself \(0.5: horizon=10 steps x time_scale=0.05\).*raise"):
@@ -66,7 +118,7 @@ def test_a_vpt_search_that_reaches_the_horizon_says_so():
     assert r.best_value == pytest.approx(0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ek.SearchCapWarning)
-        r = run(ek.datasets.mackey_glass(700), objective="vpt", horizon=100, starts=4, threshold=0.01)
+        r = run(ek.datasets.mackey_glass(700), objective="vpt", horizon=100, starts=4, threshold=0.01, warmup=30)
     assert r.best_value < 100
 
 

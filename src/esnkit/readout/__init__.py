@@ -7,7 +7,7 @@ It knows tensors only: no reservoir, no time loop, no estimator.
 from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
-from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, ridge_grid
+from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "gram",
     "kept_rows",
     "kfold_sse",
+    "resolution_floor",
     "ridge_grid",
     "solve_lstsq",
     "solve_normal_equations",

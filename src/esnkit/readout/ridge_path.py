@@ -63,6 +63,33 @@ def _ridges(ridges, device) -> torch.Tensor:
     return r
 
 
+# Power iterations for a Gram matrix's largest eigenvalue when no eigendecomposition is at hand:
+# enough for the resolution floor, which needs its order of magnitude.
+POWER_ITERATIONS = 30
+
+
+def _floor(s_max: torch.Tensor, n_features: int) -> torch.Tensor:
+    return n_features * torch.finfo(torch.float64).eps * s_max
+
+
+def _largest_eigenvalue(apply, n: int, batch: tuple[int, ...], device) -> torch.Tensor:
+    """The largest eigenvalue of a symmetric positive semi-definite operator ``apply`` (…, n) ->
+    (…, n), by power iteration from a fixed vector (deterministic)."""
+    v = torch.full((*batch, n), n ** -0.5, dtype=torch.float64, device=device)
+    for _ in range(POWER_ITERATIONS):
+        w = apply(v)
+        v = w / w.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    return (v * apply(v)).sum(dim=-1)
+
+
+def resolution_floor(Z: torch.Tensor) -> torch.Tensor:
+    """The smallest ridge value float64 resolves for the normal equations of rows ``Z`` (…, M, F):
+    ``F · ε · s_max``, ``s_max`` the largest eigenvalue of ``Z^T Z`` (see :meth:`RidgePath.floor`)."""
+    Z = Z.to(torch.float64)
+    s = _largest_eigenvalue(lambda v: ((Z @ v[..., None]).mT @ Z)[..., 0, :], Z.shape[-1], Z.shape[:-2], Z.device)
+    return _floor(s, Z.shape[-1])
+
+
 class RidgePath:
     """The ridge-regression path of one (or a batch of) least-squares problems.
 
@@ -119,6 +146,20 @@ class RidgePath:
     @property
     def n_features(self) -> int:
         return self.G.shape[-1]
+
+    def floor(self) -> torch.Tensor:
+        """The smallest ridge value whose solution float64 resolves, per problem (…,):
+        ``F · ε · s_max`` with ``s_max`` the largest eigenvalue of ``G``. It is the threshold below
+        which LAPACK (and the pseudoinverse here) count an eigenvalue as zero: a ridge value under
+        it changes ``G + λI`` by less than the rounding already in ``G``, so the solution there is
+        set by rounding, and two correct solvers (the eigendecomposition here, a refit's Cholesky
+        factorisation) may disagree on it. The search skips those values."""
+        if self._eig is not None:
+            s_max = self._eig[0].amax(dim=-1)
+        else:
+            s_max = _largest_eigenvalue(lambda v: (self.G @ v[..., None])[..., 0], self.n_features,
+                                        self.G.shape[:-2], self.G.device)
+        return _floor(s_max, self.n_features)
 
     def __getitem__(self, index) -> RidgePath:
         """The path of the problem(s) at batch ``index``, sharing this path's factorisations."""

@@ -35,7 +35,7 @@ from ..errors import SearchCapWarning, SearchError
 from ..models.esn import ESN
 from ..readout.ridge_path import block_folds
 from .executors import _Dask, _InProcess
-from .objectives import OBJECTIVES, Task, _failure, _free_run_windows
+from .objectives import OBJECTIVES, Task, _failure, free_run_starts
 from .space import SearchSpace, load_space, make_space
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
@@ -50,9 +50,11 @@ class SearchResult:
     """What :func:`search` returns.
 
     ``table`` has one row per finished trial (number, state, value, the sampled parameters, the
-    chosen ridge, the one-step NRMSE, seconds, error). ``best_esn`` is the best configuration
-    refitted on the training part (the first ``split`` steps) with its ridge value, so it carries
-    the state where validation begins.
+    chosen ridge, the one-step NRMSE, the smallest ridge float64 resolved for it, seconds, error).
+    ``best_esn`` is the best configuration refitted with its ridge value: on the training part (the
+    first ``split`` steps) by default, where it carries the state where validation begins and
+    reproduces ``best_value`` on the validation part (the same solver gave the scored weights);
+    on all the data with ``refit="train+validation"``.
     """
 
     study: Any
@@ -145,7 +147,7 @@ def _table(study, space: SearchSpace) -> list[dict]:
             continue
         row = {"number": t.number, "state": t.state.name, "value": t.value}
         row.update({n: t.params.get(n) for n in space.params})
-        for key in ("ridge", "one_step_nrmse", "seconds", "error"):
+        for key in ("ridge", "one_step_nrmse", "ridge_floor", "seconds", "error"):
             row[key] = t.user_attrs.get(key)
         rows.append(row)
     return rows
@@ -172,7 +174,9 @@ def _check_settings(**kw: Any) -> None:
     """The numeric settings of :func:`search`, checked before anything runs."""
     valid = {
         "n_trials": _count, "batch_size": _count, "horizon": _count, "starts": _count,
-        "validation": lambda v: _real(v) and 0 < v < 1,
+        "validation": lambda v: v is None or (_real(v) and 0 < v < 1),
+        "split": lambda v: v is None or _count(v),
+        "warmup": _count,
         "threshold": lambda v: _real(v) and v > 0,
         "time_scale": lambda v: _real(v) and v > 0,
         "connect_timeout": lambda v: _real(v) and v > 0,
@@ -193,7 +197,8 @@ def search(
     objective: str | Callable = "nrmse",
     n_trials: int = 100,
     batch_size: int = 8,
-    validation: float = 0.2,
+    validation: float | None = None,
+    split: int | None = None,
     folds: int | None = None,
     ridges: Any = None,
     fixed: Mapping[str, Any] | None = None,
@@ -201,6 +206,7 @@ def search(
     seed: int | None = 0,
     horizon: int = 84,
     starts: int = 10,
+    warmup: int = 100,
     threshold: float = 0.3,
     time_scale: float = 1.0,
     ridge_candidates: int | None = 5,
@@ -213,15 +219,18 @@ def search(
     study_name: str = "esnkit-search",
     timeout: float | None = None,
     progress: bool = True,
-    refit: bool = True,
+    refit: bool | str = True,
+    direction: str | None = None,
 ) -> SearchResult:
     """Search ESN hyper-parameters on one series; returns a :class:`SearchResult`.
 
     ``inputs`` (T, D_in) and ``targets`` (T, D_out) are one time series pair; with ``targets``
     None, ``inputs`` is a series (T, D) to forecast one step ahead (inputs ``s[t]``, targets
-    ``s[t+1]``). The first ``1 - validation`` of the steps train each configuration (past its
-    ``washout``); the rest validate it, driven on from where training ended. With ``folds=k`` the
-    one-step error is blocked k-fold cross-validation over all steps instead.
+    ``s[t+1]``). The steps before ``split`` (an index into the targets' time axis), or the first
+    ``1 - validation`` of them (a fraction; default 0.2 when neither is given; not both), train
+    each configuration (past its ``washout``); the rest validate it, driven on from where training
+    ended. With ``folds=k`` the one-step error is blocked k-fold cross-validation over all steps
+    instead.
 
     ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.tuning.space`), or is a
     TOML file path (its ``[space]``, ``[fixed]`` and ``[ridge]`` apply; its search settings such as
@@ -229,12 +238,18 @@ def search(
     ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).
     The ridge is optimised exactly for every trial over ``ridges`` (default 25 values 1e-12..1).
 
-    ``objective``: ``"nrmse"`` (one-step, minimised), ``"free_run"`` (NRMSE over ``horizon``
-    free-running steps from ``starts`` points of the validation part, minimised), ``"vpt"``
-    (median steps until the normalised error exceeds ``threshold``, times ``time_scale``;
-    maximised), or ``objective(esn, val_inputs, val_targets) -> float`` (minimised). Free-run and
-    callable objectives are evaluated at the ``ridge_candidates`` ridge values with the lowest
-    one-step error (None: every value).
+    ``objective``: ``"nrmse"`` (one-step NRMSE on the validation part, normalised by its standard
+    deviation as :func:`esnkit.metrics.nrmse` does; minimised), ``"free_run"`` or ``"vpt"``: the
+    benchmark protocols' measures on ``starts`` validation windows, each warmed up on ``warmup``
+    steps and forecast ``horizon`` steps with :meth:`ESN.forecast`, normalised by the training
+    targets' standard deviation: NRMSE over the free runs (minimised), or the median valid
+    prediction time at ``threshold`` times ``time_scale`` (:func:`esnkit.metrics.valid_prediction_time`;
+    maximised); or ``objective(esn, val_inputs, val_targets) -> float``, whose ``direction``
+    ('minimize', the default, or 'maximize') is this argument or the callable's ``direction``
+    attribute. The one-step path ranks the ridge values; the best ``ridge_candidates`` (None:
+    every value) are scored with the weights a refit computes, and values below the float64
+    resolution floor of each configuration's normal equations are skipped (see
+    :meth:`esnkit.readout.RidgePath.floor`), so ``best_esn`` reproduces ``best_value``.
 
     ``sampler``: 'tpe', 'random', 'grid' or 'cmaes' (Optuna's). ``batch_size`` configurations are
     proposed at a time and harvested as one ensemble. ``scheduler``: None runs in this process;
@@ -258,8 +273,14 @@ def search(
     if not (callable(objective) or objective in OBJECTIVES):
         raise ValueError(f"objective must be one of {OBJECTIVES} or a callable, got {objective!r}")
     _check_settings(n_trials=n_trials, batch_size=batch_size, horizon=horizon, starts=starts, validation=validation,
-                    threshold=threshold, time_scale=time_scale, connect_timeout=connect_timeout,
-                    ridge_candidates=ridge_candidates, folds=folds, timeout=timeout)
+                    split=split, warmup=warmup, threshold=threshold, time_scale=time_scale,
+                    connect_timeout=connect_timeout, ridge_candidates=ridge_candidates, folds=folds, timeout=timeout)
+    direction = _direction(objective, direction)
+    if refit not in (True, False, "train", "train+validation"):
+        raise ValueError(f"refit must be True or 'train' (the training part), 'train+validation' or False, "
+                         f"got {refit!r}")
+    if split is not None and validation is not None:
+        raise ValueError("give split (the index where validation begins) or validation (a fraction), not both")
     if folds is not None and objective != "nrmse":
         raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
     if dtype not in ("float32", "float64"):
@@ -278,11 +299,14 @@ def search(
         if U is not None and U.shape[0] != Y.shape[0]:
             raise ValueError(f"inputs have {U.shape[0]} steps but targets have {Y.shape[0]}")
     T = Y.shape[0]
-    split = int(round(T * (1 - validation)))
+    if split is None:
+        split = int(round(T * (1 - (0.2 if validation is None else validation))))
+    elif split >= T:
+        raise ValueError(f"split={split} leaves no validation steps: the targets have {T}")
     washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
                                                       if n == "washout"])
     if split - washout < 10 or T - split < 2:
-        raise ValueError(f"{T} steps with validation={validation} and washout={washout} leave too few steps "
+        raise ValueError(f"{T} steps split at {split} with washout={washout} leave too few steps "
                          "to train or to validate on")
     if folds:
         block_folds(T - washout, folds)  # enough rows for the folds, or a clear error now
@@ -290,11 +314,10 @@ def search(
         raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
                          "(inputs and targets of the same width, or a single series)")
     task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
-                ridge_candidates, dtype, device)
+                ridge_candidates, dtype, device, warmup, direction)
     if objective in ("free_run", "vpt"):
-        _free_run_windows(T - split, task)
+        free_run_starts(task)  # enough validation steps for the windows, or a clear error now
 
-    direction = "maximize" if objective == "vpt" else "minimize"
     if isinstance(storage, (str, os.PathLike)) and "://" not in os.fspath(storage):
         storage = f"sqlite:///{os.path.abspath(os.fspath(storage))}"
     study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
@@ -342,6 +365,7 @@ def search(
                 else:
                     trial.set_user_attr("ridge", res["ridge"])
                     trial.set_user_attr("one_step_nrmse", res["one_step_nrmse"])
+                    trial.set_user_attr("ridge_floor", res["ridge_floor"])
                     study.tell(trial, res["value"])
             if bar is not None:
                 bar.update(len(trials))
@@ -373,12 +397,26 @@ def search(
     ridge = float(best.user_attrs["ridge"])
     best_esn = None
     if refit:
+        end = T if refit == "train+validation" else split
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            best_esn = ESN(**{**params, "ridge": ridge, "device": device}).fit(
-                None if U is None else U[:split], Y[:split])
+            best_esn = ESN(**{**params, "ridge": ridge, "dtype": dtype, "device": device}).fit(
+                None if U is None else U[:end], Y[:end])
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
+
+
+def _direction(objective: str | Callable, direction: str | None) -> str:
+    """The study's direction: the named objectives' own, or what a callable says."""
+    if callable(objective):
+        d = direction or getattr(objective, "direction", "minimize")
+    else:
+        d = "maximize" if objective == "vpt" else "minimize"
+        if direction is not None and direction != d:
+            raise ValueError(f"objective={objective!r} is {d}d; direction={direction!r} applies to callables")
+    if d not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be 'minimize' or 'maximize', got {d!r}")
+    return d
 
 
 def _best(study):

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import metrics
 from ..errors import NonFiniteStateError, SearchError
-from ..models import ESN, ESNState
+from ..models import ESN
 from ..models.engine import Harvest
 from ..models.ensemble import SHARED, Ensemble, fitted_member
-from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse
+from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse, resolution_floor
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
 # Evaluation failures a trial records instead of stopping the search.
@@ -40,6 +41,8 @@ class Task:
     ridge_candidates: int | None = 5
     dtype: str = "float64"
     device: str = "cpu"
+    warmup: int = 100
+    direction: str = "minimize"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,35 +54,40 @@ def _var(y: torch.Tensor) -> torch.Tensor:
     return torch.where(v > 0, v, torch.ones_like(v))
 
 
-def _free_run_windows(n_rows: int, task: Task) -> np.ndarray:
-    last = n_rows - task.horizon - 1
-    if last < 0:
-        raise ValueError(f"the validation part has {n_rows} steps, too few for horizon={task.horizon}: "
-                          "lower horizon or raise the validation fraction")
-    return np.unique(np.linspace(0, last, task.starts).round().astype(int))
+def free_run_starts(task: Task) -> np.ndarray:
+    """Where the validation free runs start: ``task.starts`` steps ``p``, evenly spread over the
+    validation part, each with ``warmup`` steps of it before ``p`` and ``horizon`` after."""
+    T = task.targets.shape[0]
+    first, last = task.split + task.warmup, T - task.horizon + 1
+    if last < first:
+        raise ValueError(f"the validation part has {T - task.split} steps, too few for warmup={task.warmup} and "
+                         f"horizon={task.horizon}: lower them or raise the validation fraction")
+    return np.unique(np.linspace(first, last, task.starts).round().astype(int))
 
 
-def _free_runs(model: ESN, reservoir, weight, h: Harvest, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
-    """Free runs from every start: predictions and truth, both (starts, horizon, D)."""
-    N = reservoir.size
-    rows = _free_run_windows(h.Z.shape[1], task)
-    idx = torch.as_tensor(rows, device=h.Z.device)
-    x0 = h.Z[k, idx, -N:].to(weight.dtype)
-    y0 = h.Y[idx]
-    esn = fitted_member(model, reservoir, weight, ESNState(x0, y0), h.targets)
-    pred = esn.generate(task.horizon)
-    truth = torch.stack([h.Y[r + 1: r + 1 + task.horizon] for r in rows])
-    return np.asarray(pred, dtype=np.float64).reshape(truth.shape), truth.double().cpu().numpy()
+def free_run_windows(task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """The validation histories (starts, warmup, D) and what follows each (starts, horizon, D), as
+    a benchmark protocol's contexts and truths: the inputs ``u[p - warmup : p]`` warm the model up,
+    and its forecast is compared with the targets ``y[p - 1 : p - 1 + horizon]``, the values after
+    ``u[p - 1]``."""
+    at = free_run_starts(task)
+    contexts = np.stack([task.inputs[p - task.warmup: p] for p in at])
+    truth = np.stack([task.targets[p - 1: p - 1 + task.horizon] for p in at])
+    return contexts, truth
 
 
-def _score_free_run(pred: np.ndarray, truth: np.ndarray, std: np.ndarray, task: Task) -> float:
-    err = (pred - truth) / std  # (starts, horizon, D)
+def score_free_runs(pred: Any, truth: np.ndarray, task: Task) -> float:
+    """The free-run objectives, through :mod:`esnkit.metrics`: NRMSE over every step of every run
+    (``"free_run"``) or the median valid prediction time times ``time_scale`` (``"vpt"``), both
+    normalised by the standard deviation of the training targets, as the benchmark protocols do."""
+    scale = task.targets[: task.split].std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    pred = np.asarray(pred, dtype=np.float64).reshape(truth.shape)
     if task.objective == "free_run":
-        return float(np.sqrt((err**2).mean(axis=(0, 1))).mean())
-    rms = np.sqrt((err**2).mean(axis=-1))  # (starts, horizon)
-    over = rms > task.threshold
-    steps = np.where(over.any(axis=1), over.argmax(axis=1), task.horizon)
-    return float(np.median(steps)) * task.time_scale
+        D = truth.shape[-1]
+        return metrics.nrmse(truth.reshape(-1, D), pred.reshape(-1, D), scale=scale)
+    vpt = metrics.valid_prediction_time(truth, pred, threshold=task.threshold, scale=scale, dt=task.time_scale)
+    return float(np.median(vpt))
 
 
 def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
@@ -94,16 +102,19 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     method = cheaper_method(h.G, len(ridges))
     if task.folds:
         sse = kfold_sse(h.Z, h.Y, task.folds, ridges, method=method)  # (K, L, D)
+        floor = resolution_floor(h.Z)
         path = None
     else:
         path = RidgePath(h.G, h.C, yy=h.yy, count=h.count, method=method)
         sse = path.sse(h.Z, h.Y, ridges)
+        floor = path.floor()
+    # NRMSE as metrics.nrmse defines it: RMSE over the validation rows / their standard deviation
     one_step = torch.sqrt(sse / (h.Y.shape[0] * var)).mean(dim=-1)  # (K, L)
+    windows = free_run_windows(task) if task.objective in ("free_run", "vpt") else None
     results = []
-    std = np.sqrt(var.cpu().numpy())
     for k, model in enumerate(models):
         try:
-            results.append(_score_member(model, k, h, path, one_step[k], std, task))
+            results.append(_score_member(model, k, h, one_step[k], float(floor[k]), windows, task))
         except SearchError:
             raise
         except Exception as exc:  # noqa: BLE001 - a user objective may raise anything: that trial fails
@@ -111,43 +122,54 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     return results
 
 
-def _score_member(model: ESN, k: int, h: Harvest, path: RidgePath | None, curve: torch.Tensor, std: np.ndarray,
-                  task: Task) -> dict:
+def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: float,
+                  windows: tuple[np.ndarray, np.ndarray] | None, task: Task) -> dict:
+    """The member's value at its best ridge. The one-step path ranks the ridge values; the best
+    ``ridge_candidates`` are then scored with the weights the same solver gives a refit
+    (``ESN.fit``'s), so the value is what the refitted model reproduces. Ridge values below the
+    member's float64 resolution floor (see :func:`~esnkit.readout.resolution_floor`) are skipped:
+    their solutions are rounding."""
     ridges = task.ridges
-    best = int(torch.argmin(torch.nan_to_num(curve, nan=math.inf)))
-    res = {"one_step_nrmse": float(curve[best]), "ridge": float(ridges[best])}
-    if task.objective == "nrmse":
+    usable = torch.isfinite(curve) & torch.as_tensor(ridges >= floor, device=curve.device)
+    if not bool(usable.any()):
+        raise ValueError(f"every ridge value on the grid is below {floor:.3g}, the smallest this configuration's "
+                         "normal equations resolve in float64 (or scored NaN): raise the grid's low end")
+    ranked = torch.where(usable, curve, torch.full_like(curve, math.inf))
+    order = torch.argsort(ranked).tolist()
+    best = order[0]
+    res = {"one_step_nrmse": float(curve[best]), "ridge": float(ridges[best]), "ridge_floor": floor}
+    if task.folds:  # blocked k-fold: the cross-validated error at the best ridge (no single refit gives it)
         res["value"] = res["one_step_nrmse"]
-    else:
-        finite = torch.isfinite(curve).tolist()
-        order = torch.argsort(torch.nan_to_num(curve, nan=math.inf))
-        cand = [r for r in order[: task.ridge_candidates or len(ridges)].tolist() if finite[r]]
-        weights = path[k].weights(ridges[cand])  # (L', D, F)
-        best_val, best_ridge, errors = None, None, []
-        maximise = task.objective == "vpt"
-        for j, r in enumerate(cand):
-            w = weights[j].to(h.reservoirs[k].W_values.dtype)
-            try:
+        return res
+    n = len(ridges) if task.ridge_candidates is None else task.ridge_candidates
+    cand = [r for r in order[:n] if bool(usable[r])]
+    best_val, best_ridge, errors = None, None, []
+    maximise = task.direction == "maximize"
+    for r in cand:
+        w = h.fits[k].solve(float(ridges[r]), "auto")
+        try:
+            if task.objective == "nrmse":
+                pred = h.Z[k].to(torch.float64) @ w.T
+                v = float(torch.sqrt(((pred - h.Y.to(torch.float64)) ** 2).mean(dim=0) / _var(h.Y)).mean())
+            else:
+                esn = fitted_member(model, h.reservoirs[k], w, h.at_split[k], h.targets)
                 if callable(task.objective):
-                    esn = fitted_member(model, h.reservoirs[k], w, h.at_split[k], h.targets)
                     val_in = None if task.inputs is None else task.inputs[task.split:]
                     v = float(task.objective(esn, val_in, task.targets[task.split:]))
                 else:
-                    pred, truth = _free_runs(model, h.reservoirs[k], w, h, k, task)
-                    v = _score_free_run(pred, truth, std, task)
-            except NonFiniteStateError as exc:
-                errors.append(str(exc))
-                continue
-            if not math.isfinite(v):
-                errors.append(f"the objective returned {v!r}")
-                continue
-            if best_val is None or (v > best_val if maximise else v < best_val):
-                best_val, best_ridge = v, float(ridges[r])
-        if best_val is None:
-            raise ValueError("; ".join(errors) or "no ridge value could be scored")
-        res["value"], res["ridge"] = best_val, best_ridge
-    if not math.isfinite(res["value"]):
-        raise ValueError(f"the objective is {res['value']!r} for every ridge value")
+                    contexts, truth = windows
+                    v = score_free_runs(esn.forecast(contexts, task.horizon), truth, task)
+        except NonFiniteStateError as exc:
+            errors.append(str(exc))
+            continue
+        if not math.isfinite(v):
+            errors.append(f"the objective returned {v!r}")
+            continue
+        if best_val is None or (v > best_val if maximise else v < best_val):
+            best_val, best_ridge = v, float(ridges[r])
+    if best_val is None:
+        raise ValueError("; ".join(errors) or "no ridge value could be scored")
+    res["value"], res["ridge"] = best_val, best_ridge
     return res
 
 
