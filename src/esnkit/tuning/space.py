@@ -34,14 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from ..models.esn import ESN
+# SEARCHABLE: the ESN arguments a search may sample or fix. The ridge is optimised exactly, and
+# solver, dtype, device and chunk size are how the search runs, not what it searches.
+from ..params import SEARCHABLE
+from ..params import check as check_params
 from ..readout.ridge_path import ridge_grid
 
-# ESN arguments a search may sample or fix. The ridge is optimised exactly, and solver, dtype,
-# device and chunk size are how the search runs, not what it searches.
-SEARCHABLE = tuple(p for p in ESN.PARAMS if p not in ("ridge", "solver", "dtype", "device", "chunk_size"))
-SETTINGS = ("objective", "sampler", "trials", "batch_size", "validation", "folds", "horizon", "starts",
-            "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device")
+SETTINGS = ("objective", "sampler", "trials", "batch_size", "validation", "split", "folds", "horizon", "starts",
+            "warmup", "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _param(name: str, spec: Any, where: str) -> Param | None:
 def _check_value(name: str, value: Any, fixed: Mapping[str, Any], where: str) -> None:
     """Fail now, not in trial 57, when a value the space can produce is not a valid ESN argument."""
     try:
-        ESN(**{**fixed, name: value})
+        check_params({**fixed, name: value})
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}{name} = {value!r} is not a valid ESN setting: {exc}") from None
 
@@ -175,7 +175,7 @@ def make_space(
     if not params:
         raise ValueError(f"{where}nothing to search: give at least one parameter a range or choices")
     try:
-        ESN(**fixed)
+        check_params(fixed)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"fixed parameters are not a valid ESN: {exc}") from None
     for p in params.values():
