@@ -20,11 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
-from .._series import Batch
-from ..reservoir import Reservoir
-from .engine import ESNState, Harvest, harvest
+from .engine import Harvest
 from .esn import ESN
 
 # Parameters every member must share: they fix the layout of the stacked run and of the features.
@@ -46,7 +42,6 @@ class Ensemble:
         for i, m in enumerate(models):
             if not isinstance(m, ESN):
                 raise TypeError(f"ensemble member {i} must be an esnkit.ESN, got {type(m).__name__}")
-            m._check_params()
             for name in SHARED:
                 if getattr(m, name) != getattr(models[0], name):
                     raise ValueError(
@@ -77,18 +72,8 @@ class Ensemble:
         none accumulated — for k-fold validation). ``build_check`` runs each member's
         echo-state-property check (a warning) as ``fit`` does.
         """
-        lead = self.models[0]
-        U, Y = lead._fit_data(inputs, targets)
-        for m in self.models[1:]:
-            if m.feedback_scaling > 0 or U is None:
-                m._fit_data(inputs, targets)  # the same checks, in that member's terms
-        d_in = U.features if U is not None else 0
-        members = [m._build_reservoir(d_in, Y.features) for m in self.models]
-        if build_check:
-            for m, r in zip(self.models, members):
-                m._check_echo_state(r, stacklevel=4)
-        return harvest(members, U, Y, [m._trainer() for m in self.models], features=lead._features(d_in),
-                       washout=lead.washout, split=split, keep_all=keep_all, chunk_size=lead.chunk_size)
+        return ESN.harvest(self.models, inputs, targets, split=split, keep_all=keep_all, check_echo_state=build_check,
+                           stacklevel=4)
 
     def fit(self, inputs: Any, targets: Any) -> list[ESN]:
         """Fit every member on the same data in one pass; returns the fitted members (also ``self.models``).
@@ -97,14 +82,5 @@ class Ensemble:
         ``m.fit(inputs, targets)`` on each member (bit-for-bit with the native kernel and sparse
         reservoirs; see the module notes).
         """
-        h = self.harvest(inputs, targets, build_check=True)
-        for k, m in enumerate(self.models):
-            m._set_fitted(h.reservoirs[k], h.fits[k].solve(), h.final[k], h.targets)
-        return self.models
-
-
-def fitted_member(model: ESN, reservoir: Reservoir, weight: torch.Tensor, final: ESNState, like: Batch) -> ESN:
-    """A fitted copy of ``model`` from harvested parts (a reservoir and a solved readout weight)."""
-    m = model.clone()
-    m._set_fitted(reservoir, weight, final, like)
-    return m
+        h = ESN.harvest(self.models, inputs, targets, stacklevel=4)
+        return [m.fit_from(h, k) for k, m in enumerate(self.models)]

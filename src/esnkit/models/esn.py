@@ -25,6 +25,7 @@ The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from ..errors import NotFittedError
 from ..params import is_int
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
-from .engine import ESNState, harvest, last_steps, run
+from .engine import ESNState, Harvest, harvest, last_steps, run
 from .estimator import Estimator
 
 _TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -344,16 +345,58 @@ class ESN(Estimator, nn.Module):
         weights. Afterwards the model carries the final state of each sequence, so ``predict`` and
         ``generate`` continue where the training data ended. Returns ``self``.
         """
-        self._check_params()
-        U, Y = self._fit_data(inputs, targets)
+        h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4)
+        return self.fit_from(h)
+
+    @staticmethod
+    def harvest(
+        models: Sequence[ESN],
+        inputs: Any,
+        targets: Any,
+        *,
+        split: int | None = None,
+        keep_all: bool = False,
+        check_echo_state: bool = True,
+        initial_state: Any = None,
+        stacklevel: int = 3,
+    ) -> Harvest:
+        """One teacher-forced pass of ``models`` (ESNs of one reservoir size and layout, see
+        :class:`~esnkit.Ensemble`) over the same data, through the one harvest engine.
+
+        Each model's reservoir is drawn from its parameters; rows at steps ``washout ≤ t < split``
+        stream into each model's trainer, rows from ``split`` on are kept for validation
+        (``keep_all``: every row past the washout is kept and none accumulated). ``initial_state``
+        (one model only) replaces the zero start. ``fit`` is this for one model, then
+        :meth:`fit_from`.
+        """
+        lead = models[0]
+        for m in models:
+            m._check_params()
+        U, Y = lead._fit_data(inputs, targets)
+        for m in models[1:]:
+            if m.feedback_scaling > 0 or U is None:
+                m._fit_data(inputs, targets)  # the same checks, in that model's terms
         d_in = U.features if U is not None else 0
-        reservoir = self._build_reservoir(d_in, Y.features)
-        self._check_echo_state(reservoir, stacklevel=4)
-        self.readout_ = None
-        start = self._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
-        h = harvest([reservoir], U, Y, [self._trainer()], features=self._features(d_in), washout=self.washout,
-                    start=start, chunk_size=self.chunk_size)
-        self._set_fitted(reservoir, h.fits[0].solve(), h.final[0], Y)
+        reservoirs = [m._build_reservoir(d_in, Y.features) for m in models]
+        if check_echo_state:
+            for m, r in zip(models, reservoirs):
+                m._check_echo_state(r, stacklevel=stacklevel + 1)
+        start = None
+        if initial_state is not None:
+            if len(models) > 1:
+                raise ValueError("initial_state applies to one model at a time")
+            lead.readout_ = None
+            start = lead._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
+        return harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
+                       washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size)
+
+    def fit_from(self, h: Harvest, k: int = 0, *, weight: torch.Tensor | None = None,
+                 state: ESNState | None = None) -> ESN:
+        """Become model ``k`` of harvest ``h`` (:meth:`harvest`): its reservoir, the readout its trainer
+        solves (or ``weight`` (D_out, F)), and its final state (or ``state``) as the carried state.
+        Returns ``self``."""
+        weight = h.fits[k].solve() if weight is None else weight
+        self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets)
         return self
 
     def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:

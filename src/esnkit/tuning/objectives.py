@@ -16,7 +16,7 @@ from .. import metrics
 from ..errors import NonFiniteStateError, SearchError
 from ..models import ESN
 from ..models.engine import Harvest
-from ..models.ensemble import SHARED, Ensemble, fitted_member
+from ..models.ensemble import SHARED, Ensemble
 from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse, resolution_floor
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
@@ -152,7 +152,7 @@ def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: fl
                 pred = h.Z[k].to(torch.float64) @ w.T
                 v = float(torch.sqrt(((pred - h.Y.to(torch.float64)) ** 2).mean(dim=0) / _var(h.Y)).mean())
             else:
-                esn = fitted_member(model, h.reservoirs[k], w, h.at_split[k], h.targets)
+                esn = model.clone().fit_from(h, k, weight=w, state=h.at_split[k])
                 if callable(task.objective):
                     val_in = None if task.inputs is None else task.inputs[task.split:]
                     v = float(task.objective(esn, val_in, task.targets[task.split:]))
