@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ._checks import require_finite
+
 Layout = Literal["1d", "2d", "3d", "list"]
 Kind = Literal["numpy", "torch"]
 
@@ -114,9 +116,7 @@ def _one_sequence(
     if t.ndim == 3 and t.shape[0] == 0:
         raise ValueError(f"{name} holds no sequences (shape {tuple(t.shape)})")
     t = t.to(device=device, dtype=dtype)
-    if not torch.isfinite(t).all():
-        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
-        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)}); clean or impute it first")
+    require_finite(t, name)
     return t, kind
 
 

@@ -18,14 +18,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ._checks import require_finite
+
 Normalization = Literal["std", "var", "range", "mean"]
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     def arr(v: Any, name: str) -> np.ndarray:
         a = _array(v, name)
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} contains NaN or Inf")
+        require_finite(a, name, "a metric needs finite values")
         return a
 
     t, p = arr(y_true, "y_true"), arr(y_pred, "y_pred")
@@ -117,8 +118,7 @@ def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarr
     t, p = (_array(v, name) for v, name in ((y_true, "y_true"), (y_pred, "y_pred")))
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}; they must match")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("y_true contains NaN or Inf")
+    require_finite(t, "y_true", "a metric needs finite values")
     s = _scale(t.reshape(-1, t.shape[-1]).std(axis=0) if scale is None else scale, t.shape[-1])
     with np.errstate(over="ignore", invalid="ignore"):
         err = np.sqrt((((t - p) / s) ** 2).mean(axis=-1))

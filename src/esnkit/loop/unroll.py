@@ -34,6 +34,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .._checks import all_finite
 from ..errors import NonFiniteStateError
 from ..reservoir import Drive, Reservoir
 from . import native
@@ -186,7 +187,7 @@ def _check_finite(out: Unrolled, step_offset: int) -> None:
     # NaN and Inf propagate through every later step, so the final values tell whether any step
     # went bad; only then is the first bad step searched for.
     x, y = out.x, out.y
-    if torch.isfinite(x).all() and (y is None or torch.isfinite(y).all()):
+    if all_finite(x) and (y is None or all_finite(y)):
         return
     where = ""
     for name, seq in (("state", out.states), ("output", out.outputs)):

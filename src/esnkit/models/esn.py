@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .. import _alloc, io, params
+from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
 from ..params import is_int
@@ -255,8 +256,7 @@ class ESN(Estimator, nn.Module):
             t = t[None]
         if t.ndim != 2 or t.shape[1] != width:
             raise ValueError(f"{name} must have shape ({width},) or (batch, {width}), got {tuple(t.shape)}")
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or Inf")
+        require_finite(t, name, "give a finite state")
         return t
 
     def _store(self, state: ESNState) -> None:

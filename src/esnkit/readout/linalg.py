@@ -10,11 +10,12 @@ import torch
 from scipy.linalg.blas import dsyrk
 from scipy.linalg.lapack import dpotrf, dpotrs, dsyevd
 
-from .. import _alloc
+from .. import _alloc, params
+from .._checks import all_finite
 from ..errors import NonFiniteStateError
 
 Solver = Literal["auto", "cholesky", "pinv", "lstsq"]
-SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
+SOLVERS = params.SOLVERS
 
 
 def _add_lower_gram(G: torch.Tensor, Z: torch.Tensor) -> None:
@@ -92,18 +93,11 @@ def _eigh_solve(G: torch.Tensor, C: torch.Tensor, ridge: float) -> torch.Tensor:
 
 
 def _check_finite(*tensors: torch.Tensor) -> None:
-    if not all(_all_finite(t) for t in tensors):
+    if not all(all_finite(t) for t in tensors):
         raise NonFiniteStateError(
             "the readout's regression overflowed (features or targets too large even for float64): "
             "rescale the inputs and targets, or lower input_scaling"
         )
-
-
-def _all_finite(t: torch.Tensor) -> bool:
-    # NumPy for CPU tensors: half the fixed cost of torch's isfinite-all, which a small readout notices
-    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and not t.requires_grad:
-        return bool(np.isfinite(t.numpy()).all())
-    return bool(torch.isfinite(t).all())
 
 
 def solve_normal_equations(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> torch.Tensor:

@@ -33,6 +33,7 @@ import torch
 from .._series import to_batch
 from ..errors import SearchCapWarning, SearchError
 from ..models.esn import ESN
+from ..params import is_int, is_real
 from ..readout.ridge_path import block_folds
 from .executors import _Dask, _InProcess
 from .objectives import OBJECTIVES, Task, _failure, free_run_starts
@@ -162,12 +163,11 @@ def _as_array(x: Any, name: str) -> np.ndarray:
     return b.data[0].numpy()
 
 
-def _real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_real = is_real
 
 
 def _count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    return is_int(v) and v >= 1
 
 
 def _check_settings(**kw: Any) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 
 # SEARCHABLE: the ESN arguments a search may sample or fix. The ridge is optimised exactly, and
 # solver, dtype, device and chunk size are how the search runs, not what it searches.
-from ..params import SEARCHABLE
+from ..params import SEARCHABLE, is_real
 from ..params import check as check_params
 from ..readout.ridge_path import ridge_grid
 
@@ -98,8 +98,7 @@ class SearchSpace:
         return {**self.fixed, **sampled}
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+_number = is_real
 
 
 def _param(name: str, spec: Any, where: str) -> Param | None:
