@@ -47,6 +47,27 @@ def test_search_doc_python_blocks_run(tmp_path, monkeypatch):
     assert (tmp_path / "trials.csv").exists()
 
 
+def test_architecture_doc_worked_example_runs(capsys):
+    assert run_python_blocks("docs/architecture.md") == 1
+    assert "torch.Size([1, 201])" in capsys.readouterr().out
+
+
+def test_architecture_doc_state_table_is_the_models():
+    # the table in docs/architecture.md, docs/model.md and the ESN module docstring say the same
+    import esnkit.models.esn as esn_module
+
+    def rows(text):
+        return [line.split("|")[1].strip().strip("`").split("(")[0] for line in text.splitlines()
+                if line.startswith("| `") and "starts from" not in line]
+
+    arch = (ROOT / "docs" / "architecture.md").read_text().split("Which calls start from", 1)[1]
+    model = (ROOT / "docs" / "model.md").read_text().split("## State", 1)[1].split("| you want", 1)[0]
+    table = esn_module.__doc__.split("Which calls start from", 1)[1]
+    calls = [line.split()[0].strip("`") for line in table.splitlines() if line.startswith("``")]
+    assert rows(arch) == rows(model) == calls == ["fit", "predict", "generate", "forecast", "forward", "states",
+                                                   "score"]
+
+
 def test_example_search_space_file_loads():
     import esnkit as ek
 
