@@ -169,6 +169,8 @@ def test_forecast_warms_up_each_history_and_runs_free_in_one_batch():
         np.testing.assert_allclose(esn.forecast(h, 30), o, rtol=0, atol=1e-12)  # one history: (horizon, D)
     # its first step is the value right after the history's last one
     assert abs(out[0, 0, 0] - s[1200, 0]) < 0.01
+    assert esn.forecast(s[1000:1200, 0], 30).shape == (30,)  # 1-D in, 1-D out
+    assert isinstance(esn.forecast(torch.from_numpy(s[1000:1200]), 5), torch.Tensor)
     with pytest.raises(ValueError, match="horizon"):
         esn.forecast(hist, 0)
     with pytest.raises(ValueError, match="feature"):

@@ -104,6 +104,13 @@ def dtype_name(value: Any) -> str:
     return name
 
 
+def torch_dtype(value: Any):
+    """The torch dtype for a torch or NumPy float32/float64 dtype, or its name."""
+    import torch
+
+    return {"float32": torch.float32, "float64": torch.float64}[dtype_name(value)]
+
+
 def check(p: Mapping[str, Any]) -> None:
     """Validate model hyper-parameters ``p`` (names as in :data:`DEFAULTS`; missing ones are not
     checked); raises ``ValueError``/``TypeError`` naming the parameter and what it must be."""

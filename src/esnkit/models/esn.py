@@ -36,20 +36,14 @@ from .. import _alloc, io, params
 from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
-from ..params import is_int
+from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
 from .engine import ESNState, Harvest, harvest, last_steps, run
 from .estimator import Estimator
 
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Written with every saved model; loaders read this version and older ones.
 FORMAT_VERSION = 2
-
-
-def torch_dtype(value: Any) -> torch.dtype:
-    """The torch dtype for a torch or NumPy float32/float64 dtype, or its name."""
-    return _TORCH_DTYPES[params.dtype_name(value)]
 
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
@@ -537,7 +531,7 @@ class ESN(Estimator, nn.Module):
                 y = torch.cat([y, self._free_run(horizon - 1, ESNState(x, first))[0]], dim=1)
         else:
             y = self._free_run(horizon, ESNState(x, last))[0]
-        layout = "2d" if H.layout in ("1d", "2d") else "3d"
+        layout = H.layout if H.layout in ("1d", "2d") else "3d"
         return from_batch(y, Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
     def states(self, inputs: Any, *, targets: Any = None, initial_state: Any = None) -> Any:

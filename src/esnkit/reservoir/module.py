@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import _alloc
+from ..params import torch_dtype
 from .activations import Activation, resolve_activation
 from .initializers import _Streams, _uniform, random_recurrent
 from .spectral import (
@@ -171,7 +172,7 @@ class Reservoir(nn.Module):
         """Build from SciPy/NumPy weights: ``W`` (N, N) sparse, ``W_in`` (N, D_in), ``W_fb`` (N, D_fb)."""
         W = sp.csr_matrix(W)
         W.sort_indices()
-        return cls._from_csr(W, W.data, W_in, W_fb, bias, leak, activation, dtype, device)
+        return cls._from_csr(W, W.data, W_in, W_fb, bias, leak, activation, torch_dtype(dtype), device)
 
     @classmethod
     def _from_csr(cls, W: sp.csr_matrix, values: np.ndarray, W_in: np.ndarray, W_fb: np.ndarray, bias: np.ndarray,
@@ -229,7 +230,7 @@ class Reservoir(nn.Module):
         W_fb = _uniform(streams[2], (size, feedback_size), 1.0) * feedback_scaling if feedback_size else \
             np.zeros((size, 0))
         bias = _uniform(streams[3], (size,), 1.0) * bias_scaling
-        return cls._from_csr(W, values, W_in, W_fb, bias, leak_rate, activation, dtype, device)
+        return cls._from_csr(W, values, W_in, W_fb, bias, leak_rate, activation, torch_dtype(dtype), device)
 
     @classmethod
     def stack(cls, members: list[Reservoir]) -> Reservoir:

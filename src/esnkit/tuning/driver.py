@@ -33,7 +33,7 @@ import torch
 from .._series import to_batch
 from ..errors import SearchCapWarning, SearchError
 from ..models.esn import ESN
-from ..params import is_int, is_real
+from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
 from .executors import _Dask, _InProcess
 from .objectives import OBJECTIVES, Task, _failure, free_run_starts
@@ -283,8 +283,7 @@ def search(
         raise ValueError("give split (the index where validation begins) or validation (a fraction), not both")
     if folds is not None and objective != "nrmse":
         raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    dtype = dtype_name(dtype)  # torch or NumPy dtypes, or their names
     ESN(10, device=device)  # an unknown device, or CUDA where there is none: ESN's own clear error
     device = str(torch.device(device))
 
