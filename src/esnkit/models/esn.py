@@ -379,7 +379,6 @@ class ESN(Estimator, nn.Module):
         if initial_state is not None:
             if len(models) > 1:
                 raise ValueError("initial_state applies to one model at a time")
-            lead.readout_ = None
             start = lead._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
         return harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
                        washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size)
