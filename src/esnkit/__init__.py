@@ -24,7 +24,7 @@ import importlib
 from typing import Any
 
 from . import datasets, metrics
-from .errors import NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
+from .errors import MissingExtraError, NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
 from .io import load, save
 from .loop import NativeKernelWarning, native, unroll, use_backend
 from .models import ESN, Ensemble, ESNState
@@ -75,6 +75,7 @@ __all__ = [
     "ESNState",
     "Ensemble",
     "EchoStatePropertyWarning",
+    "MissingExtraError",
     "NativeKernelWarning",
     "NonFiniteStateError",
     "NormalEquations",
