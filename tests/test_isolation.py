@@ -1,5 +1,5 @@
-"""esnkit leaves other libraries' global settings as it found them, and says which extra to install
-when an optional dependency is missing."""
+"""esnkit leaves other libraries' global settings as it found them, imports its optional dependencies
+only when they are used, and says which extra to install when one is missing."""
 
 import os
 import subprocess
@@ -13,6 +13,8 @@ import torch
 import esnkit as ek
 from esnkit.errors import MissingExtraError, import_extra
 
+OPTIONAL = ("optuna", "dask", "distributed", "matplotlib", "sklearn", "scipy.integrate", "cmaes")
+
 
 def run_python(code: str, **env: str) -> str:
     """Run ``code`` in a fresh interpreter that imports this esnkit; returns its stdout."""
@@ -21,6 +23,45 @@ def run_python(code: str, **env: str) -> str:
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def test_import_esnkit_imports_no_optional_dependency_nor_torch():
+    out = run_python(f"""
+        import sys
+        import esnkit
+        print([m for m in {OPTIONAL + ("torch",)!r} if m in sys.modules])
+    """)
+    assert out.strip() == "[]"
+
+
+def test_the_core_imports_no_optional_dependency(tmp_path):
+    out = run_python(f"""
+        import sys
+        import esnkit as ek
+        data = ek.datasets.mackey_glass(700) + ek.datasets.sine(700)
+        esn = ek.ESN(50, washout=50, seed=0).fit(data[:500], data[1:501])
+        ek.metrics.nrmse(data[501:601], esn.generate(100))
+        esn.save({str(tmp_path / "m.esnkit")!r}); ek.load({str(tmp_path / "m.esnkit")!r})
+        print([m for m in {OPTIONAL!r} if m in sys.modules])
+    """)
+    assert out.strip() == "[]"
+
+
+def test_every_lazy_name_resolves():
+    missing_modules = [m for m, _ in ek._LAZY.values() if not _module_exists(m)]
+    assert missing_modules in ([], ["esnkit.sklearn"])  # the scikit-learn wrappers may not exist yet
+    for name, (module, _) in ek._LAZY.items():
+        if module not in missing_modules:
+            assert getattr(ek, name) is not None
+    assert set(ek._LAZY) <= set(dir(ek))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        ek.nope  # noqa: B018
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
 
 
 def test_plotting_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path):
