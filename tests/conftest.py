@@ -15,6 +15,19 @@ def mackey():
     return ek.datasets.mackey_glass(5200)
 
 
+@pytest.fixture
+def uninstalled(monkeypatch):
+    """``uninstalled("matplotlib")``: importing matplotlib or any of its modules fails, as if it were not
+    installed, until the test ends (even where an earlier test imported it)."""
+
+    def hide(package: str) -> None:
+        for name in [m for m in sys.modules if m.startswith(package + ".")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, package, None)
+
+    return hide
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

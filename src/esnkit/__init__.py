@@ -14,33 +14,57 @@ Quick start::
     esn.fit(data[:4000], data[1:4001])
     forecast = esn.generate(500)
 
-The optional pieces (``search`` and its helpers, ``plotting``, ``benchmarks``, ``sklearn``) are
-imported on first use, so ``import esnkit`` loads neither Optuna, Dask, matplotlib nor scikit-learn.
+Nothing is imported with the package itself, not even PyTorch: each name below is imported when
+first used, so ``esnkit --help`` answers at once and ``import esnkit`` costs nothing. The optional
+pieces (``search`` and its helpers, ``plotting``, ``benchmarks``, ``sklearn``) need extras (``pip
+install "esnkit[search]"``, ``[plot]``, ``[sklearn]``), whose absence is reported when they are used.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
-
-from . import datasets, metrics
-from .errors import NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
-from .loop import NativeKernelWarning, native, unroll, use_backend
-from .models import ESN, Ensemble, ESNState, load, save
-from .readout import NormalEquations, Readout, RidgePath, kfold_sse, ridge_grid, solve_lstsq, solve_normal_equations
-from .reservoir import (
-    Drive,
-    EchoStatePropertyWarning,
-    Reservoir,
-    effective_spectral_radius,
-    scale_to_spectral_radius,
-    spectral_radius,
-)
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 # name -> (module, attribute or None for the module itself), imported when first asked for
 _LAZY = {
+    "datasets": ("esnkit.datasets", None),
+    "errors": ("esnkit.errors", None),
+    "io": ("esnkit.io", None),
+    "loop": ("esnkit.loop", None),
+    "metrics": ("esnkit.metrics", None),
+    "models": ("esnkit.models", None),
+    "readout": ("esnkit.readout", None),
+    "reservoir": ("esnkit.reservoir", None),
+    "MissingExtraError": ("esnkit.errors", "MissingExtraError"),
+    "NonFiniteStateError": ("esnkit.errors", "NonFiniteStateError"),
+    "NotFittedError": ("esnkit.errors", "NotFittedError"),
+    "SearchCapWarning": ("esnkit.errors", "SearchCapWarning"),
+    "SearchError": ("esnkit.errors", "SearchError"),
+    "load": ("esnkit.models", "load"),
+    "save": ("esnkit.models", "save"),
+    "NativeKernelWarning": ("esnkit.loop", "NativeKernelWarning"),
+    "native": ("esnkit.loop", "native"),
+    "unroll": ("esnkit.loop", "unroll"),
+    "use_backend": ("esnkit.loop", "use_backend"),
+    "ESN": ("esnkit.models", "ESN"),
+    "ESNState": ("esnkit.models", "ESNState"),
+    "Ensemble": ("esnkit.models", "Ensemble"),
+    "NormalEquations": ("esnkit.readout", "NormalEquations"),
+    "Readout": ("esnkit.readout", "Readout"),
+    "RidgePath": ("esnkit.readout", "RidgePath"),
+    "kfold_sse": ("esnkit.readout", "kfold_sse"),
+    "ridge_grid": ("esnkit.readout", "ridge_grid"),
+    "solve_lstsq": ("esnkit.readout", "solve_lstsq"),
+    "solve_normal_equations": ("esnkit.readout", "solve_normal_equations"),
+    "Drive": ("esnkit.reservoir", "Drive"),
+    "EchoStatePropertyWarning": ("esnkit.reservoir", "EchoStatePropertyWarning"),
+    "Reservoir": ("esnkit.reservoir", "Reservoir"),
+    "effective_spectral_radius": ("esnkit.reservoir", "effective_spectral_radius"),
+    "scale_to_spectral_radius": ("esnkit.reservoir", "scale_to_spectral_radius"),
+    "spectral_radius": ("esnkit.reservoir", "spectral_radius"),
+    # the optional pieces
     "search": ("esnkit.tuning", "search"),
     "SearchResult": ("esnkit.tuning", "SearchResult"),
     "SearchSpace": ("esnkit.tuning", "SearchSpace"),
@@ -51,6 +75,35 @@ _LAZY = {
     "benchmarks": ("esnkit.benchmarks", None),
     "sklearn": ("esnkit.sklearn", None),
 }
+
+if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY (a test keeps them in step)
+    from . import datasets, metrics
+    from . import errors as errors
+    from . import io as io
+    from . import loop as loop
+    from . import models as models
+    from . import readout as readout
+    from . import reservoir as reservoir
+    from .errors import MissingExtraError, NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
+    from .loop import NativeKernelWarning, native, unroll, use_backend
+    from .models import ESN, Ensemble, ESNState, load, save
+    from .readout import (
+        NormalEquations,
+        Readout,
+        RidgePath,
+        kfold_sse,
+        ridge_grid,
+        solve_lstsq,
+        solve_normal_equations,
+    )
+    from .reservoir import (
+        Drive,
+        EchoStatePropertyWarning,
+        Reservoir,
+        effective_spectral_radius,
+        scale_to_spectral_radius,
+        spectral_radius,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +127,7 @@ __all__ = [
     "ESNState",
     "Ensemble",
     "EchoStatePropertyWarning",
+    "MissingExtraError",
     "NativeKernelWarning",
     "NonFiniteStateError",
     "NormalEquations",

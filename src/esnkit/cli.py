@@ -3,6 +3,11 @@
 ``esnkit demo`` trains on Mackey-Glass and plots a free-running forecast; ``esnkit search`` runs a
 hyper-parameter search on a built-in dataset or a CSV file and writes its results; ``esnkit bench``
 runs the chaotic forecasting benchmark (esnkit vs an LSTM and reservoirpy).
+
+The arguments are parsed before anything heavy is imported: this module imports the standard
+library and ``esnkit.__version__`` (``esnkit/__init__.py`` imports nothing), and each command imports
+what it needs (PyTorch, the search, the plots) when it runs, so ``esnkit --help`` and a mistyped
+option answer at once. The library's values the parser shows are literals below, in one place.
 """
 
 from __future__ import annotations
@@ -12,8 +17,31 @@ import os
 import sys
 import time
 
+from esnkit import __version__
+
+# The library's values the parser shows, as literals here (importing them would import PyTorch);
+# tests/test_cli.py checks that they are still the library's.
+OBJECTIVES = ("nrmse", "free_run", "vpt")  # esnkit.tuning.objectives.OBJECTIVES
+SAMPLERS = ("tpe", "random", "grid", "cmaes")  # esnkit.tuning.driver.SAMPLERS
+DTYPES = ("float32", "float64")  # esnkit.search(dtype=...)
+PROTOCOLS = ("mackey_glass", "lorenz", "rossler")  # esnkit.benchmarks.PROTOCOLS
+# esnkit.search's defaults, quoted by --help (trials: its n_trials)
+SEARCH_DEFAULTS = {"trials": 100, "batch_size": 8, "validation": 0.2, "horizon": 84, "starts": 10,
+                   "warmup": 100, "threshold": 0.3, "seed": 0}
+LSTM_BUDGET = {"full": 180.0, "quick": 5.0}  # esnkit.benchmarks.runner.Settings.full() and .quick_run()
+
+
+def _need_plots(args: argparse.Namespace, command: str) -> None:
+    """Fail before the work, not after it, where the plots it ends with cannot be drawn."""
+    if not getattr(args, "no_plot", False):
+        from esnkit.errors import import_extra
+
+        hint = " (or pass --no-plot)" if hasattr(args, "no_plot") else ""
+        import_extra("matplotlib", "plot", f"esnkit {command}'s plots{hint}")
+
 
 def _demo(args: argparse.Namespace) -> int:
+    _need_plots(args, "demo")
     import torch
 
     import esnkit as ek
@@ -96,6 +124,7 @@ def _read_csv(path: str):
 
 
 def _search(args: argparse.Namespace) -> int:
+    _need_plots(args, "search")
     import torch
 
     import esnkit as ek
@@ -107,8 +136,8 @@ def _search(args: argparse.Namespace) -> int:
     else:
         space = make_space(DEFAULT_SPACE, DEFAULT_FIXED)
     settings = dict(space.settings)
-    for key in ("objective", "sampler", "trials", "batch_size", "validation", "folds", "horizon", "starts",
-                "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device"):
+    for key in ("objective", "sampler", "trials", "batch_size", "validation", "split", "folds", "horizon", "starts",
+                "warmup", "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device"):
         v = getattr(args, key)
         if v is not None:
             settings[key] = v
@@ -123,7 +152,7 @@ def _search(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     storage = args.storage or os.path.join(args.out, "study.db")
     objective = settings.pop("objective", "nrmse")
-    n_trials = settings.pop("trials", 100)
+    n_trials = settings.pop("trials", SEARCH_DEFAULTS["trials"])
     settings.setdefault("time_scale", time_scale)
     print(f"esnkit search: {name} ({data.shape[0]} steps, {data.shape[1]} feature(s)), objective {objective}, "
           f"{n_trials} trials, study {args.study_name!r} in {storage}")
@@ -167,6 +196,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    _need_plots(args, "bench")
     import warnings
 
     import torch
@@ -197,10 +227,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import esnkit as ek
-
     parser = argparse.ArgumentParser(prog="esnkit", description="Echo State Networks on PyTorch.")
-    parser.add_argument("--version", action="version", version=f"esnkit {ek.__version__}")
+    parser.add_argument("--version", action="version", version=f"esnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="train on Mackey-Glass, forecast, print errors and write a plot")
     demo.add_argument("--reservoir-size", type=int, default=1000, metavar="N")
@@ -220,21 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--steps", type=int, default=3000, help="length of a built-in series (default 3000)")
     se.add_argument("--space", help="search-space TOML file (default: spectral radius, leak, input scaling "
                                     "at N=500)")
-    se.add_argument("--objective", choices=("nrmse", "free_run", "vpt"))
-    se.add_argument("--sampler", choices=("tpe", "random", "grid", "cmaes"))
-    se.add_argument("--trials", type=int, help="trials the study should hold when done (default 100)")
-    se.add_argument("--batch-size", type=int, help="configurations harvested together (default 8)")
-    se.add_argument("--validation", type=float, help="fraction of the series held out (default 0.2)")
+    d = SEARCH_DEFAULTS
+    se.add_argument("--objective", choices=OBJECTIVES)
+    se.add_argument("--sampler", choices=SAMPLERS)
+    se.add_argument("--trials", type=int, help=f"trials the study should hold when done (default {d['trials']})")
+    se.add_argument("--batch-size", type=int, help=f"configurations harvested together (default {d['batch_size']})")
+    se.add_argument("--validation", type=float, help=f"fraction of the series held out (default {d['validation']})")
+    se.add_argument("--split", type=int, help="index of the first validation step, instead of --validation")
     se.add_argument("--folds", type=int, help="blocked k-fold validation instead of one split")
-    se.add_argument("--horizon", type=int, help="free-run steps scored (default 84)")
-    se.add_argument("--starts", type=int, help="free-run starting points (default 10)")
-    se.add_argument("--threshold", type=float, help="VPT error threshold (default 0.3)")
+    se.add_argument("--horizon", type=int, help=f"free-run steps scored (default {d['horizon']})")
+    se.add_argument("--starts", type=int, help=f"free-run starting points (default {d['starts']})")
+    se.add_argument("--warmup", type=int, help=f"steps each free run is warmed up on (default {d['warmup']})")
+    se.add_argument("--threshold", type=float, help=f"VPT error threshold (default {d['threshold']})")
     se.add_argument("--time-scale", type=float, help="VPT units per step (default: Lyapunov times for "
                                                      "lorenz/rossler, else steps)")
     se.add_argument("--ridge-candidates", type=int)
-    se.add_argument("--dtype", choices=("float32", "float64"))
+    se.add_argument("--dtype", choices=DTYPES)
     se.add_argument("--device", help="torch device the ensembles run on, e.g. cuda (default cpu)")
-    se.add_argument("--seed", type=int, help="sampler seed (default 0)")
+    se.add_argument("--seed", type=int, help=f"sampler seed (default {d['seed']})")
     se.add_argument("--timeout", type=float, help="stop proposing trials after this many seconds")
     se.add_argument("--scheduler", help="'local' for a Dask LocalCluster, or a scheduler address "
                                         "tcp://host:8786 (default: run in this process)")
@@ -254,9 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "results.json and PNGs to --out.")
     be.add_argument("--quick", action="store_true", help="smoke test: few test starts, seeds and LSTM seconds "
                                                          "(about a minute; numbers not for quoting)")
-    be.add_argument("--protocol", action="append", choices=("mackey_glass", "lorenz", "rossler"),
+    be.add_argument("--protocol", action="append", choices=PROTOCOLS,
                     help="run only this protocol (repeatable; default all)")
-    be.add_argument("--lstm-budget", type=float, help="LSTM training seconds per seed (default 180; quick 5)")
+    be.add_argument("--lstm-budget", type=float, help=f"LSTM training seconds per seed (default "
+                                                      f"{LSTM_BUDGET['full']:g}; quick {LSTM_BUDGET['quick']:g})")
     be.add_argument("--no-reservoirpy", action="store_true", help="skip reservoirpy even when installed")
     be.add_argument("--out", default="esnkit-bench", help="output folder (default ./esnkit-bench)")
     be.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -275,9 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--reservoir-size must be ≥ 1")
     if args.command == "demo" and not 1 <= args.horizon <= 1000:
         parser.error("--horizon must be in 1..1000")
+    from esnkit.errors import MissingExtraError  # the arguments are fine: now esnkit may be imported
+
     try:
         return args.run(args)
-    except (ValueError, TypeError, FloatingPointError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FloatingPointError, FileNotFoundError, MissingExtraError) as exc:
         print(f"esnkit: error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,9 @@
-"""Exceptions esnkit raises beyond ValueError/TypeError."""
+"""Exceptions esnkit raises beyond ValueError/TypeError, and the import of optional dependencies."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -15,3 +20,25 @@ class SearchError(RuntimeError):
 
 class SearchCapWarning(UserWarning):
     """The best trials reached the objective's ceiling (a valid prediction time as long as the horizon)."""
+
+
+class MissingExtraError(ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the esnkit extra that installs it."""
+
+
+def import_extra(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import ``module`` of an optional dependency, or raise :class:`MissingExtraError` saying that
+    ``purpose`` needs it and that ``pip install "esnkit[extra]"`` installs it.
+
+    Only the absence of that package is translated: an error raised while importing it (a broken
+    installation) propagates as it is.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not missing or not (module == missing or module.startswith(missing + ".")):
+            raise
+        raise MissingExtraError(
+            f"{purpose} needs {missing}, which is not installed: pip install \"esnkit[{extra}]\"", name=missing
+        ) from None

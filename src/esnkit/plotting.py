@@ -1,4 +1,9 @@
-"""Plots people would rather look at than read: forecast against truth, and the error over time."""
+"""Plots people would rather look at than read: forecast against truth, and the error over time.
+
+Every function writes a PNG through matplotlib's object-oriented API (a ``Figure`` on its own Agg
+canvas): no pyplot, so the caller's backend and pyplot's figure list are left alone. It needs the
+``plot`` extra (``pip install "esnkit[plot]"``).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,26 @@ from typing import Any
 
 import numpy as np
 
+from .errors import import_extra
+
 
 def _np(a: Any) -> np.ndarray:
     a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
     return a[:, None] if a.ndim == 1 else a
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+def _figure(figsize: tuple[float, float]):
+    """A constrained-layout figure drawn on its own Agg canvas (files only: never needs a display)."""
+    figure = import_extra("matplotlib.figure", "plot", "esnkit.plotting")
+    backend_agg = import_extra("matplotlib.backends.backend_agg", "plot", "esnkit.plotting")
+    fig = figure.Figure(figsize=figsize, layout="constrained")
+    backend_agg.FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig, path: str | os.PathLike) -> str:
-    import matplotlib.pyplot as plt
-
     path = os.fspath(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -47,14 +51,13 @@ def plot_forecast(
     """
     from .metrics import normalized_error
 
-    plt = _pyplot()
-
     y, p = _np(truth), _np(forecast)
     if y.shape != p.shape:
         raise ValueError(f"truth has shape {y.shape} but forecast has shape {p.shape}")
     t = np.arange(len(y)) * dt
     d = y.shape[1]
-    fig, axes = plt.subplots(d + 1, 1, figsize=(9, 2.2 * (d + 1)), sharex=True, constrained_layout=True)
+    fig = _figure((9, 2.2 * (d + 1)))
+    axes = fig.subplots(d + 1, 1, sharex=True)
     for i in range(d):
         ax = axes[i]
         ax.plot(t, y[:, i], color="black", lw=1.2, label="truth")
@@ -81,7 +84,6 @@ def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *
     ``table`` is :attr:`esnkit.search.SearchResult.table` (rows with ``state``, ``value`` and one
     column per parameter); the best trial is circled. Returns the path written.
     """
-    plt = _pyplot()
     rows = [r for r in table if r.get("state") == "COMPLETE" and r.get("value") is not None]
     if not rows:
         raise ValueError("no completed trial to plot")
@@ -92,7 +94,8 @@ def plot_search(table: list[dict], params: list[str], path: str | os.PathLike, *
     best = int(np.argmin(values)) if objective != "vpt" else int(np.argmax(values))
     cols = min(3, len(params))
     nrows = -(-len(params) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False, constrained_layout=True)
+    fig = _figure((4 * cols, 3.2 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
     for ax, name in zip(axes.ravel(), params):
         x = [r.get(name) for r in rows]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x)
@@ -119,7 +122,6 @@ def plot_forecasts(truth: Any, forecasts: dict[str, Any], path: str | os.PathLik
     ``truth`` and every forecast are ``(time,)`` or ``(time, features)``; ``dt`` converts steps to
     ``time_unit``. Returns the path written.
     """
-    plt = _pyplot()
     y = _np(truth)
     runs = {k: _np(v) for k, v in forecasts.items()}
     for k, v in runs.items():
@@ -127,7 +129,8 @@ def plot_forecasts(truth: Any, forecasts: dict[str, Any], path: str | os.PathLik
             raise ValueError(f"forecast {k!r} has shape {v.shape} but truth has shape {y.shape}")
     t = np.arange(len(y)) * dt
     d = y.shape[1]
-    fig, axes = plt.subplots(d, 1, figsize=(9, 2.2 * d + 0.6), sharex=True, squeeze=False, constrained_layout=True)
+    fig = _figure((9, 2.2 * d + 0.6))
+    axes = fig.subplots(d, 1, sharex=True, squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
         ax.plot(t, y[:, i], color="black", lw=1.4, label="truth")
         for k, v in runs.items():
@@ -151,8 +154,8 @@ def plot_error_growth(curves: dict[str, Any], path: str | os.PathLike, *, dt: fl
     ``curves`` maps a model name to its error at each step of the horizon, ``(H,)``, e.g.
     :attr:`esnkit.benchmarks.Score.error_curve`. Returns the path written.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    fig = _figure((8, 4))
+    ax = fig.subplots()
     for k, c in curves.items():
         c = np.asarray(c, dtype=float)
         ax.semilogy((np.arange(len(c)) + 1) * dt, np.clip(c, 1e-16, 1e6), lw=1.3, label=k)
@@ -174,7 +177,6 @@ def plot_attractor(truth: Any, runs: dict[str, Any], path: str | os.PathLike, *,
     delay embedding ``(x[t], x[t - delay])`` of the first feature (for scalar series such as
     Mackey-Glass). Returns the path written.
     """
-    plt = _pyplot()
     panels = {"truth": _np(truth), **{k: _np(v) for k, v in runs.items()}}
 
     def plane(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +186,8 @@ def plot_attractor(truth: Any, runs: dict[str, Any], path: str | os.PathLike, *,
 
     tx, ty = plane(panels["truth"])
     pad_x, pad_y = 0.15 * np.ptp(tx), 0.15 * np.ptp(ty)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False,
-                             constrained_layout=True)
+    fig = _figure((3.6 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (k, a) in zip(axes[0], panels.items()):
         x, y = plane(a)
         finite = np.isfinite(x) & np.isfinite(y)

@@ -9,17 +9,19 @@ import inspect
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
-try:
-    from sklearn.utils.validation import validate_data
-except ImportError:  # scikit-learn < 1.6
+from .errors import import_extra
+from .models import ESN
+
+_base = import_extra("sklearn.base", "sklearn", "esnkit.sklearn")
+_validation = import_extra("sklearn.utils.validation", "sklearn", "esnkit.sklearn")
+BaseEstimator, RegressorMixin, check_is_fitted = _base.BaseEstimator, _base.RegressorMixin, _validation.check_is_fitted
+if hasattr(_validation, "validate_data"):
+    validate_data = _validation.validate_data
+else:  # scikit-learn < 1.6
 
     def validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
-
-from .models import ESN
 
 # Checks of scikit-learn's suite that no model which runs through time can pass; the tests hand this
 # same dict to the suite, and the class docstring repeats it.

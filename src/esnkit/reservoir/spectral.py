@@ -12,7 +12,6 @@ import threading
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-import torch
 
 from .initializers import _Streams, random_recurrent
 
@@ -20,6 +19,14 @@ from .initializers import _Streams, random_recurrent
 # the leaky echo-state check; above it ARPACK on the sparse matrix is cheaper (measured at 10
 # nonzeros per row, one thread: 65 vs 43 ms at 200 neurons, 144 vs 60 ms at 300, 413 vs 41 ms at
 # 500) and still reaches the 1e-6 relative accuracy we promise on the spectral radius.
+# Dense eigenvalues come from NumPy's LAPACK (OpenBLAS in NumPy's wheels). Up to DENSE_EIG_MAX its
+# results do not depend on the BLAS thread count (checked bit for bit at 2 to 216 neurons with 1, 2
+# and 4 threads on an Intel Xeon, OpenBLAS 0.3.31; from 220 neurons they do), nor on torch's, so the
+# weights a seed draws do not either, and no process-wide setting is switched to get there.
+# PyTorch's LAPACK (MKL) is quicker at 100 neurons on one thread (1.6 vs 2.5 ms, medians on that
+# Xeon; paid once per seed and process, as the spectrum is kept), but its last bits depend on its
+# thread count from about 130 neurons, so it had to run with torch set to one thread, a setting all
+# threads of the process share.
 DENSE_EIG_MAX = 200
 # ARPACK is asked for the ARPACK_WANTED eigenvalues of largest modulus, not one: a random matrix's
 # eigenvalues crowd the rim of a disc, and asked for one (64 Arnoldi vectors, tolerance 1e-10),
@@ -33,13 +40,6 @@ DENSE_EIG_MAX = 200
 ARPACK_WANTED = 6
 ARPACK_NCV = 64
 ARPACK_TOL = 1e-8
-# Up to this size the dense eigenvalues come from PyTorch's LAPACK (MKL in the x86 wheels), about
-# twice as fast as NumPy's here (7 vs 14 ms at 100 neurons, one thread), which matters when the
-# eigenvalue problem is a third of a small reservoir's first fit. MKL may split the work over
-# threads, and its last bits then depend on the thread count (from 132 neurons on an Intel Xeon,
-# from 128 or fewer on an AMD EPYC), so it runs on one thread; NumPy's do not, and larger
-# matrices stay with NumPy. The weights a seed draws do not depend on the thread count.
-TORCH_EIG_MAX = 128
 
 
 def spectral_radius(W: sp.spmatrix | np.ndarray) -> float:
@@ -69,18 +69,8 @@ def _spectrum(W: sp.spmatrix | np.ndarray) -> tuple[float, np.ndarray | None]:
 
 
 def _eigvals(dense: np.ndarray) -> np.ndarray:
-    """All eigenvalues of a square float64 matrix (see ``TORCH_EIG_MAX`` for which LAPACK)."""
-    dense = np.asarray(dense, dtype=np.float64)
-    if dense.shape[0] > TORCH_EIG_MAX:
-        return np.linalg.eigvals(dense)
-    threads = torch.get_num_threads()
-    if threads == 1:
-        return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
-    torch.set_num_threads(1)
-    try:
-        return torch.linalg.eigvals(torch.from_numpy(dense)).numpy()
-    finally:
-        torch.set_num_threads(threads)
+    """All eigenvalues of a square float64 matrix (NumPy's LAPACK: see ``DENSE_EIG_MAX``)."""
+    return np.linalg.eigvals(np.asarray(dense, dtype=np.float64))
 
 
 def effective_spectral_radius(W: sp.spmatrix | np.ndarray, leak_rate: float | np.ndarray) -> float:

@@ -19,6 +19,7 @@ Objectives: ``"nrmse"`` one-step NRMSE on the validation part (or blocked k-fold
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from .._series import to_batch
-from ..errors import SearchCapWarning, SearchError
+from ..errors import SearchCapWarning, SearchError, import_extra
 from ..models.esn import ESN
 from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
@@ -84,12 +85,20 @@ class SearchResult:
 
 
 def _require_optuna():
-    try:
-        import optuna
-    except ModuleNotFoundError:  # pragma: no cover - a dependency
-        raise SearchError("the search needs Optuna: pip install optuna") from None
+    return import_extra("optuna", "search", "esnkit.search")
+
+
+@contextlib.contextmanager
+def _optuna_warnings_only():
+    """Optuna logs warnings only (not every trial) while the search runs; its level is restored after,
+    as the caller had it, whether the search returns or raises."""
+    optuna = _require_optuna()
+    previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
 
 
 def _sampler(name: str, space: SearchSpace, seed: int | None):
@@ -110,10 +119,7 @@ def _sampler(name: str, space: SearchSpace, seed: int | None):
 
         return Grid({n: p.grid() for n, p in space.params.items()}, seed=seed)
     if name == "cmaes":
-        try:
-            import cmaes  # noqa: F401
-        except ModuleNotFoundError:
-            raise SearchError("sampler='cmaes' needs the cmaes package: pip install cmaes") from None
+        import_extra("cmaes", "search", "sampler='cmaes'")
         if any(p.choices is not None for p in space.params.values()):
             raise SearchError("sampler='cmaes' searches numeric ranges only; this space has choices "
                               f"({[n for n, p in space.params.items() if p.choices is not None]}): use 'tpe'")
@@ -189,6 +195,11 @@ def _check_settings(**kw: Any) -> None:
             raise ValueError(f"{name} has an impossible value {v!r}")
 
 
+# The validation fraction when neither ``split`` nor ``validation`` is given.
+DEFAULT_VALIDATION = 0.2
+
+
+@_optuna_warnings_only()
 def search(
     inputs: Any,
     targets: Any = None,
@@ -299,7 +310,7 @@ def search(
             raise ValueError(f"inputs have {U.shape[0]} steps but targets have {Y.shape[0]}")
     T = Y.shape[0]
     if split is None:
-        split = int(round(T * (1 - (0.2 if validation is None else validation))))
+        split = int(round(T * (1 - (DEFAULT_VALIDATION if validation is None else validation))))
     elif split >= T:
         raise ValueError(f"split={split} leaves no validation steps: the targets have {T}")
     washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
@@ -330,14 +341,13 @@ def search(
     if sampler == "grid":
         target = min(target, math.prod(len(p.grid()) for p in space.params.values()))
 
+    tqdm = import_extra("tqdm.auto", "search", "the search's progress bar (progress=True)").tqdm if progress else None
     if scheduler is None:
         executor: Any = _InProcess(task)
     else:
         executor = _Dask(task, scheduler, workers, connect_timeout)
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
+    if tqdm is not None:
         bar = tqdm(total=target, initial=min(_finished(study), target), unit="trial", desc="esnkit search",
                    dynamic_ncols=True)
     inflight: dict[Any, list] = {}

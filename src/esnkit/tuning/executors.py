@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from ..errors import SearchError
+from ..errors import SearchError, import_extra
 from .objectives import Task, _evaluate_on_worker, evaluate
 
 
@@ -60,10 +60,8 @@ class _Dask:
     """Runs rounds as Dask tasks: on a LocalCluster, or on the cluster at ``scheduler``."""
 
     def __init__(self, task: Task, scheduler: Any, workers: int | None, connect_timeout: float) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ModuleNotFoundError:  # pragma: no cover - a dependency
-            raise SearchError("a Dask scheduler needs distributed: pip install 'dask[distributed]'") from None
+        distributed = import_extra("distributed", "search", "a Dask scheduler")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
         self.cluster = None
         if scheduler == "local":
             n = workers or max(1, os.cpu_count() or 1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -215,7 +217,36 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     return results
 
 
+# Rounds running in this process under _one_torch_thread, and the thread count to restore after the last.
+_ONE_THREAD_LOCK = threading.Lock()
+_ONE_THREAD_USERS = 0
+_THREADS_BEFORE = 1
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """torch on one thread while the block runs, then the worker's own setting again.
+
+    The worker may belong to the user's cluster and run other work after ours; it may also run
+    several rounds at once in threads, so the count is set by the first round to start and restored
+    by the last to finish (torch's setting is per process).
+    """
+    global _ONE_THREAD_USERS, _THREADS_BEFORE
+    with _ONE_THREAD_LOCK:
+        if _ONE_THREAD_USERS == 0:
+            _THREADS_BEFORE = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _ONE_THREAD_USERS += 1
+    try:
+        yield
+    finally:
+        with _ONE_THREAD_LOCK:
+            _ONE_THREAD_USERS -= 1
+            if _ONE_THREAD_USERS == 0:
+                torch.set_num_threads(_THREADS_BEFORE)
+
+
 def _evaluate_on_worker(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     # one worker process per core: a multi-threaded BLAS inside each would oversubscribe them
-    torch.set_num_threads(1)
-    return evaluate(task, configs)
+    with _one_torch_thread():
+        return evaluate(task, configs)

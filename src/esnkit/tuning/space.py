@@ -8,7 +8,7 @@ A space maps hyper-parameter names to one of::
     value                            # fixed (not sampled)
 
 The ridge is never part of a space: every trial optimises it exactly over a grid (see
-:mod:`esnkit.ridge_path`). A search-space file is TOML::
+:mod:`esnkit.readout.ridge_path`). A search-space file is TOML::
 
     objective = "nrmse"          # optional [search] settings may also sit at the top level
     [space]
@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..errors import import_extra
 
 # SEARCHABLE: the ESN arguments a search may sample or fix. The ridge is optimised exactly, and
 # solver, dtype, device and chunk size are how the search runs, not what it searches.
@@ -202,8 +204,8 @@ def load_space(path: str | os.PathLike) -> SearchSpace:
     """Read a TOML search-space file (format in the module docstring)."""
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
+    except ModuleNotFoundError:  # Python < 3.11: tomli, in the search extra
+        tomllib = import_extra("tomli", "search", "reading a search-space file on Python < 3.11")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no search-space file at {path!r}")
