@@ -40,6 +40,7 @@ _LAZY = {
     "MissingExtraError": ("esnkit.errors", "MissingExtraError"),
     "NonFiniteStateError": ("esnkit.errors", "NonFiniteStateError"),
     "NotFittedError": ("esnkit.errors", "NotFittedError"),
+    "OutputRangeWarning": ("esnkit.errors", "OutputRangeWarning"),
     "SearchCapWarning": ("esnkit.errors", "SearchCapWarning"),
     "SearchError": ("esnkit.errors", "SearchError"),
     "load": ("esnkit.models", "load"),
@@ -84,7 +85,14 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
     from . import models as models
     from . import readout as readout
     from . import reservoir as reservoir
-    from .errors import MissingExtraError, NonFiniteStateError, NotFittedError, SearchCapWarning, SearchError
+    from .errors import (
+        MissingExtraError,
+        NonFiniteStateError,
+        NotFittedError,
+        OutputRangeWarning,
+        SearchCapWarning,
+        SearchError,
+    )
     from .loop import NativeKernelWarning, native, unroll, use_backend
     from .models import ESN, Ensemble, ESNState, load, save
     from .readout import (
@@ -132,6 +140,7 @@ __all__ = [
     "NonFiniteStateError",
     "NormalEquations",
     "NotFittedError",
+    "OutputRangeWarning",
     "Readout",
     "Reservoir",
     "RidgePath",

@@ -14,6 +14,11 @@ class NonFiniteStateError(FloatingPointError):
     """Reservoir states, fed-back outputs or the readout's normal equations became NaN or Inf."""
 
 
+class OutputRangeWarning(UserWarning):
+    """A prediction left the range the model was trained on by far (see docs/reliability.md): the
+    run is probably diverging. The step, the output and the value are in the message."""
+
+
 class SearchError(RuntimeError):
     """The search could not run (an unreachable scheduler, a space that does not fit the data...)."""
 

@@ -77,6 +77,7 @@ def unroll(
     states_out: torch.Tensor | None = None,
     step_offset: int = 0,
     backend: str | None = None,
+    check_finite: bool = True,
 ) -> Unrolled:
     """Run the reservoir over ``drive`` (B, T, N), a tensor or a :class:`Drive`, from state ``x0`` (B, N).
 
@@ -85,7 +86,8 @@ def unroll(
     only shifts the step numbers quoted in errors. ``backend`` overrides :func:`use_backend`.
     ``states_out`` (B, T, N), any strides with a contiguous last axis, receives the states instead
     of a new tensor (the caller's feature buffer, say); it is what ``Unrolled.states`` then holds.
-    Raises :class:`NonFiniteStateError` when the state or output stops being finite.
+    Raises :class:`NonFiniteStateError` when the state or output stops being finite, unless
+    ``check_finite=False`` (then NaN and Inf run on and are returned, as the search's scoring wants).
     """
     _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs)
     if states_out is not None:
@@ -99,7 +101,8 @@ def unroll(
         out = _run_cuda_graph(*args)
     else:
         out = _run_torch(*args)
-    _check_finite(out, step_offset)
+    if check_finite:
+        _check_finite(out, step_offset)
     return out
 
 

@@ -70,6 +70,7 @@ def run(
     keep_states: bool = True,
     into: Callable[[slice], torch.Tensor] | None = None,
     chunk_size: int | None = None,
+    check_finite: bool = True,
 ) -> Iterator[tuple[slice, torch.Tensor | None, Unrolled]]:
     """Run ``members`` (K reservoirs of one size, stacked into one pass) for ``steps`` steps in
     chunks; yields ``(time slice, inputs of the chunk, Unrolled)``.
@@ -79,7 +80,8 @@ def run(
     ``y[t-1]`` is fed back from it. Without a teacher, a model with output feedback (or
     ``closed_loop``, where each output is also the next input of a one-step-ahead forecaster) runs
     ``readout`` inside the loop (K = 1 only). ``into`` maps a chunk's time slice to the (B, steps,
-    K·N) tensor that receives its states (a feature buffer, say).
+    K·N) tensor that receives its states (a feature buffer, say). ``check_finite=False`` lets NaN
+    and Inf run on instead of raising :class:`~esnkit.NonFiniteStateError`.
     """
     K = len(members)
     res = members[0] if K == 1 else Reservoir.stack(list(members))
@@ -110,6 +112,7 @@ def run(
             keep_states=keep_states,
             states_out=into(sl) if into is not None else None,
             step_offset=lo,
+            check_finite=check_finite,
         )
         x, y = out.x, out.y
         yield sl, u, out
@@ -161,6 +164,7 @@ def harvest(
     split: int | None = None,
     keep_all: bool = False,
     chunk_size: int | None = None,
+    check_finite: bool = True,
 ) -> Harvest:
     """One teacher-forced pass of ``members`` over ``inputs``/``targets`` (``inputs`` None: a
     pattern generator driven by its fed-back targets alone).
@@ -192,7 +196,7 @@ def harvest(
     split_x = None
     into = (lambda sl: buffer.states(sl.stop - sl.start)) if buffer is not None else None
     for sl, u, out in run(members, start, Y.steps, inputs=U.data if U is not None else None, teacher=Y.data,
-                          into=into, chunk_size=chunk_size):
+                          into=into, chunk_size=chunk_size, check_finite=check_finite):
         fit_rows = Y.kept(washout, sl, until=split)
         val_rows = Y.kept(max(washout, split), sl)
         y_chunk = Y.data[:, sl]

@@ -25,6 +25,7 @@ The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,9 @@ import torch
 from torch import nn
 
 from .. import _alloc, io, params
-from .._checks import require_finite
+from .._checks import all_finite, require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
-from ..errors import NotFittedError
+from ..errors import NonFiniteStateError, NotFittedError, OutputRangeWarning
 from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
@@ -47,6 +48,9 @@ FORMAT_VERSION = 2
 
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
+# An output farther than this many half-ranges of the training targets from their centre is far
+# outside anything the readout was fitted on: predict, generate and forecast warn (OutputRangeWarning).
+RANGE_FACTOR = 10.0
 
 
 class ESN(Estimator, nn.Module):
@@ -125,6 +129,7 @@ class ESN(Estimator, nn.Module):
         self.readout_: Readout | None = None
         self.register_buffer("state_x", None)
         self.register_buffer("state_y", None)
+        self.register_buffer("target_range_", None)  # (2, D_out): the training targets' min and max
         self._output_kind = "numpy"
         self._output_layout = "2d"
 
@@ -324,11 +329,15 @@ class ESN(Estimator, nn.Module):
         self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
                                 use_input=self.readout_input and d_in > 0)
         self._store(final)
+        mask = like.mask()[..., None]
+        big = torch.finfo(like.data.dtype).max
+        self.target_range_ = torch.stack([like.data.masked_fill(~mask, big).amin(dim=(0, 1)),
+                                          like.data.masked_fill(~mask, -big).amax(dim=(0, 1))]).detach()
         self._output_kind = like.kind
         self._output_layout = like.layout if like.layout in ("1d", "2d") else "3d"
 
     # ------------------------------------------------------------------ public API
-    def fit(self, inputs: Any, targets: Any, *, initial_state: Any = None) -> ESN:
+    def fit(self, inputs: Any, targets: Any, *, initial_state: Any = None, check_finite: bool = True) -> ESN:
         """Harvest states under teacher forcing and solve the readout in closed form.
 
         ``inputs`` (T, D_in), (B, T, D_in), a list of sequences, or None for a network driven only by
@@ -337,9 +346,13 @@ class ESN(Estimator, nn.Module):
         out of the fit. The run starts from zeros (or ``initial_state``), so ``fit`` is a function of
         the parameters, the data and ``initial_state`` alone: fitting twice gives bit-identical
         weights. Afterwards the model carries the final state of each sequence, so ``predict`` and
-        ``generate`` continue where the training data ended. Returns ``self``.
+        ``generate`` continue where the training data ended. A harvest whose states stop being
+        finite raises :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False``
+        skips that check; the readout's regression still refuses non-finite statistics). Returns
+        ``self``.
         """
-        h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4)
+        h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4,
+                        check_finite=check_finite)
         return self.fit_from(h)
 
     @staticmethod
@@ -353,6 +366,7 @@ class ESN(Estimator, nn.Module):
         check_echo_state: bool = True,
         initial_state: Any = None,
         stacklevel: int = 3,
+        check_finite: bool = True,
     ) -> Harvest:
         """One teacher-forced pass of ``models`` (ESNs of one reservoir size and layout, see
         :class:`~esnkit.Ensemble`) over the same data, through the one harvest engine.
@@ -381,7 +395,8 @@ class ESN(Estimator, nn.Module):
                 raise ValueError("initial_state applies to one model at a time")
             start = lead._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
         return harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
-                       washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size)
+                       washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size,
+                       check_finite=check_finite)
 
     def fit_from(self, h: Harvest, k: int = 0, *, weight: torch.Tensor | None = None,
                  state: ESNState | None = None) -> ESN:
@@ -397,20 +412,53 @@ class ESN(Estimator, nn.Module):
         return to_batch(inputs, name, dtype=dtype, device=device, features=self.reservoir_.input_size,
                         features_what="the model was fitted on")
 
-    def _driven(self, U: Batch, start: ESNState) -> tuple[torch.Tensor, ESNState]:
+    def _driven(self, U: Batch, start: ESNState, check_finite: bool, what: str) -> tuple[torch.Tensor, ESNState]:
         """Outputs (B, T, D) of a driven run over ``U`` from ``start``, and each sequence's final state."""
         readout = self.readout_
         in_loop = self.reservoir_.feedback_size > 0
         ys = []
         final_x, final_y = start.x.clone(), start.y.clone()
         for sl, u, out in run([self.reservoir_], start, U.steps, inputs=U.data, readout=readout,
-                              keep_states=not in_loop or U.ragged, chunk_size=self.chunk_size):
+                              keep_states=not in_loop or U.ragged, chunk_size=self.chunk_size,
+                              check_finite=check_finite):
             y = out.outputs if in_loop else readout(out.states, u)
             ys.append(y)
             for b, t in ends_in(U.lengths, sl):
                 final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
                 final_y[b] = y[b, t]
-        return torch.cat(ys, dim=1), ESNState(final_x, final_y)
+        y = torch.cat(ys, dim=1)
+        if check_finite:
+            self._check_outputs(y, what, U.mask(), free=False)
+        return y, ESNState(final_x, final_y)
+
+    def _check_outputs(self, y: torch.Tensor, what: str, mask: torch.Tensor | None = None, free: bool = True) -> None:
+        """The output policy (docs/reliability.md): a non-finite output raises
+        :class:`~esnkit.NonFiniteStateError`; in a free run (``free``), one beyond ``RANGE_FACTOR``
+        half-ranges of the training targets from their centre warns
+        :class:`~esnkit.OutputRangeWarning` (a driven run's early outputs from a cold state may
+        legitimately be far off). Both name the first such step. ``mask`` (B, T) marks the real
+        steps of a padded batch."""
+        if mask is not None and not bool(mask.all()):
+            y = y.masked_fill(~mask[..., None], 0.0)
+        if not all_finite(y):
+            b, s, d = (int(i) for i in torch.nonzero(~torch.isfinite(y))[0])
+            raise NonFiniteStateError(
+                f"{what}: output {d} of sequence {b} is {float(y[b, s, d])} at step {s}: the run "
+                "diverged. Lower spectral_radius, input_scaling or feedback_scaling, or raise ridge; "
+                "check_finite=False returns such runs as they are")
+        r = self.target_range_
+        if r is None or not free:
+            return
+        centre, half = (r[1] + r[0]) / 2, ((r[1] - r[0]) / 2).clamp_min(torch.finfo(r.dtype).tiny)
+        far = (y - centre).abs() > RANGE_FACTOR * half
+        if mask is not None:
+            far &= mask[..., None]
+        if bool(far.any()):
+            b, s, d = (int(i) for i in torch.nonzero(far)[0])
+            warnings.warn(
+                f"{what}: output {d} of sequence {b} is {float(y[b, s, d]):.4g} at step {s}, more than "
+                f"{RANGE_FACTOR:g} half-ranges from the training targets' range [{float(r[0, d]):.4g}, "
+                f"{float(r[1, d]):.4g}]: the run is probably diverging", OutputRangeWarning, stacklevel=3)
 
     def predict(
         self,
@@ -419,6 +467,7 @@ class ESN(Estimator, nn.Module):
         initial_state: Any = None,
         update_state: bool = True,
         return_state: bool = False,
+        check_finite: bool = True,
     ) -> Any:
         """Drive the network with ``inputs`` (open loop); returns outputs ``(..., time, D_out)``.
 
@@ -426,22 +475,24 @@ class ESN(Estimator, nn.Module):
         update left off), else zeros. With output feedback the network's own previous output is
         fed back. The carried state moves to the end of ``inputs`` unless ``update_state=False``
         (so "warm up on recent data, then generate" is ``predict(recent); generate(n)``);
-        ``return_state=True`` also returns the final :class:`ESNState`.
+        ``return_state=True`` also returns the final :class:`ESNState`. A non-finite output raises
+        :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False`` skips the
+        check, for speed or to see a diverging run as it is).
         """
         self._require_fitted("predict")
         if self.reservoir_.input_size == 0:
             raise ValueError("this model was fitted without inputs (a pattern generator): use generate(n_steps)")
         U = self._inputs(inputs)
-        y, final = self._driven(U, self._start(initial_state, U.batch_size, carried=True))
+        y, final = self._driven(U, self._start(initial_state, U.batch_size, carried=True), check_finite, "predict")
         return self._finish(y, U, final, update_state, return_state)
 
-    def forward(self, inputs: Any, initial_state: Any = None) -> Any:
+    def forward(self, inputs: Any, initial_state: Any = None, check_finite: bool = True) -> Any:
         """Driven prediction from zeros (or ``initial_state``), as ``torch.nn.RNN`` does: outputs
         ``(..., time, D_out)`` for inputs ``(..., time, D_in)``; the carried state is not used or
         changed. Tensors in, tensors out."""
         self._require_fitted("forward")
         U = self._inputs(inputs)
-        y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False))
+        y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False), check_finite, "forward")
         return from_batch(y, U)
 
     def _check_free_run(self, what: str) -> tuple[bool, Readout]:
@@ -459,11 +510,11 @@ class ESN(Estimator, nn.Module):
             )
         return forecaster, readout
 
-    def _free_run(self, n_steps: int, start: ESNState) -> tuple[torch.Tensor, torch.Tensor]:
+    def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
         ys, x_last = [], start.x
         for _, _, out in run([self.reservoir_], start, n_steps, readout=self.readout_, closed_loop=True,
-                             keep_states=False, chunk_size=self.chunk_size):
+                             keep_states=False, chunk_size=self.chunk_size, check_finite=check_finite):
             ys.append(out.outputs)
             x_last = out.x
         return torch.cat(ys, dim=1), x_last
@@ -475,6 +526,7 @@ class ESN(Estimator, nn.Module):
         initial_state: Any = None,
         update_state: bool = True,
         return_state: bool = False,
+        check_finite: bool = True,
     ) -> Any:
         """Run free for ``n_steps``: each output is fed back (as feedback, and as the next input of a
         one-step-ahead forecaster). Returns ``(n_steps, D_out)``, or ``(batch, n_steps, D_out)`` when
@@ -482,17 +534,22 @@ class ESN(Estimator, nn.Module):
 
         The first output continues from the carried state: after ``fit(u, y)`` on a forecaster it
         predicts the step after the last target. The carried state moves to the end of the run
-        unless ``update_state=False``.
+        unless ``update_state=False``. A non-finite output raises :class:`~esnkit.NonFiniteStateError`
+        and one more than ``RANGE_FACTOR`` (10) half-ranges of the training targets from their
+        centre warns :class:`~esnkit.OutputRangeWarning`, both naming the step;
+        ``check_finite=False`` skips both checks.
         """
         self._check_free_run("generate")
         if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-        y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True))
+        y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True), check_finite)
+        if check_finite:
+            self._check_outputs(y, "generate")
         layout = self._output_layout if y.shape[0] == 1 else "3d"
         like = Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind)
         return self._finish(y, like, ESNState(x_last, y[:, -1]), update_state, return_state)
 
-    def forecast(self, histories: Any, horizon: int, *, initial_state: Any = None) -> Any:
+    def forecast(self, histories: Any, horizon: int, *, initial_state: Any = None, check_finite: bool = True) -> Any:
         """Warm up on each history, then run free for ``horizon`` steps: ``(n_histories, horizon,
         D_out)`` (``(horizon, D_out)`` for one ``(time, D)`` history), whose first step is the value
         right after each history's last one.
@@ -502,7 +559,9 @@ class ESN(Estimator, nn.Module):
         from zeros (or ``initial_state``), teacher-forced through the history (its own values are
         fed back where the model has feedback); the carried state is not used or changed. For a
         one-step-ahead forecaster the history drives the inputs and the last driven output is the
-        first forecast; a pattern generator is driven by its fed-back history alone.
+        first forecast; a pattern generator is driven by its fed-back history alone. The forecasts
+        follow the output policy of :meth:`generate`; with ``check_finite=False`` a diverging
+        forecast comes back as it is, NaN and Inf included (the search scores such runs so).
         """
         forecaster, readout = self._check_free_run("forecast")
         if not is_int(horizon) or horizon < 1:
@@ -518,7 +577,7 @@ class ESN(Estimator, nn.Module):
         x = start.x
         for _, _, out in run([self.reservoir_], start, H.steps, inputs=H.data if forecaster else None,
                              teacher=teacher, keep_states=H.ragged, chunk_size=self.chunk_size,
-                             into=(lambda sl: xs[:, sl]) if xs is not None else None):
+                             into=(lambda sl: xs[:, sl]) if xs is not None else None, check_finite=check_finite):
             x = out.x
         if H.ragged:
             x = last_steps(xs, H.lengths)
@@ -527,9 +586,11 @@ class ESN(Estimator, nn.Module):
             first = readout(x, last)
             y = first[:, None]
             if horizon > 1:
-                y = torch.cat([y, self._free_run(horizon - 1, ESNState(x, first))[0]], dim=1)
+                y = torch.cat([y, self._free_run(horizon - 1, ESNState(x, first), check_finite)[0]], dim=1)
         else:
-            y = self._free_run(horizon, ESNState(x, last))[0]
+            y = self._free_run(horizon, ESNState(x, last), check_finite)[0]
+        if check_finite:
+            self._check_outputs(y, "forecast")
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
         return from_batch(y, Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
@@ -622,6 +683,8 @@ class ESN(Estimator, nn.Module):
         self.reservoir_ = Reservoir(*(r[k].clone().to(device=device) for k in keys), activation=self.activation)
         self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=bool(extra["readout_bias"]),
                                 use_input=use_input)
+        rng = tensors.get("target_range_")
+        self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
         if extra.get("carries_state") and "state_x" in tensors:
             self.state_x = torch.empty_like(tensors["state_x"], dtype=dtype, device=device)
             self.state_y = torch.empty_like(tensors["state_y"], dtype=dtype, device=device)

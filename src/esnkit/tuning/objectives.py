@@ -81,11 +81,15 @@ def free_run_windows(task: Task) -> tuple[np.ndarray, np.ndarray]:
 def score_free_runs(pred: Any, truth: np.ndarray, task: Task) -> float:
     """The free-run objectives, through :mod:`esnkit.metrics`: NRMSE over every step of every run
     (``"free_run"``) or the median valid prediction time times ``time_scale`` (``"vpt"``), both
-    normalised by the standard deviation of the training targets, as the benchmark protocols do."""
+    normalised by the standard deviation of the training targets, as the benchmark protocols do.
+    A run that diverged (NaN or Inf from some step on) scores what it reached: its valid prediction
+    time up to the divergence, or an infinite NRMSE."""
     scale = task.targets[: task.split].std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     pred = np.asarray(pred, dtype=np.float64).reshape(truth.shape)
     if task.objective == "free_run":
+        if not np.all(np.isfinite(pred)):
+            return math.inf  # a run that diverged scores what it reached: an infinite error
         D = truth.shape[-1]
         return metrics.nrmse(truth.reshape(-1, D), pred.reshape(-1, D), scale=scale)
     vpt = metrics.valid_prediction_time(truth, pred, threshold=task.threshold, scale=scale, dt=task.time_scale)
@@ -160,11 +164,11 @@ def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: fl
                     v = float(task.objective(esn, val_in, task.targets[task.split:]))
                 else:
                     contexts, truth = windows
-                    v = score_free_runs(esn.forecast(contexts, task.horizon), truth, task)
+                    v = score_free_runs(esn.forecast(contexts, task.horizon, check_finite=False), truth, task)
         except NonFiniteStateError as exc:
             errors.append(str(exc))
             continue
-        if not math.isfinite(v):
+        if math.isnan(v):  # ±inf is a score (a diverged free run's NRMSE); NaN is none
             errors.append(f"the objective returned {v!r}")
             continue
         if best_val is None or (v > best_val if maximise else v < best_val):
