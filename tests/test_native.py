@@ -1,5 +1,6 @@
 """The native time loop against the pure-PyTorch loop and the NumPy reference, and its fallback."""
 
+import ctypes
 import itertools
 import platform
 import re
@@ -369,3 +370,58 @@ def test_states_out_receives_the_states_in_a_strided_view(backend):
         unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[:, :5, 3:])
     with pytest.raises(ValueError, match="contiguous last axis"):
         unroll(r, r.input_drive(u, 2, 25), x0, states_out=torch.zeros(2, 30, 25, dtype=torch.float64).transpose(1, 2))
+
+
+def _mirror_with(fields):
+    return type("_Args", (ctypes.Structure,), {"_fields_": fields})
+
+
+@needs_kernel
+@pytest.mark.parametrize("change,field", [
+    ("move", "leak"),  # a field declared elsewhere on one side: every offset after it moves
+    ("resize", "steps"),  # int32 instead of int64: the next field's offset is the same (alignment)
+    ("drop", "in_bias"),  # the last field missing from the mirror
+    ("add", "extra"),  # a field the C struct does not have
+])
+def test_a_ctypes_mirror_that_disagrees_with_the_c_struct_disables_the_kernel(monkeypatch, change, field):
+    fields = list(native._Args._fields_)
+    names = [f[0] for f in fields]
+    if change == "move":
+        fields.append(fields.pop(names.index(field)))
+    elif change == "resize":
+        fields[names.index(field)] = (field, ctypes.c_int32)
+    elif change == "drop":
+        fields.pop(names.index(field))
+    else:
+        fields.append((field, ctypes.c_int64))
+    monkeypatch.setattr(native, "_Args", _mirror_with(fields))
+    monkeypatch.setattr(native, "_warned", False)
+    native._load.cache_clear()
+    try:
+        with pytest.warns(native.NativeKernelWarning, match=f"'{field}'"):
+            assert not native.available()
+        assert f"'{field}'" in native.unavailable_reason()
+        r = ek.Reservoir.random(20, 1, seed=0)
+        drive = r.input_drive(torch.ones(1, 5, 1, dtype=torch.float64), 1, 5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once, at load
+            unroll(r, drive, torch.zeros(1, 20, dtype=torch.float64))  # the PyTorch loop runs
+        with pytest.raises(RuntimeError, match="does not match native._Args"):
+            unroll(r, drive, torch.zeros(1, 20, dtype=torch.float64), backend="native")
+    finally:
+        monkeypatch.undo()
+        native._load.cache_clear()
+    assert native.available()
+
+
+@needs_kernel
+def test_the_built_kernel_matches_its_ctypes_mirror():
+    lib = native._load()[0]
+    assert native._layout_mismatch(lib, native._Args) == ""
+    assert lib.esn_args_fields() == len(native._Args._fields_)
+    assert lib.esn_args_size() == ctypes.sizeof(native._Args)
+    assert [lib.esn_args_offset(i) for i in range(len(native._Args._fields_))] == \
+        [getattr(native._Args, f[0]).offset for f in native._Args._fields_]
+    assert [lib.esn_args_field_size(i) for i in range(len(native._Args._fields_))] == \
+        [getattr(native._Args, f[0]).size for f in native._Args._fields_]
+    assert lib.esn_args_name(len(native._Args._fields_)) is None  # past the last field

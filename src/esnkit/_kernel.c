@@ -12,6 +12,7 @@
  * (N x B) so the innermost loops run over sequences and vectorise.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@
 
 enum { ACT_IDENTITY = 0, ACT_TANH = 1, ACT_RELU = 2, ACT_SIGMOID = 3 };
 
-/* Mirrored field by field by the ctypes Structure in native.py. Strides count elements; a zero
+/* Mirrored field by field by the ctypes Structure in native.py, which checks its layout against
+ * esn_args_offset() when it loads the library (keep ESN_ARGS_FIELDS below in step with the
+ * fields). Strides count elements; a zero
  * stride broadcasts (the bias-only drive of an input-free step). Optional pointers are NULL. */
 typedef struct {
     int64_t batch, steps, size, n_out;
@@ -145,7 +148,32 @@ void esn_tanh_f32(const float *in, float *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = tanh_f(in[i]);
 }
 
-int esn_abi_version(void) { return 2; }
+int esn_abi_version(void) { return 3; }
+
+/* The layout of esn_args, field by field in declaration order, so that native.py can check its
+ * ctypes mirror against what this compiler made of the struct (a field added, moved or resized on
+ * one side only would otherwise hand the kernel wrong pointers). */
+#define ESN_ARGS_FIELDS(X)                                                                         \
+    X(batch) X(steps) X(size) X(n_out) X(activation) X(row_ptr) X(col) X(val) X(dense) X(sell_ptr) \
+    X(sell_col) X(sell_val) X(drive) X(drive_bs) X(drive_ts) X(leak) X(x) X(states) X(states_bs)   \
+    X(states_ts) X(w_x) X(ydrive) X(ydrive_bs) X(ydrive_ts) X(w_y) X(feedback) X(y) X(outputs)    \
+    X(outputs_bs) X(outputs_ts) X(in_v) X(in_bs) X(in_ts) X(n_in) X(in_wt) X(in_bias)
+#define ESN_OFFSET(f) (int64_t) offsetof(esn_args, f),
+#define ESN_SIZE(f) (int64_t) sizeof(((esn_args *)0)->f),
+#define ESN_NAME(f) #f,
+static const int64_t esn_args_offsets[] = {ESN_ARGS_FIELDS(ESN_OFFSET)};
+static const int64_t esn_args_sizes[] = {ESN_ARGS_FIELDS(ESN_SIZE)};
+static const char *const esn_args_names[] = {ESN_ARGS_FIELDS(ESN_NAME)};
+#undef ESN_OFFSET
+#undef ESN_SIZE
+#undef ESN_NAME
+
+int64_t esn_args_size(void) { return (int64_t)sizeof(esn_args); }
+int64_t esn_args_fields(void) { return (int64_t)(sizeof esn_args_offsets / sizeof esn_args_offsets[0]); }
+/* offset, size and name of field i, or -1, -1 and NULL past the last field */
+int64_t esn_args_offset(int64_t i) { return i >= 0 && i < esn_args_fields() ? esn_args_offsets[i] : -1; }
+int64_t esn_args_field_size(int64_t i) { return i >= 0 && i < esn_args_fields() ? esn_args_sizes[i] : -1; }
+const char *esn_args_name(int64_t i) { return i >= 0 && i < esn_args_fields() ? esn_args_names[i] : NULL; }
 
 /* setuptools builds this file as an extension module; the symbol only satisfies linkers that
  * insist on a module initialiser. The library is never imported as a Python module. */
