@@ -9,7 +9,8 @@ forecasts 16 histories: a warm-up of 300 steps driven by the history, then 200 f
 each output the next input. Two ways of running it:
 
 - the time loop, as a forecasting API calls it: ``unroll`` driven by the history without a readout
-  and without keeping states, then one closed loop (``inputs_from_outputs=True``);
+  and without keeping states, then one closed loop (``inputs_from_outputs=True``) whose first input
+  is the history's last value (see ``through_unroll``);
 - the ESN API: ``esn.predict(h, update_state=True); esn.generate(200)`` from the zero state.
 
 (a) the 16 histories one by one, (b) all 16 as one batch. The two are timed alternately, each the
@@ -56,10 +57,16 @@ def forecaster(D: int) -> ek.ESN:
 
 
 def through_unroll(esn: ek.ESN, h: torch.Tensor) -> torch.Tensor:
-    """Warm up on the histories ``h`` (B, WARMUP, D) from the zero state, then run free: (B, HORIZON, D)."""
+    """Forecast the HORIZON steps after the histories ``h`` (B, WARMUP, D), from the zero state.
+
+    The reservoir is driven by all but the last value of each history; the last is the first
+    input of the closed loop, whose first output is the forecast of the step after the history.
+    No PyTorch operation lies between the two runs of the kernel, so a history forecast in a batch
+    gets the bits it gets alone.
+    """
     res, B = esn.reservoir, h.shape[0]
     x0 = torch.zeros(B, N, dtype=h.dtype)
-    warm = unroll(res, res.drive(h, batch=B, steps=WARMUP), x0, keep_states=False)
+    warm = unroll(res, res.drive(h[:, :-1], batch=B, steps=WARMUP - 1), x0, keep_states=False)
     feedback = res.W_in if not res.feedback_size else res.W_fb + res.W_in
     free = unroll(res, res.drive(None, batch=B, steps=HORIZON), warm.x, readout=esn.readout, feedback=feedback,
                   y0=h[:, -1], inputs_from_outputs=True, keep_states=False)
@@ -67,6 +74,8 @@ def through_unroll(esn: ek.ESN, h: torch.Tensor) -> torch.Tensor:
 
 
 def through_esn(esn: ek.ESN, h: torch.Tensor) -> torch.Tensor:
+    """The same through the ESN API: ``predict`` returns the forecast of the step after the history
+    (and ``generate`` the steps after it)."""
     esn.reset()
     esn.predict(h, update_state=True)
     out = esn.generate(HORIZON)
@@ -107,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         f"esnkit {ek.__version__} (native kernel: {'yes' if native.available() else 'no'}). "
         f"Command: `OMP_NUM_THREADS=1 python benchmarks/forecast_batch.py{' --quick' if args.quick else ''}`.",
         "",
-        f"N={N}, float64, one-step-ahead forecasters of D outputs; each history: {WARMUP} driven warm-up steps, "
-        f"then {HORIZON} free-running steps. (a) the {HISTORIES} histories one by one, (b) as one batch; medians "
-        f"of {repeats} alternating repeats of process CPU time. Identical: (b)'s forecasts equal (a)'s bit for bit.",
+        f"N={N}, float64, one-step-ahead forecasters of D outputs; each history: a warm-up on its {WARMUP} steps "
+        f"(through `unroll`, the last is the closed loop's first input), then {HORIZON} free-running steps. (a) the "
+        f"{HISTORIES} histories one by one, (b) as one batch; medians of {repeats} alternating repeats of process CPU "
+        f"time; µs per step: per {WARMUP + HORIZON} steps. Identical: (b)'s forecasts equal (a)'s bit for bit.",
         "",
         "| run through | D | (a) ms per history | (b) ms per history | (b)/(a) per history | "
         "(a) µs per step | identical |",
