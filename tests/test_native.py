@@ -1,5 +1,6 @@
 """The native time loop against the pure-PyTorch loop and the NumPy reference, and its fallback."""
 
+import ctypes
 import itertools
 import platform
 import re
@@ -54,8 +55,10 @@ def _machine_code(function: str) -> str:
 def test_the_kernels_activation_loop_is_vectorised():
     # The activation is the larger half of a step. GCC once compiled it one value at a time (the
     # tanh's clamp became a branch it would not if-convert around a division under trapping math),
-    # which made a harvest 1.3-2.2x slower; packed divisions in the time loop show it is vectorised.
-    packed = {fn: re.search(r"\bv?divp[sd]\b", _machine_code(fn)) is not None for fn in ("esn_run_f64", "esn_run_f32")}
+    # which made a harvest 1.3-2.2x slower; packed divisions in the time loop show it is vectorised
+    # (one sequence's loop holds its activation, a batch's calls the one in its widest vectors).
+    functions = ("run_one_f64", "run_one_f32", "activate_wide_f64", "activate_wide_f32")
+    packed = {fn: re.search(r"\bv?divp[sd]\b", _machine_code(fn)) is not None for fn in functions}
     assert all(packed.values()), packed
 
 
@@ -303,9 +306,13 @@ def test_unroll_rejects_wrong_shapes_before_any_backend_runs():
 
 @needs_kernel
 @pytest.mark.parametrize("B,K,dtype", [(1, 0, torch.float64), (1, 1, torch.float64), (1, 3, torch.float32),
-                                       (4, 2, torch.float64), (5, 0, torch.float32), (3, 20, torch.float64)])
+                                       (4, 2, torch.float64), (5, 0, torch.float32), (1, 20, torch.float64),
+                                       (1, 12, torch.float32), (3, 20, torch.float64), (2, 80, torch.float64)])
 def test_factored_drive_equals_the_materialised_drive_and_the_reference(B, K, dtype):
-    # K = 20 is past FUSED_DRIVE_MAX_INPUTS: the kernel then gets the materialised drive
+    # One sequence's drive of 8 inputs or more is computed 32 steps at a time (T = 40: a whole
+    # block and a partial one); K = 80 is past FUSED_DRIVE_MAX_INPUTS: the kernel then gets the
+    # materialised drive. 90 neurons: a partial vector of neurons.
+    assert 20 <= native.FUSED_DRIVE_MAX_INPUTS < 80
     n, T = 90, 40
     r = _reservoir(n, dtype, 0.7, 0, "tanh", None, seed=B + K)
     g = torch.Generator().manual_seed(K)
@@ -369,3 +376,102 @@ def test_states_out_receives_the_states_in_a_strided_view(backend):
         unroll(r, r.input_drive(u, 2, 25), x0, states_out=buf[:, :5, 3:])
     with pytest.raises(ValueError, match="contiguous last axis"):
         unroll(r, r.input_drive(u, 2, 25), x0, states_out=torch.zeros(2, 30, 25, dtype=torch.float64).transpose(1, 2))
+
+
+def _mirror_with(fields):
+    return type("_Args", (ctypes.Structure,), {"_fields_": fields})
+
+
+@needs_kernel
+@pytest.mark.parametrize("change,field", [
+    ("move", "leak"),  # a field declared elsewhere on one side: every offset after it moves
+    ("resize", "steps"),  # int32 instead of int64: the next field's offset is the same (alignment)
+    ("drop", "in_bias"),  # the last field missing from the mirror
+    ("add", "extra"),  # a field the C struct does not have
+])
+def test_a_ctypes_mirror_that_disagrees_with_the_c_struct_disables_the_kernel(monkeypatch, change, field):
+    fields = list(native._Args._fields_)
+    names = [f[0] for f in fields]
+    if change == "move":
+        fields.append(fields.pop(names.index(field)))
+    elif change == "resize":
+        fields[names.index(field)] = (field, ctypes.c_int32)
+    elif change == "drop":
+        fields.pop(names.index(field))
+    else:
+        fields.append((field, ctypes.c_int64))
+    monkeypatch.setattr(native, "_Args", _mirror_with(fields))
+    monkeypatch.setattr(native, "_warned", False)
+    native._load.cache_clear()
+    try:
+        with pytest.warns(native.NativeKernelWarning, match=f"'{field}'"):
+            assert not native.available()
+        assert f"'{field}'" in native.unavailable_reason()
+        r = ek.Reservoir.random(20, 1, seed=0)
+        drive = r.input_drive(torch.ones(1, 5, 1, dtype=torch.float64), 1, 5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once, at load
+            unroll(r, drive, torch.zeros(1, 20, dtype=torch.float64))  # the PyTorch loop runs
+        with pytest.raises(RuntimeError, match="does not match native._Args"):
+            unroll(r, drive, torch.zeros(1, 20, dtype=torch.float64), backend="native")
+    finally:
+        monkeypatch.undo()
+        native._load.cache_clear()
+    assert native.available()
+
+
+@needs_kernel
+def test_the_built_kernel_matches_its_ctypes_mirror():
+    lib = native._load()[0]
+    assert native._layout_mismatch(lib, native._Args) == ""
+    assert lib.esn_args_fields() == len(native._Args._fields_)
+    assert lib.esn_args_size() == ctypes.sizeof(native._Args)
+    assert [lib.esn_args_offset(i) for i in range(len(native._Args._fields_))] == \
+        [getattr(native._Args, f[0]).offset for f in native._Args._fields_]
+    assert [lib.esn_args_field_size(i) for i in range(len(native._Args._fields_))] == \
+        [getattr(native._Args, f[0]).size for f in native._Args._fields_]
+    assert lib.esn_args_name(len(native._Args._fields_)) is None  # past the last field
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n,D,B,conn,leak,act", [
+    (90, 1, 17, None, 1.0, "tanh"),  # one output: dot products of partial sums; 17 = 2 vectors and 1
+    (70, 64, 3, None, "per-neuron", "tanh"),  # 64 outputs: term after term; 70 neurons: a partial vector
+    (60, 5, 10, 0.5, 0.6, "sigmoid"),  # dense W
+])
+def test_a_batch_equals_each_sequence_run_alone_bit_for_bit(dtype, n, D, B, conn, leak, act):
+    # Every sum is taken in an order fixed by its operands' shapes, in the one-sequence code and the
+    # batched code alike (see _kernel.c): a forecast made in a batch is the forecast made alone.
+    leak = np.random.default_rng(n).uniform(0.1, 1.0, n) if leak == "per-neuron" else leak
+    r = ek.Reservoir.random(n, D, D, spectral_radius=0.8, connectivity=conn, bias_scaling=0.3, feedback_scaling=0.2,
+                            leak_rate=leak, activation=act, seed=n + D, dtype=dtype)
+    g = torch.Generator().manual_seed(D)
+    F = 1 + D + n
+    readout = ek.Readout((0.5 / F**0.5) * torch.randn(D, F, generator=g, dtype=torch.float64).to(dtype),
+                         input_size=D, use_bias=True, use_input=True)
+    T = 40
+    h = torch.randn(B, T, D, generator=g, dtype=torch.float64).to(dtype)
+    teacher = torch.randn(B, T, D, generator=g, dtype=torch.float64).to(dtype)
+    drive = r.drive(h, batch=B, steps=T).materialise()
+    x0 = 0.1 * torch.randn(B, n, generator=g, dtype=torch.float64).to(dtype)
+
+    def run(s):
+        b = len(range(B)[s])
+        # the fused drive of D inputs (per step, or in blocks of steps for one sequence), and of
+        # inputs plus teacher-forced outputs (2D inputs, materialised for D = 64); a given drive
+        warm = unroll(r, r.drive(h[s], batch=b, steps=T), x0[s], backend="native")
+        forced = unroll(r, r.drive(h[s], teacher[s], batch=b, steps=T), x0[s], backend="native")
+        given = unroll(r, drive[s], x0[s], backend="native", keep_states=False)
+        # then free-running, each output the next input
+        free = unroll(r, r.drive(None, batch=b, steps=T), warm.x, readout=readout, feedback=r.W_fb + r.W_in,
+                      y0=h[s, -1], inputs_from_outputs=True, backend="native")
+        return warm.states, forced.states if 2 * D <= native.FUSED_DRIVE_MAX_INPUTS else None, given.x, \
+            free.states, free.outputs, free.y
+
+    together = run(slice(None))
+    for b in range(B):
+        for name, t, alone in zip(("warm", "forced", "given", "free states", "free outputs", "y"), together,
+                                  run(slice(b, b + 1))):
+            if t is not None:
+                assert torch.equal(t[b:b + 1], alone), f"{name} of sequence {b}"

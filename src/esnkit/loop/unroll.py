@@ -19,7 +19,8 @@ modes differ only in what is passed:
 
 Three executors run these same equations, picked per call (see :func:`use_backend`):
 
-- ``native``: the C kernel (``_kernel.c``) runs all steps in one call on the CPU;
+- ``native``: the C kernel (``_kernel.c``) runs all steps in one call on the CPU; each sequence of a
+  batch gets the same bits as when run alone (a drive of at most ``FUSED_DRIVE_MAX_INPUTS`` inputs);
 - ``cuda-graph``: on a GPU, blocks of steps are captured once as a CUDA graph and replayed, which
   removes the per-step kernel-launch latency; a captured step multiplies by a dense W, or gathers
   each row's nonzeros where the dense W would be large (see :func:`_graph_layout`);
