@@ -11,7 +11,7 @@ each output the next input. Two ways of running it:
 - the time loop, as a forecasting API calls it: ``unroll`` driven by the history without a readout
   and without keeping states, then one closed loop (``inputs_from_outputs=True``) whose first input
   is the history's last value (see ``through_unroll``);
-- the ESN API: ``esn.predict(h, update_state=True); esn.generate(200)`` from the zero state.
+- the ESN API: ``esn.forecast(h, 200)``, which runs the same two loops.
 
 (a) the 16 histories one by one, (b) all 16 as one batch. The two are timed alternately, each the
 median of the process CPU time over the repeats (one thread), after a warm-up; the table gives
@@ -64,22 +64,18 @@ def through_unroll(esn: ek.ESN, h: torch.Tensor) -> torch.Tensor:
     No PyTorch operation lies between the two runs of the kernel, so a history forecast in a batch
     gets the bits it gets alone.
     """
-    res, B = esn.reservoir, h.shape[0]
+    res, B = esn.reservoir_, h.shape[0]
     x0 = torch.zeros(B, N, dtype=h.dtype)
     warm = unroll(res, res.drive(h[:, :-1], batch=B, steps=WARMUP - 1), x0, keep_states=False)
     feedback = res.W_in if not res.feedback_size else res.W_fb + res.W_in
-    free = unroll(res, res.drive(None, batch=B, steps=HORIZON), warm.x, readout=esn.readout, feedback=feedback,
+    free = unroll(res, res.drive(None, batch=B, steps=HORIZON), warm.x, readout=esn.readout_, feedback=feedback,
                   y0=h[:, -1], inputs_from_outputs=True, keep_states=False)
     return free.outputs
 
 
 def through_esn(esn: ek.ESN, h: torch.Tensor) -> torch.Tensor:
-    """The same through the ESN API: ``predict`` returns the forecast of the step after the history
-    (and ``generate`` the steps after it)."""
-    esn.reset()
-    esn.predict(h, update_state=True)
-    out = esn.generate(HORIZON)
-    return torch.as_tensor(out).reshape(h.shape[0], HORIZON, -1)
+    """The same through the ESN API: ``forecast`` warms up on each history and runs free."""
+    return esn.forecast(h, HORIZON)
 
 
 def cpu_seconds(fn) -> float:

@@ -31,6 +31,9 @@ from ..reservoir import Drive, Reservoir
 # Values per chunk buffer (drive, states, features) when no chunk size is given: 8 MB in float64,
 # large enough that the per-chunk BLAS calls run at full speed.
 CHUNK_VALUES = 2**20
+# A run that keeps no states holds at most its drive per step (often not even that: the native loop
+# computes a factored drive itself), so it takes chunks this many times longer: fewer calls.
+UNKEPT_CHUNK_FACTOR = 16
 
 
 class ESNState(NamedTuple):
@@ -97,6 +100,9 @@ def run(
         fed_back = shifted(teacher, start.y)
     x, y = start
     chunk = chunk_steps(chunk_size, B, members[0].size)
+    if not keep_states and into is None and chunk_size is None:
+        # A free run holds nothing per step but its outputs: one chunk, one call of the loop.
+        chunk = max(steps, 1) if closed_loop else chunk * UNKEPT_CHUNK_FACTOR
     for lo in range(0, steps, chunk):
         sl = slice(lo, min(steps, lo + chunk))
         u = inputs[:, sl] if inputs is not None else None

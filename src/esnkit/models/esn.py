@@ -440,16 +440,23 @@ class ESN(Estimator, nn.Module):
         steps of a padded batch."""
         if mask is not None and not bool(mask.all()):
             y = y.masked_fill(~mask[..., None], 0.0)
+        r = self.target_range_ if free else None
+        if r is not None:
+            centre, half = (r[1] + r[0]) / 2, ((r[1] - r[0]) / 2).clamp_min(torch.finfo(r.dtype).tiny)
+        # One pass for the common case: the extremes of each output (NaN and Inf show there too).
+        flat = y.reshape(-1, y.shape[-1])
+        lo, hi = flat.amin(dim=0), flat.amax(dim=0)
+        if all_finite(lo) and all_finite(hi) and (
+                r is None or not bool(((hi - centre).maximum(centre - lo) > RANGE_FACTOR * half).any())):
+            return
         if not all_finite(y):
             b, s, d = (int(i) for i in torch.nonzero(~torch.isfinite(y))[0])
             raise NonFiniteStateError(
                 f"{what}: output {d} of sequence {b} is {float(y[b, s, d])} at step {s}: the run "
                 "diverged. Lower spectral_radius, input_scaling or feedback_scaling, or raise ridge; "
                 "check_finite=False returns such runs as they are")
-        r = self.target_range_
-        if r is None or not free:
+        if r is None:
             return
-        centre, half = (r[1] + r[0]) / 2, ((r[1] - r[0]) / 2).clamp_min(torch.finfo(r.dtype).tiny)
         far = (y - centre).abs() > RANGE_FACTOR * half
         if mask is not None:
             far &= mask[..., None]
@@ -570,25 +577,24 @@ class ESN(Estimator, nn.Module):
         H = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
                      features_what="the model outputs")
         start = self._start(initial_state, H.batch_size, carried=False)
-        # Teacher forcing through the history: the targets of step t are the history's value t + 1
-        # (a forecaster), or the history itself (a pattern generator, whose step t outputs value t).
-        teacher = torch.cat([H.data[:, 1:], H.data[:, -1:]], dim=1) if forecaster else H.data
-        xs = _alloc.empty((H.batch_size, H.steps, self.reservoir_size), dtype, device) if H.ragged else None
+        # Warm-up, teacher-forced: a forecaster is driven by all but the last value of each history
+        # (targets: the next values), and that last value is the closed loop's first input; a pattern
+        # generator runs through the whole history, fed back its values. Both runs stay inside the
+        # time loop, so a history forecast in a batch gets the bits it gets alone.
+        warm = [n - 1 for n in H.lengths] if forecaster else list(H.lengths)
+        steps = max(warm)
         x = start.x
-        for _, _, out in run([self.reservoir_], start, H.steps, inputs=H.data if forecaster else None,
-                             teacher=teacher, keep_states=H.ragged, chunk_size=self.chunk_size,
-                             into=(lambda sl: xs[:, sl]) if xs is not None else None, check_finite=check_finite):
-            x = out.x
-        if H.ragged:
-            x = last_steps(xs, H.lengths)
-        last = last_steps(H.data, H.lengths)
-        if forecaster:
-            first = readout(x, last)
-            y = first[:, None]
-            if horizon > 1:
-                y = torch.cat([y, self._free_run(horizon - 1, ESNState(x, first), check_finite)[0]], dim=1)
-        else:
-            y = self._free_run(horizon, ESNState(x, last), check_finite)[0]
+        if steps:
+            ragged = any(n != steps for n in warm)
+            xs = _alloc.empty((H.batch_size, steps, self.reservoir_size), dtype, device) if ragged else None
+            for _, _, out in run([self.reservoir_], start, steps, inputs=H.data[:, :steps] if forecaster else None,
+                                 teacher=H.data[:, 1:steps + 1] if forecaster else H.data, keep_states=ragged,
+                                 chunk_size=self.chunk_size, into=(lambda sl: xs[:, sl]) if ragged else None,
+                                 check_finite=check_finite):
+                x = out.x
+            if ragged:
+                x = torch.stack([xs[b, n - 1] if n else start.x[b] for b, n in enumerate(warm)])
+        y = self._free_run(horizon, ESNState(x, last_steps(H.data, H.lengths)), check_finite)[0]
         if check_finite:
             self._check_outputs(y, "forecast")
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
