@@ -48,8 +48,9 @@ def test_search_doc_python_blocks_run(tmp_path, monkeypatch):
 
 
 def test_architecture_doc_worked_example_runs(capsys):
-    assert run_python_blocks("docs/architecture.md") == 1
-    assert "torch.Size([1, 201])" in capsys.readouterr().out
+    assert run_python_blocks("docs/architecture.md") == 2  # a feature map and a trainer
+    out = capsys.readouterr().out
+    assert "torch.Size([1, 201])" in out and "torch.Size([1, 102]) True" in out
 
 
 def test_architecture_doc_state_table_is_the_models():
