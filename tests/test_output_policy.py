@@ -34,8 +34,9 @@ def test_a_driven_run_whose_outputs_overflow_raises_naming_the_step(fitted):
 def test_a_free_run_far_beyond_the_training_range_warns_naming_the_step(fitted):
     esn, s = fitted
     esn.readout_.weight.mul_(3.0)  # an explosive closed loop that stays finite for a while
-    with pytest.warns(ek.OutputRangeWarning, match=r"generate: output 0 of sequence 0 is .* at step \d+, more than "
-                                                   r"10 half-ranges from the training targets' range \[-0\.99\d*, 0\.99\d*\]"):
+    expected = (r"generate: output 0 of sequence 0 is .* at step \d+, more than 10 half-ranges from the "
+                r"training targets' range \[-0\.99\d*, 0\.99\d*\]")
+    with pytest.warns(ek.OutputRangeWarning, match=expected):
         try:
             esn.generate(300, update_state=False)
         except ek.NonFiniteStateError:

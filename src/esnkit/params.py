@@ -180,3 +180,7 @@ def check_device(device: Any) -> None:
         raise ValueError(f"device {device!r} is not a valid torch device: {exc}") from None
     if d.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu'")
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if d.type == "meta":
+        raise ValueError(f"device={device!r} holds no values; use 'cpu' or a CUDA device")

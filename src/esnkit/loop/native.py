@@ -332,7 +332,8 @@ def _native_weights(reservoir: Reservoir, single: bool) -> dict:
     reservoir until its values change."""
     N, values = reservoir.size, reservoir.W_values
     layout = "dense" if values.numel() > NATIVE_DENSE_DENSITY * N * N else "sell" if single else "csr"
-    key = (layout, values.data_ptr(), values._version, values.dtype)
+    # keyed on every tensor the layout is made of: an in-place change to the structure rebuilds it too
+    key = (layout, values.dtype, *((t.data_ptr(), t._version) for t in (values, reservoir.W_col, reservoir.W_crow)))
     cache = reservoir.__dict__.setdefault("_native_cache", {})
     if key not in cache:
         if len(cache) > 4:

@@ -108,9 +108,17 @@ def unroll(
 
 
 def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from_outputs) -> None:
-    # unroll is public and the native kernel trusts its pointers: a wrong shape must stop here,
-    # not read past a buffer.
+    # unroll is public and the native kernel trusts its pointers: a wrong shape, dtype or device
+    # must stop here, not read past a buffer. Strides need no check: each executor copies what it
+    # needs contiguous (x0, y0, the weights) or passes the strides on (drive, inputs, states_out,
+    # whose last axis _check_states_out requires contiguous).
+    if not isinstance(reservoir, Reservoir):
+        raise TypeError(f"unroll: reservoir must be an esnkit Reservoir, got {type(reservoir).__name__}")
+    reservoir.check()  # W's CSR structure, the weights' dtype, finiteness and leak; cached until they change
     N = reservoir.size
+    for name, t in (("drive", drive), ("x0", x0), ("y0", y0), ("feedback", feedback), ("inputs", inputs)):
+        if t is not None and not isinstance(t, (torch.Tensor, Drive) if name == "drive" else torch.Tensor):
+            raise TypeError(f"unroll: {name} must be a torch.Tensor, got {type(t).__name__}")
 
     def expect(name, t, shape):
         if t is None or tuple(t.shape) != tuple(shape):
@@ -120,7 +128,18 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
     if drive.ndim != 3 or drive.shape[2] != N:
         raise ValueError(f"unroll: drive must have shape (batch, steps, {N}), got {tuple(drive.shape)}")
     B, T = drive.shape[:2]  # a Drive checked its own parts' shapes when it was made
+    if B == 0 or T == 0:
+        raise ValueError(f"unroll: drive must hold at least one sequence and one step, got shape {tuple(drive.shape)}")
     expect("x0", x0, (B, N))
+    if feedback is not None and feedback.ndim != 2:
+        raise ValueError(f"unroll: feedback must have shape ({N}, outputs), got {tuple(feedback.shape)}")
+    if readout is not None:
+        w = readout.weight
+        if not isinstance(w, torch.Tensor) or w.ndim != 2 or w.shape[0] != readout.output_size:
+            raise ValueError("unroll: the readout's weight must be a (outputs, features) tensor")
+        width = w.shape[1] - int(readout.use_bias) - (readout.input_size if readout.use_input else 0)
+        if width != N or readout.input_size < 0:
+            raise ValueError(f"unroll: the readout reads {w.shape[1]} features, not from {N} states")
     D = readout.output_size if readout is not None else (feedback.shape[1] if feedback is not None else None)
     if D is not None:
         expect("y0", y0, (B, D))
@@ -129,19 +148,20 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
     if inputs is not None:
         width = readout.input_size if readout is not None and readout.input_size else inputs.shape[-1]
         expect("inputs", inputs, (B, T, width))
-    if readout is not None:
-        if readout.weight.shape[1] - int(readout.use_bias) - (readout.input_size if readout.use_input else 0) != N:
-            raise ValueError(f"unroll: the readout reads {readout.weight.shape[1]} features, not from {N} states")
-        if inputs_from_outputs and readout.use_input and readout.input_size != D:
-            raise ValueError("unroll: inputs_from_outputs needs a readout whose input width equals its output width")
-    given = [drive, x0, y0, feedback, inputs]
+    if readout is not None and inputs_from_outputs and readout.use_input and readout.input_size != D:
+        raise ValueError("unroll: inputs_from_outputs needs a readout whose input width equals its output width")
+    given = {"drive": drive, "x0": x0, "y0": y0, "feedback": feedback, "inputs": inputs,
+             "the reservoir's weights": reservoir.W_values,
+             "the readout's weight": readout.weight if readout is not None else None}
     if isinstance(drive, Drive):
-        given += [drive.v, drive.weight]
-    dtypes = {t.dtype for t in given if t is not None}
-    devices = {t.device.type for t in given if t is not None}
-    if len(dtypes) > 1 or len(devices) > 1:
-        raise ValueError(f"unroll: drive, x0, y0, feedback and inputs must share one dtype and device, "
-                         f"got {sorted(map(str, dtypes))} on {sorted(devices)}")
+        given.update({"drive.v": drive.v, "drive.weight": drive.weight})
+    given = {k: t for k, t in given.items() if t is not None}
+    dtypes = {t.dtype for t in given.values()}
+    devices = {t.device for t in given.values()}
+    if len(dtypes) > 1 or len(devices) > 1 or not x0.dtype.is_floating_point:
+        raise ValueError("unroll: drive, x0, y0, feedback, inputs, the reservoir and the readout must share one "
+                         "dtype and device (a floating dtype), got " + ", ".join(
+                             f"{k} {str(t.dtype).replace('torch.', '')} on {t.device}" for k, t in given.items()))
 
 
 def _check_states_out(states_out: torch.Tensor, drive: torch.Tensor, x0: torch.Tensor) -> None:
@@ -162,6 +182,7 @@ def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor
         and isinstance(reservoir.activation, str)
         and x0.dtype in (torch.float32, torch.float64)
         and all(t.dtype == x0.dtype for t in (drive, reservoir.W_values, reservoir.leak))
+        and reservoir.W_values.numel() > 0  # the kernel wants W's arrays, and an empty W has none
     )
     graph_ok = drive.device.type == "cuda" and _graph_layout(reservoir, drive.shape[0]) is not None
     if name == "native":
@@ -170,7 +191,7 @@ def _pick(name: str, reservoir: Reservoir, drive: torch.Tensor, x0: torch.Tensor
                                f"{native.unavailable_reason()}")
         if not native_ok:
             raise ValueError("backend='native' runs CPU tensors of one dtype with a named activation "
-                             "('tanh', 'identity', 'relu', 'sigmoid')")
+                             "('tanh', 'identity', 'relu', 'sigmoid') and a W with at least one nonzero")
         return name
     if name == "cuda-graph":
         if not graph_ok:

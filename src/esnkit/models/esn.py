@@ -44,7 +44,7 @@ from .engine import ESNState, Harvest, harvest, last_steps, run
 from .estimator import Estimator
 
 # Written with every saved model; loaders read this version and older ones.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
@@ -259,8 +259,9 @@ class ESN(Estimator, nn.Module):
         return t
 
     def _store(self, state: ESNState) -> None:
-        self.state_x = state.x.detach().clone()
-        self.state_y = state.y.detach().clone()
+        # dense copies with standard strides (an indexed last step may carry a zero stride)
+        self.state_x = state.x.detach().clone(memory_format=torch.contiguous_format)
+        self.state_y = torch.empty(state.y.shape, dtype=state.y.dtype, device=state.y.device).copy_(state.y)
 
     # ------------------------------------------------------------------ building blocks of fit
     def _build_reservoir(self, d_in: int, d_out: int) -> Reservoir:
@@ -667,33 +668,74 @@ class ESN(Estimator, nn.Module):
 
     def _build_from(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         """Empty reservoir and readout modules of the shapes ``tensors`` hold, validated against
-        ``extra`` and this model's parameters."""
+        ``extra`` and this model's parameters before anything runs: the extra state's types, every
+        tensor's dtype (int64 indices, floats all float32 or all float64) and shape, finite weights
+        and state; the reservoir checks W's CSR structure and its leak (see :class:`Reservoir`).
+        Floating tensors are converted to this model's dtype and device."""
+        sizes = {"input_size": 0, "output_size": 1, "feedback_size": 0}  # the least each may be
+        for k, least in sizes.items():
+            v = extra.get(k)
+            if type(v) is not int or v < least:
+                raise ValueError(f"the extra state's {k} must be an integer >= {least}, got {v!r}")
+        for k in ("readout_bias", "readout_input", "carries_state"):
+            if type(extra.get(k)) is not bool:
+                raise ValueError(f"the extra state's {k} must be true or false, got {extra.get(k)!r}")
+        for k, allowed in (("output_kind", ("numpy", "torch")), ("output_layout", ("1d", "2d", "3d"))):
+            if extra.get(k, allowed[0]) not in allowed:
+                raise ValueError(f"the extra state's {k} must be one of {allowed}, got {extra.get(k)!r}")
+        n, d_in, d_out, d_fb = self.reservoir_size, extra["input_size"], extra["output_size"], extra["feedback_size"]
+        if d_fb not in (0, d_out):
+            raise ValueError(f"the extra state's feedback_size must be 0 or output_size ({d_out}), got {d_fb}")
         keys = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
-        missing = [f"reservoir_.{k}" for k in keys if f"reservoir_.{k}" not in tensors]
-        missing += [k for k in ("readout_.weight",) if k not in tensors]
+        names = [f"reservoir_.{k}" for k in keys] + ["readout_.weight"]
+        carried = ["state_x", "state_y"] if extra["carries_state"] else []
+        missing = [k for k in names + carried if k not in tensors]
         if missing:
             raise ValueError(f"the state dict is missing {missing}")
+        if not carried and ("state_x" in tensors or "state_y" in tensors):
+            raise ValueError("the state dict holds state_x or state_y but its extra state's carries_state is false")
+        named = {k: tensors[k] for k in names + carried}
+        for k, t in named.items():
+            if not isinstance(t, torch.Tensor):
+                raise ValueError(f"{k} must be a tensor, got {type(t).__name__}")
+        for k in ("reservoir_.W_crow", "reservoir_.W_col"):
+            if named[k].dtype != torch.int64:
+                raise ValueError(f"{k} must be int64, got {named[k].dtype}")
+        floats = {k: t.dtype for k, t in named.items() if k not in ("reservoir_.W_crow", "reservoir_.W_col")}
+        if len(set(floats.values())) > 1 or next(iter(floats.values())) not in (torch.float32, torch.float64):
+            raise ValueError("the floating tensors must all be float32 or all float64, got "
+                             + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
         r = {k: tensors[f"reservoir_.{k}"] for k in keys}
         w = tensors["readout_.weight"]
-        n, d_in, d_out = self.reservoir_size, extra["input_size"], extra["output_size"]
-        use_input = bool(extra["readout_input"])
-        F = StateInputs(bool(extra["readout_bias"]), use_input).size(n, d_in)
-        expect = {"bias": (n,), "W_in": (n, d_in), "W_fb": (n, extra["feedback_size"]), "W_crow": (n + 1,)}
+        use_input = extra["readout_input"]
+        F = StateInputs(extra["readout_bias"], use_input).size(n, d_in)
+        expect = {"reservoir_.bias": (n,), "reservoir_.leak": (n,), "reservoir_.W_in": (n, d_in),
+                  "reservoir_.W_fb": (n, d_fb), "reservoir_.W_crow": (n + 1,), "readout_.weight": (d_out, F)}
+        if carried:
+            b = named["state_x"].shape[0] if named["state_x"].ndim == 2 else -1
+            expect.update({"state_x": (max(b, 1), n), "state_y": (max(b, 1), d_out)})
         for k, shape in expect.items():
-            if tuple(r[k].shape) != shape:
-                raise ValueError(f"reservoir_.{k} has shape {tuple(r[k].shape)}, expected {shape} for "
-                                 f"reservoir_size={n} and {d_in} input(s)")
-        if tuple(w.shape) != (d_out, F):
-            raise ValueError(f"readout_.weight has shape {tuple(w.shape)}, expected {(d_out, F)}")
+            if tuple(named[k].shape) != shape:
+                raise ValueError(f"{k} has shape {tuple(named[k].shape)}, expected {shape} for reservoir_size={n}, "
+                                 f"{d_in} input(s) and {d_out} output(s)")
+        for k in ["readout_.weight"] + carried:
+            require_finite(named[k], k, "a model's weights and state must be finite")
         dtype, device = self._dtype_device()
-        self.reservoir_ = Reservoir(*(r[k].clone().to(device=device) for k in keys), activation=self.activation)
-        self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=bool(extra["readout_bias"]),
+        self.reservoir_ = Reservoir(*(r[k].to(device=device, dtype=dtype if r[k].is_floating_point() else None,
+                                              copy=True) for k in keys), activation=self.activation)
+        self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=extra["readout_bias"],
                                 use_input=use_input)
         rng = tensors.get("target_range_")
+        if rng is not None:
+            if not isinstance(rng, torch.Tensor) or tuple(rng.shape) != (2, d_out) or not rng.is_floating_point():
+                raise ValueError(f"target_range_ must be a floating tensor of shape (2, {d_out})")
+            require_finite(rng, "target_range_", "a model's training range must be finite")
+            if bool((rng[0] > rng[1]).any()):
+                raise ValueError("target_range_ must hold each output's minimum, then its maximum")
         self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
-        if extra.get("carries_state") and "state_x" in tensors:
-            self.state_x = torch.empty_like(tensors["state_x"], dtype=dtype, device=device)
-            self.state_y = torch.empty_like(tensors["state_y"], dtype=dtype, device=device)
+        if carried:
+            self.state_x = torch.empty_like(named["state_x"], dtype=dtype, device=device)
+            self.state_y = torch.empty_like(named["state_y"], dtype=dtype, device=device)
         else:
             self.reset()
         self._output_kind = extra.get("output_kind", "numpy")

@@ -1,9 +1,11 @@
 """Saving and loading fitted models: ``state_dict`` tensors plus a versioned JSON config (no pickle).
 
 A model file is what :meth:`ESN.save` writes through :mod:`esnkit.io`: the tensors of the model's
-``state_dict``, and a config naming the model class, its constructor parameters and its extra state.
-:func:`load` builds the model from the parameters and loads the tensors with ``load_state_dict``,
-which checks every shape against the parameters before anything runs.
+``state_dict``, a config naming the model class, its constructor parameters and its extra state, and
+a checksum of both. :func:`load` verifies the checksum (in :func:`esnkit.io.read`), checks the
+config's types, builds the model from the parameters (which the constructor validates) and loads
+the tensors with ``load_state_dict``, which validates every dtype, shape and value the time loop
+will trust before anything runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import torch
 
 from .. import io, params
 from .esn import ESN, FORMAT_VERSION
+
+# the first format version whose files carry a checksum (esnkit.io)
+CHECKSUM_VERSION = 3
 
 MODELS = {"ESN": ESN}
 
@@ -55,26 +60,32 @@ def load(
     """Read a model written by :meth:`ESN.save`; predictions are bit-identical to the saved model's.
 
     ``device`` places the weights (default CPU). ``activation`` must be given for a model saved
-    with a custom activation callable. A damaged or foreign file raises ``ValueError`` naming it.
+    with a custom activation callable. The file's checksum is verified, then everything the time
+    loop will trust is validated before anything runs (see docs/model.md, "Model files"). A missing
+    file raises ``FileNotFoundError``; a damaged, foreign, newer or inconsistent file ``ValueError``
+    naming it and what is wrong.
     """
     path = os.fspath(path)
     if device is not None:
         params.check_device(device)
-    tensors, config = io.read(path)
-    version = config["format_version"]
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path!r} was written by a newer esnkit (format version {version}; this one reads up to "
-            f"{FORMAT_VERSION}): upgrade esnkit"
-        )
+    # Format 1 and 2 files were written without a checksum and still load; from format 3 on every
+    # file carries one.
+    tensors, config = io.read(path, newest=FORMAT_VERSION, checksum_since=CHECKSUM_VERSION)
     try:
-        if version == 1:
+        if config["format_version"] == 1:
             tensors, config = _from_version_1(tensors, config)
-        cls = MODELS[config["model"]]
-        p = dict(config["params"])
-        extra = dict(config["extra"])
-    except (KeyError, TypeError, AttributeError) as exc:
+        model_name, p, extra = config["model"], config["params"], config["extra"]
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
         raise ValueError(f"{path!r} has a damaged esnkit config (missing or malformed {exc})") from None
+    if not isinstance(model_name, str) or model_name not in MODELS:
+        raise ValueError(f"{path!r} names an unknown model {model_name!r} (esnkit reads {', '.join(MODELS)})")
+    for name, v in (("params", p), ("extra", extra)):
+        if not isinstance(v, dict):
+            raise ValueError(f"{path!r} has a damaged esnkit config: {name} must be an object, got {v!r}")
+    if extra.get("fitted") is not True:
+        raise ValueError(f"{path!r} has a damaged esnkit config: extra.fitted must be true (only fitted models "
+                         "are saved)")
+    cls, p, extra = MODELS[model_name], dict(p), dict(extra)
     if p.get("activation") == "custom":
         if activation is None:
             raise ValueError(
@@ -82,11 +93,15 @@ def load(
                 "same callable: esnkit.load(path, activation=fn)"
             )
         p["activation"] = activation
-    elif p.get("activation") not in params.ACTIVATIONS:
+    elif not isinstance(p.get("activation"), str) or p.get("activation") not in params.ACTIVATIONS:
         raise ValueError(f"{path!r} names an unknown activation {p.get('activation')!r}")
     p["device"] = None if device is None else str(device)
     try:
         model = cls(**p)
+        dtype = model._dtype_device()[0]
+        for k, t in tensors.items():
+            if t.is_floating_point() and t.dtype != dtype:
+                raise ValueError(f"tensor {k} is {t.dtype} but params.dtype is {dtype}")
         model.load_state_dict({**tensors, "_extra_state": extra})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{path!r} has an inconsistent esnkit config or tensors: {exc}") from None

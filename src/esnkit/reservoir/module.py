@@ -11,6 +11,7 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from .. import _alloc
+from .._checks import require_finite
 from ..params import torch_dtype
 from .activations import Activation, resolve_activation
 from .initializers import _Streams, _uniform, random_recurrent
@@ -50,6 +52,65 @@ def _take_csr_notice() -> None:
 
 
 _take_csr_notice()
+
+
+BUFFERS = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
+
+
+def _check_buffers(t: dict[str, torch.Tensor]) -> None:
+    """Raise ``ValueError`` naming the first of a reservoir's buffers that the time loop cannot trust.
+
+    The native kernel reads W through raw pointers: ``W_crow`` (N + 1,) int64 row pointers starting
+    at 0, non-decreasing, ending at nnz; ``W_col`` (nnz,) int64 columns in [0, N); ``W_values``
+    (nnz,). Columns need not be sorted nor distinct within a row: the kernel, SciPy, torch's CSR
+    product and the dense and gathered layouts all sum a row's entries in whatever order they
+    come (a repeated column adds up, as CSR means). The floating buffers share one dtype and are
+    finite, the leak lies in (0, 1], and everything sits on one device.
+    """
+    for name, v in t.items():
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"Reservoir: {name} must be a torch.Tensor, got {type(v).__name__}")
+    crow, col = t["W_crow"], t["W_col"]
+    for name in ("W_crow", "W_col"):
+        if t[name].dtype != torch.int64 or t[name].ndim != 1:
+            raise ValueError(f"Reservoir: {name} must be a 1-D int64 tensor, got {t[name].dtype} of shape "
+                             f"{tuple(t[name].shape)}")
+    if crow.shape[0] < 2:
+        raise ValueError(f"Reservoir: W_crow must hold N + 1 row pointers for N >= 1 neurons, got {crow.shape[0]}")
+    n, nnz = crow.shape[0] - 1, col.shape[0]  # the CSR row pointer fixes N
+    expected = {"W_values": (nnz,), "bias": (n,), "leak": (n,)}
+    for name, shape in expected.items():
+        if tuple(t[name].shape) != shape:
+            raise ValueError(f"Reservoir: {name} must have shape {shape}, got {tuple(t[name].shape)}")
+    for name in ("W_in", "W_fb"):
+        if t[name].ndim != 2 or t[name].shape[0] != n:
+            raise ValueError(f"Reservoir: {name} must have shape ({n}, features), got {tuple(t[name].shape)}")
+    floats = {name: t[name].dtype for name in ("W_values", "W_in", "W_fb", "bias", "leak")}
+    if len(set(floats.values())) > 1 or not next(iter(floats.values())).is_floating_point:
+        raise ValueError("Reservoir: W_values, W_in, W_fb, bias and leak must share one floating dtype, got "
+                         + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
+    devices = {name: v.device for name, v in t.items()}
+    if len(set(devices.values())) > 1:
+        raise ValueError("Reservoir: every buffer must be on one device, got "
+                         + ", ".join(f"{k} on {v}" for k, v in devices.items()))
+    if int(crow[0]) != 0:
+        raise ValueError(f"Reservoir: W_crow[0] must be 0, got {int(crow[0])}")
+    if bool((crow[1:] < crow[:-1]).any()):
+        i = int((crow[1:] < crow[:-1]).nonzero()[0])
+        raise ValueError(f"Reservoir: W_crow must be non-decreasing, but W_crow[{i + 1}] = {int(crow[i + 1])} < "
+                         f"W_crow[{i}] = {int(crow[i])}")
+    if int(crow[-1]) != nnz:
+        raise ValueError(f"Reservoir: W_crow[-1] = {int(crow[-1])} must equal the number of nonzeros, "
+                         f"len(W_col) = {nnz}")
+    if nnz and (int(col.min()) < 0 or int(col.max()) >= n):
+        i = int(((col < 0) | (col >= n)).nonzero()[0])
+        raise ValueError(f"Reservoir: W_col[{i}] = {int(col[i])} is not a column of the {n} x {n} matrix W")
+    for name in floats:
+        require_finite(t[name], f"Reservoir: {name}", "a reservoir's weights must be finite")
+    leak = t["leak"]
+    if not bool(((leak > 0) & (leak <= 1)).all()):
+        i = int((~((leak > 0) & (leak <= 1))).nonzero()[0])
+        raise ValueError(f"Reservoir: leak must lie in (0, 1], got leak[{i}] = {float(leak[i])}")
 
 
 @dataclass(frozen=True)
@@ -140,21 +201,39 @@ class Reservoir(nn.Module):
         activation: Activation = "tanh",
     ) -> None:
         super().__init__()
-        n = W_crow.shape[0] - 1  # the CSR row pointer fixes N
-        expected = {"bias": (n,), "leak": (n,), "W_values": tuple(W_col.shape)}
-        for name, shape in expected.items():
-            if tuple(locals()[name].shape) != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {tuple(locals()[name].shape)}")
-        for name, t in (("W_in", W_in), ("W_fb", W_fb)):
-            if t.ndim != 2 or t.shape[0] != n:
-                raise ValueError(f"{name} must have shape ({n}, features), got {tuple(t.shape)}")
-        for name, t in (("W_crow", W_crow), ("W_col", W_col), ("W_values", W_values), ("W_in", W_in),
-                        ("W_fb", W_fb), ("bias", bias), ("leak", leak)):
+        given = dict(W_crow=W_crow, W_col=W_col, W_values=W_values, W_in=W_in, W_fb=W_fb, bias=bias, leak=leak)
+        _check_buffers(given)
+        for name, t in given.items():
             self.register_buffer(name, t)
         self.activation = activation
         # equal diagonal blocks of W (an ensemble from stack): a GPU step can multiply them as a batch
         self.blocks = 1
         self.f = resolve_activation(activation)
+        self._remember_checked()
+
+    def check(self) -> None:
+        """Validate everything the time loop trusts (see :func:`_check_buffers`): shapes, dtypes, one
+        device, W's CSR structure, finite weights and a leak in (0, 1]. Raises ``ValueError``.
+
+        :func:`~esnkit.unroll` calls this before every run, since buffers can be replaced or changed
+        in place after construction; the result is remembered until one of them is (each buffer's
+        identity and version counter), so a run pays for the O(nnz) pass only after a change.
+        """
+        buffers = self._buffers
+        now = tuple(buffers.get(name) for name in BUFFERS)
+        done = self.__dict__.get("_checked")
+        if done is not None and all(ref() is t and t._version == v for (ref, v), t in zip(done, now, strict=True)):
+            return
+        _check_buffers(dict(zip(BUFFERS, now)))
+        self._remember_checked()
+
+    def _remember_checked(self) -> None:
+        self._checked = tuple((weakref.ref(t), t._version) for t in (self._buffers[name] for name in BUFFERS))
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_checked", None)  # weak references do not pickle; a copy checks itself again
+        return state
 
     @classmethod
     def from_arrays(
