@@ -3,6 +3,7 @@
 import math
 import os
 import signal
+import time
 import warnings
 
 import numpy as np
@@ -171,6 +172,23 @@ def test_interrupted_search_keeps_finished_trials_and_resumes(series, tmp_path):
     r = run(series, storage=str(db), objective=objective, ridge_candidates=1)
     assert len(r.table) == 8 and all(row["state"] == "COMPLETE" for row in r.table)
     assert "RUNNING" not in states(r.study)
+
+
+def test_timeout_ends_within_one_configuration_of_it(series):
+    # Configurations that take a known time (the objective sleeps 0.2 s): the search stops asking
+    # once the time is up and cuts its last round to what the time left allows, so it returns
+    # within the timeout plus about one configuration, where rounds of 8 overran by up to 8.
+    delay, timeout = 0.2, 2.0
+
+    def slow(esn, u, y):
+        time.sleep(delay)
+        return float(ek.metrics.nrmse(y, esn.predict(u)))
+
+    t0 = time.perf_counter()
+    r = run(series, objective=slow, n_trials=1000, batch_size=8, ridge_candidates=1, timeout=timeout)
+    elapsed = time.perf_counter() - t0
+    assert elapsed <= timeout + delay + 0.5, elapsed
+    assert 4 <= len(r.table) < 1000 and "RUNNING" not in states(r.study)
 
 
 def test_samplers(series):

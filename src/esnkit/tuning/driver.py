@@ -22,9 +22,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
+import socket
+import threading
 import time
+import uuid
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,28 +134,425 @@ def _sampler(name: str, space: SearchSpace, seed: int | None):
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
 
 
+# ---------------------------------------------------------------------------------------------
+# the study's storage, shared by processes
+
+# A process records a heartbeat on its running trials this often (seconds); a running trial whose
+# owner has been silent for GRACE_PERIOD seconds, or whose owner is a process of this host that is
+# gone, is stale: it is marked failed and its parameters are queued again.
+HEARTBEAT_INTERVAL = 10.0
+GRACE_PERIOD = 60.0
+# How long a writer waits for another process's lock on an SQLite study before it gives up.
+SQLITE_BUSY_TIMEOUT = 30.0
+# How often a process with nothing left to ask polls for the first finished trial of the others.
+POLL_INTERVAL = 0.5
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """What the storage layer raises when it fails (a locked, missing, corrupt or read-only database)."""
+    import optuna
+    import sqlalchemy.exc
+
+    return sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError
+
+
+def _says(exc: BaseException) -> str:
+    """An exception as one line: the class and first line of the error at the bottom of its chain (the
+    database's own words, not the wrapper's, no SQL, no traceback)."""
+    for _ in range(8):
+        inner = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else '?'}"
+
+
+def _open_storage(storage: Any) -> tuple[Any, str]:
+    """The Optuna storage for ``storage`` (None, a ``.db`` path, a URL, or a storage object) and how to
+    name it in messages.
+
+    An SQLite file gets a busy timeout (concurrent writers wait for each other instead of failing
+    with "database is locked") and transactions that take the write lock when they begin
+    (``BEGIN IMMEDIATE``): a read and the write it decides on are then one step, so two processes
+    cannot both take the same queued trial, nor both requeue the same stale one.
+    """
+    optuna = _require_optuna()
+    if storage is None or isinstance(storage, optuna.storages.BaseStorage):
+        return storage, "memory" if storage is None else type(storage).__name__
+    if not isinstance(storage, (str, os.PathLike)):
+        raise ValueError(f"storage must be a .db file, a storage URL or an Optuna storage, got {storage!r}")
+    import sqlalchemy
+    import sqlalchemy.exc
+
+    text = os.fspath(storage)
+    label = repr(text)
+    # a URL has a scheme (more than a drive letter) and a slash; anything else is an SQLite file
+    url = text if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", text) else f"sqlite:///{os.path.abspath(text)}"
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+        parsed.get_dialect()
+    except (sqlalchemy.exc.ArgumentError, ValueError) as exc:  # NoSuchModuleError is an ArgumentError
+        raise ValueError(f"storage {label} is not a storage URL Optuna can open ({_says(exc)}); give a .db file, "
+                         "or a URL such as sqlite:///study.db or postgresql://user@host/db") from None
+    except ImportError as exc:
+        raise SearchError(f"storage {label}: its database driver is not installed ({_says(exc)})") from None
+    hint = ""
+    engine_kwargs: dict[str, Any] = {}
+    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if sqlite_file:
+        folder = os.path.dirname(os.path.abspath(parsed.database))
+        if not parsed.database.startswith("file:") and not os.path.isdir(folder):
+            why = "is not a folder" if os.path.exists(folder) else "does not exist"
+            raise SearchError(f"storage {label}: {folder} {why}")
+        connect_args: dict[str, Any] = {"isolation_level": None}  # transactions begin as below
+        if "timeout" not in parsed.query:
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
+        engine_kwargs["connect_args"] = connect_args
+        hint = "; an SQLite study needs an SQLite file, or none yet, in a folder this process can write to"
+    for attempt in range(6):
+        try:
+            rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            break
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as exc:
+            # two processes creating the same new database at once: one finds the other's tables
+            racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or any(
+                s in str(exc) for s in ("already exists", "database is locked"))
+            if not racing or attempt == 5:
+                raise SearchError(f"storage {label} cannot be opened ({_says(exc)}){hint}") from None
+            time.sleep(0.05 * (attempt + 1))
+        except ImportError as exc:
+            raise SearchError(f"storage {label}: its database driver is not installed ({_says(exc)})") from None
+        except (RuntimeError, *_storage_errors()) as exc:  # a schema of another Optuna version, a corrupt file
+            raise SearchError(f"storage {label} cannot be opened ({_says(exc)}){hint}") from None
+    if sqlite_file:
+        sqlalchemy.event.listen(rdb.engine, "begin", _begin_immediate)
+    return rdb, label
+
+
+def _begin_immediate(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _open_study(storage: Any, label: str, study_name: str, direction: str, sampler: Any):
+    """The study ``study_name`` in ``storage``, created if it is not there; a storage that refuses
+    (read-only, locked past the busy timeout) is a :class:`SearchError` naming it."""
+    optuna = _require_optuna()
+    try:
+        return optuna.create_study(storage=storage, study_name=study_name, direction=direction, sampler=sampler,
+                                   load_if_exists=True)
+    except _storage_errors() as exc:
+        raise SearchError(f"storage {label}: study {study_name!r} cannot be created or loaded ({_says(exc)})"
+                          ) from None
+
+
+def _host() -> str:
+    """This machine (its name and boot) and this process namespace: where process ids mean the same."""
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            parts.append(f.read().strip())
+    with contextlib.suppress(OSError, AttributeError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return "/".join(parts)
+
+
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if it is gone, a zombie,
+    or this system has no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):  # killed and not yet reaped: dead
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """The process that asked a trial, as recorded in the trial (user attribute ``owner``)."""
+
+    host: str
+    pid: int
+    start: int | None
+    token: str
+
+    @classmethod
+    def this_process(cls) -> _Owner:
+        pid = os.getpid()
+        return cls(_host(), pid, _started(pid), uuid.uuid4().hex)
+
+    def record(self) -> dict:
+        return {"host": self.host, "pid": self.pid, "start": self.start, "token": self.token, "since": time.time()}
+
+    def alive(self, owner: Mapping) -> bool | None:
+        """Whether the process ``owner`` records is running: True or False where this process can tell
+        for sure (the same host, process ids checked with their start time), None where it cannot."""
+        if owner.get("host") != self.host or not isinstance(owner.get("pid"), int):
+            return None
+        if owner.get("start") is not None and self.start is not None:
+            return _started(owner["pid"]) == owner["start"]
+        if os.name != "posix":
+            return None  # os.kill(pid, 0) is no probe on Windows
+        try:
+            os.kill(owner["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return None
+        return None  # a process with that id runs, but it may not be the owner: the heartbeat decides
+
+    def stale(self, t, now: float) -> bool:
+        """Whether running trial ``t`` of another process (or a leftover of this one) will never finish."""
+        owner = t.user_attrs.get("owner")
+        if not isinstance(owner, Mapping):  # asked by another program, or an instant ago
+            return t.datetime_start is not None and now - t.datetime_start.timestamp() > GRACE_PERIOD
+        if owner.get("token") == self.token:
+            return True  # ours but not in flight: its round is over
+        alive = self.alive(owner)
+        if alive is not None:
+            return not alive
+        beat = t.user_attrs.get("heartbeat", owner.get("since"))
+        return isinstance(beat, (int, float)) and now - beat > GRACE_PERIOD
+
+
+class _Heartbeat:
+    """Records the time on this process's running trials every HEARTBEAT_INTERVAL seconds, so that
+    processes on other hosts can tell them from a dead process's."""
+
+    def __init__(self, study) -> None:
+        self.study = study
+        self.ids: set[int] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="esnkit-search-heartbeat", daemon=True)
+        self.thread.start()
+
+    def add(self, trials) -> None:
+        with self.lock:
+            self.ids.update(t._trial_id for t in trials)
+
+    def remove(self, trials) -> None:
+        with self.lock:
+            self.ids.difference_update(t._trial_id for t in trials)
+
+    def _run(self) -> None:
+        import optuna
+
+        errors = (optuna.exceptions.UpdateFinishedTrialError, *_storage_errors())
+        while not self.stop.wait(HEARTBEAT_INTERVAL):
+            with self.lock:
+                ids = list(self.ids)
+            now = time.time()
+            for trial_id in ids:
+                with contextlib.suppress(*errors):  # finished meanwhile, or the storage is busy: next beat
+                    self.study._storage.set_trial_user_attr(trial_id, "heartbeat", now)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=HEARTBEAT_INTERVAL)
+
+
+def _requeued(t) -> bool:
+    """A trial that stands for nothing: failed by :func:`_requeue` (stale, interrupted, over the budget),
+    not by its own evaluation (whose error it would record)."""
+    return t.state.name == "FAIL" and "requeued" in t.user_attrs and "error" not in t.user_attrs
+
+
 def _finished(study) -> int:
     import optuna
 
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return sum(1 for t in study.get_trials(deepcopy=False, states=done) if not t.user_attrs.get("requeued"))
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
+    return sum(1 for t in study.get_trials(deepcopy=False, states=done) if not _requeued(t))
 
 
-def _requeue(study, numbers: Sequence[int], reason: str) -> None:
-    """Mark unfinished trials failed and queue their parameters again, so nothing asked is lost."""
+def _requeue(study, trials, reason: str) -> int:
+    """Mark running trials failed and queue their parameters again, so that nothing asked is lost.
+
+    A trial another process finished or requeued meanwhile is passed over, as is one the storage
+    cannot update now (it stays running, and stale, for the next look). On SQLite the state change
+    is atomic (see :func:`_open_storage`), so of several processes requeueing one trial, one does.
+    Returns how many this call requeued.
+    """
     import optuna
 
-    for t in study.get_trials(deepcopy=False):
-        if t.number in numbers and t.state == optuna.trial.TrialState.RUNNING:
-            study._storage.set_trial_user_attr(t._trial_id, "requeued", reason)
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-            study.enqueue_trial(t.params, skip_if_exists=False)
+    skip = (optuna.exceptions.UpdateFinishedTrialError, ValueError, KeyError, *_storage_errors())
+    storage, n = study._storage, 0
+    for t in trials:
+        try:
+            storage.set_trial_user_attr(t._trial_id, "requeued", reason)
+            if not storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL):
+                continue
+            frozen = storage.get_trial(t._trial_id)
+        except skip:
+            continue
+        n += 1
+        params = {**frozen.system_attrs.get("fixed_params", {}), **frozen.params}
+        if not params:  # a trial stopped before its parameters were drawn leaves only its place in the budget
+            continue
+        for attempt in range(3):
+            try:
+                study.enqueue_trial(params, skip_if_exists=False)
+                break
+            except _storage_errors():
+                if attempt == 2:
+                    warnings.warn(f"trial {t.number} was marked failed but its parameters {params} could not be "
+                                  "queued again: the storage refused", RuntimeWarning, stacklevel=2)
+                time.sleep(0.2)
+    return n
+
+
+class _Budget:
+    """``n_trials`` as the study's budget, shared with every process working on it.
+
+    The trials that spend it: finished ones (but those requeued), waiting ones (queued to run
+    next), and running ones not stale (this process's, and the live ones of others). Ordered by
+    number (the storage numbers trials in the order they are created), the first ``target`` of them
+    are within the budget. A new trial can only move up that order (trials before it may be
+    requeued, never new ones added), so a trial found within it stays within it; one found beyond
+    it is requeued at once, which is how two processes asking for the last places at the same
+    moment get exactly the places left between them.
+    """
+
+    def __init__(self, study, target: int, owner: _Owner) -> None:
+        self.study, self.target, self.owner = study, target, owner
+        self.mine: set[int] = set()  # numbers of this process's trials in flight
+
+    def _spending(self, requeue: bool):
+        """The trials that spend the budget, in order, and the running ones of others found stale."""
+        now, spending, stale = time.time(), [], []
+        for t in sorted(self.study.get_trials(deepcopy=False), key=lambda t: t.number):
+            name = t.state.name
+            if name == "RUNNING" and t.number not in self.mine and requeue and self.owner.stale(t, now):
+                stale.append(t)
+            elif name in ("RUNNING", "WAITING") or not _requeued(t):
+                spending.append(t)
+        return spending, stale
+
+    def survey(self) -> tuple[int, int, int]:
+        """Requeue stale trials; returns how many new trials the budget allows, how many waiting
+        trials are within it, and how many trials of other processes are running."""
+        for _ in range(3):
+            spending, stale = self._spending(requeue=True)
+            if not stale or not _requeue(self.study, stale, "its process stopped"):
+                break
+        within = spending[: self.target]
+        waiting = sum(1 for t in within if t.state.name == "WAITING")
+        others = sum(1 for t in spending if t.state.name == "RUNNING" and t.number not in self.mine)
+        return max(0, self.target - len(spending)), waiting, others
+
+    def ask(self, k: int) -> list:
+        """Up to ``k`` new trials (queued ones first) within the budget, recorded as this process's."""
+        fresh, waiting, _ = self.survey()
+        k = min(k, fresh + waiting)
+        if k <= 0:
+            return []
+        trials = [self.study.ask() for _ in range(k)]
+        record = self.owner.record()
+        for t in trials:
+            t.set_user_attr("owner", record)
+        self.mine.update(t.number for t in trials)
+        place = {t.number: i for i, t in enumerate(self._spending(requeue=False)[0])}
+        over = [t for t in trials if place.get(t.number, self.target) >= self.target]
+        if over:
+            _requeue(self.study, over, "over the study's n_trials")
+            self.mine.difference_update(t.number for t in over)
+        return [t for t in trials if t not in over]
+
+    def done(self, trials) -> None:
+        self.mine.difference_update(t.number for t in trials)
+
+
+class _Pace:
+    """With a ``timeout``: how many configurations a new round may hold, so that the rounds in flight,
+    it, and the refit of the best model finish by the deadline at the rate measured so far.
+
+    The rate is the configurations finished over the time the last ``window`` rounds took (the
+    first of them counted from its submission). Before any round has finished, rounds hold one
+    configuration each, one per worker; the first always runs. The search therefore ends within
+    the timeout plus about one configuration's time: what a round's fixed cost and the noise of
+    the measure add.
+    """
+
+    def __init__(self, timeout: float | None, window: int, workers: int, reserve: int) -> None:
+        self.deadline = None if timeout is None else time.perf_counter() + timeout
+        self.workers, self.reserve = workers, reserve
+        self.ends: deque = deque(maxlen=window + 1)  # (time, configurations finished then)
+
+    def submitted(self) -> None:
+        if not self.ends:
+            self.ends.append((time.perf_counter(), 0))
+
+    def finished(self, configs: int) -> None:
+        self.ends.append((time.perf_counter(), configs))
+
+    def over(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def allow(self, want: int, in_flight: int, rounds: int) -> int:
+        """How many configurations a round submitted now may hold (0: none)."""
+        if self.deadline is None:
+            return want
+        left = self.deadline - time.perf_counter()
+        if not self.ends:  # the first round, one configuration, runs whatever the time
+            return min(want, 1)
+        if left <= 0:
+            return 0
+        if len(self.ends) < 2:  # nothing measured yet
+            return min(want, 1) if rounds < self.workers else 0
+        (t0, _), (t1, _) = self.ends[0], self.ends[-1]
+        rate = sum(c for _, c in list(self.ends)[1:]) / max(t1 - t0, 1e-9)  # configurations per second
+        return max(0, min(want, math.floor(left * rate - in_flight - self.reserve)))
+
+
+def _seeded_sampler(make: Callable[[int | None], Any], seed: int | None):
+    """The sampler ``make(seed)`` makes (TPE or random: no state but the generator's), drawing each
+    trial's parameters from a seed of its own: a function of ``seed`` and the trial's number. The
+    same call draws the same trials; two processes on one study, or a resumed search, draw new ones
+    instead of each other's (with one generator per process, seeded alike, every process would
+    propose the same configurations, and a resumed search those it ran before)."""
+    if seed is None:
+        return make(None)
+    import optuna
+
+    class PerTrialSeed(optuna.samplers.BaseSampler):
+        def __init__(self) -> None:
+            self.number: int | None = None
+            self.inner = make(seed)
+
+        def _for(self, trial) -> Any:
+            if trial.number != self.number:
+                self.number = trial.number
+                self.inner = make(int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0]))
+            return self.inner
+
+        def infer_relative_search_space(self, study, trial):
+            return self._for(trial).infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self._for(trial).sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+        def before_trial(self, study, trial) -> None:
+            self._for(trial).before_trial(study, trial)
+
+        def after_trial(self, study, trial, state, values) -> None:
+            self._for(trial).after_trial(study, trial, state, values)
+
+        def reseed_rng(self) -> None:
+            self.inner.reseed_rng()
+
+    return PerTrialSeed()
 
 
 def _table(study, space: SearchSpace) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get("requeued") or t.state.name in ("RUNNING", "WAITING"):
+        if _requeued(t) or t.state.name in ("RUNNING", "WAITING"):
             continue
         row = {"number": t.number, "state": t.state.name, "value": t.value}
         row.update({n: t.params.get(n) for n in space.params})
@@ -267,13 +669,23 @@ def search(
     'local' starts a Dask LocalCluster with ``workers`` processes; 'tcp://host:8786' uses that
     cluster; a ``distributed.Client`` is used as is. ``storage``: an Optuna storage URL or a
     ``.db`` path (SQLite); None keeps the study in memory. With a storage, running the same call
-    again resumes ``study_name``: finished trials are kept and ``n_trials`` counts them. ``timeout``
-    (seconds) stops proposing new trials after that long. ``dtype='float32'`` harvests faster
+    again resumes ``study_name``: finished trials are kept and ``n_trials`` counts them, and the
+    trials a killed process left running are queued again and run first. Several processes may
+    search one study at once: ``n_trials`` is then the study's budget (finished, queued and live
+    running trials of every process spend it), each process asks only for what is left, and a
+    process that finds it spent returns the study's best (see "Concurrency and resume" in
+    docs/search.md). A storage that cannot be opened, or fails, is a :class:`SearchError` (a
+    ``ValueError`` for a URL that is none) naming it. ``timeout`` (seconds, from the call): no
+    trial is proposed after it, and a round holds no more configurations than the time left
+    allows at the seconds per configuration measured so far (the refit included), so the search
+    returns within the timeout plus about one configuration's time; the first round (one
+    configuration) always runs. ``dtype='float32'`` harvests faster
     (the normal equations stay float64). ``device`` runs the ensembles, their solves and the
     refitted model there (``'cuda'``: a larger ``batch_size`` fills the GPU); the data stay on
     the CPU until a worker moves them.
     """
-    optuna = _require_optuna()
+    called = time.perf_counter()
+    _require_optuna()
     if isinstance(space, (str, os.PathLike)):
         space = load_space(space)
     if not isinstance(space, SearchSpace):
@@ -328,70 +740,94 @@ def search(
     if objective in ("free_run", "vpt"):
         free_run_starts(task)  # enough validation steps for the windows, or a clear error now
 
-    if isinstance(storage, (str, os.PathLike)) and "://" not in os.fspath(storage):
-        storage = f"sqlite:///{os.path.abspath(os.fspath(storage))}"
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
-                                sampler=_sampler(sampler, space, seed), load_if_exists=True)
+    storage, label = _open_storage(storage)
+    if sampler in ("tpe", "random"):
+        optuna_sampler = _seeded_sampler(lambda s: _sampler(sampler, space, s), seed)
+    else:  # the grid's order and CMA-ES's state come from the seed: every process needs the same one
+        optuna_sampler = _sampler(sampler, space, seed)
+    study = _open_study(storage, label, study_name, direction, optuna_sampler)
     if study.direction.name.lower() != direction:
-        raise SearchError(f"study {study_name!r} in {storage} was created to {study.direction.name.lower()}, "
+        raise SearchError(f"study {study_name!r} in {label} was created to {study.direction.name.lower()}, "
                           f"but objective={objective!r} needs {direction}: use another study_name")
-    stale = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
-    _requeue(study, stale, "interrupted run")
     target = n_trials
     if sampler == "grid":
         target = min(target, math.prod(len(p.grid()) for p in space.params.values()))
 
     tqdm = import_extra("tqdm.auto", "search", "the search's progress bar (progress=True)").tqdm if progress else None
-    if scheduler is None:
-        executor: Any = _InProcess(task)
-    else:
-        executor = _Dask(task, scheduler, workers, connect_timeout)
-    bar = None
-    if tqdm is not None:
-        bar = tqdm(total=target, initial=min(_finished(study), target), unit="trial", desc="esnkit search",
-                   dynamic_ncols=True)
+    errors = _storage_errors()
+    owner = _Owner.this_process()
+    budget = _Budget(study, target, owner)
     inflight: dict[Any, list] = {}
-    started = time.perf_counter()
-    asked = _finished(study)
+    bar = heartbeat = executor = None
     try:
+        budget.survey()  # stale trials of stopped processes are queued again before anything else
+        if scheduler is None:
+            executor = _InProcess(task)
+        else:
+            executor = _Dask(task, scheduler, workers, connect_timeout)
+        pace = _Pace(None if timeout is None else timeout - (time.perf_counter() - called), executor.slots,
+                     executor.workers, reserve=executor.workers if refit else 0)
+        if storage is not None:
+            heartbeat = _Heartbeat(study)
+        if tqdm is not None:
+            bar = tqdm(total=target, initial=min(_finished(study), target), unit="trial", desc="esnkit search",
+                       dynamic_ncols=True)
         while True:
-            out_of_time = timeout is not None and time.perf_counter() - started > timeout
-            while len(inflight) < executor.slots and asked < target and not out_of_time:
-                trials = [study.ask() for _ in range(min(batch_size, target - asked))]
-                asked += len(trials)
+            while len(inflight) < executor.slots:
+                configs_in_flight = sum(len(ts) for ts in inflight.values())
+                k = pace.allow(batch_size, configs_in_flight, len(inflight))
+                trials = budget.ask(k) if k > 0 else []
+                if not trials:
+                    break
+                if heartbeat is not None:
+                    heartbeat.add(trials)
                 configs = [space.config({n: p.suggest(t) for n, p in space.params.items()}) for t in trials]
+                pace.submitted()
                 inflight[executor.submit(configs)] = [(t, time.perf_counter()) for t in trials]
             if not inflight:
+                # Nothing left to ask. Where the others' running trials hold the rest of the budget
+                # and none has finished yet, wait for the first (or for them to turn out stale).
+                _, _, others = budget.survey()
+                if others and _best(study) is None and not pace.over():
+                    time.sleep(POLL_INTERVAL)
+                    continue
                 break
             handle, results, exc = executor.wait_any(list(inflight))
             trials = inflight.pop(handle)
+            pace.finished(len(trials))
             for j, (trial, t0) in enumerate(trials):
-                res = results[j] if results is not None else _failure(exc)
-                trial.set_user_attr("seconds", round(time.perf_counter() - t0, 4))
-                if "error" in res:
-                    trial.set_user_attr("error", res["error"][:2000])
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                else:
-                    trial.set_user_attr("ridge", res["ridge"])
-                    trial.set_user_attr("one_step_nrmse", res["one_step_nrmse"])
-                    trial.set_user_attr("ridge_floor", res["ridge_floor"])
-                    study.tell(trial, res["value"])
+                _tell(study, trial, results[j] if results is not None else _failure(exc), time.perf_counter() - t0)
+            budget.done([t for t, _ in trials])
+            if heartbeat is not None:
+                heartbeat.remove([t for t, _ in trials])
             if bar is not None:
                 bar.update(len(trials))
                 best = _best(study)
                 if best is not None:
                     bar.set_postfix_str(f"best {best.value:.4g}", refresh=False)
-    except BaseException:
-        executor.cancel(list(inflight))
-        _requeue(study, [t.number for ts in inflight.values() for t, _ in ts], "interrupted")
+    except BaseException as exc:
+        if executor is not None:
+            executor.cancel(list(inflight))
+        _requeue(study, [t for ts in inflight.values() for t, _ in ts], "interrupted")
+        if isinstance(exc, errors):
+            raise SearchError(f"storage {label} failed during the search ({_says(exc)}); the trials finished "
+                              "before are kept") from None
         raise
     finally:
+        if heartbeat is not None:
+            heartbeat.close()
         if bar is not None:
             bar.close()
-        executor.close()
+        if executor is not None:
+            executor.close()
 
     best = _best(study)
     if best is None:
+        others = budget.survey()[2]
+        if others:
+            raise SearchError(f"no trial of study {study_name!r} has finished yet: {others} trial(s) running in "
+                              f"other processes hold what is left of n_trials={n_trials}"
+                              + (f", and timeout={timeout:g} s has passed" if timeout is not None else ""))
         errors = [t.user_attrs.get("error") for t in study.trials if t.user_attrs.get("error")]
         raise SearchError(f"no trial succeeded ({len(errors)} failed); first error: {errors[0] if errors else '?'}")
     cap = horizon * time_scale
@@ -413,6 +849,26 @@ def search(
                 None if U is None else U[:end], Y[:end])
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
+
+
+def _tell(study, trial, res: Mapping[str, Any], seconds: float) -> None:
+    """Record a trial's result. A trial that another process requeued meanwhile (taking this one for
+    dead) is left as it is: its parameters are queued again already."""
+    import optuna
+
+    try:
+        trial.set_user_attr("seconds", round(seconds, 4))
+        if "error" in res:
+            trial.set_user_attr("error", res["error"][:2000])
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            trial.set_user_attr("ridge", res["ridge"])
+            trial.set_user_attr("one_step_nrmse", res["one_step_nrmse"])
+            trial.set_user_attr("ridge_floor", res["ridge_floor"])
+            study.tell(trial, res["value"])
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+        if not study._storage.get_trial(trial._trial_id).state.is_finished():
+            raise
 
 
 def _direction(objective: str | Callable, direction: str | None) -> str:

@@ -23,6 +23,7 @@ class _InProcess:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.slots = 1
+        self.workers = 1
 
     def submit(self, configs):
         return _Round(configs)
@@ -78,6 +79,7 @@ class _Dask:
         else:
             self.client = scheduler  # a distributed.Client the caller owns
         n_workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        self.workers = n_workers
         self.slots = 2 * n_workers  # one queued round per worker keeps each busy
         self.task = task
         self.task_ref = self.client.scatter(task, broadcast=True)
