@@ -25,6 +25,7 @@ LAYERS = {
     "esnkit": "init",  # esnkit/__init__.py itself
     "esnkit.__version__": "version",  # a literal in esnkit/__init__.py
     "esnkit._alloc": "base",
+    "esnkit._memory": "base",
     "esnkit.errors": "base",
     "esnkit._series": "base",
     "esnkit.params": "base",
@@ -46,7 +47,7 @@ LAYERS = {
 EVERYTHING = set(LAYERS.values()) - {"cli"}
 # layer -> the layers it may import besides its own. Anyone may import esnkit.__version__.
 RULES = {
-    "base": set(),  # _alloc, errors, _series, params, _checks: only each other
+    "base": set(),  # _alloc, _memory, errors, _series, params, _checks: only each other
     "reservoir": {"base"},
     "loop": {"base", "reservoir"},
     "readout": {"base"},

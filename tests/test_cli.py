@@ -27,7 +27,8 @@ def test_no_command_prints_help(capsys):
 def test_bad_option_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--reservoir-size", "0"])
-    assert "--reservoir-size must be" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("esnkit: error: argument --reservoir-size: must be an integer ≥ 1, got '0' "
+                                       "(see 'esnkit demo --help')\n")
 
 
 def test_console_script_version():

@@ -234,7 +234,7 @@ def test_each_unloadable_file_gives_one_clear_error(tmp_path):
     save_file({"w": torch.zeros(3)}, tmp_path / "other.safetensors", metadata={"format": "pt"})
     with pytest.raises(ValueError, match=r"other\.safetensors'? is a safetensors file but not an esnkit model"):
         ek.load(tmp_path / "other.safetensors")
-    for device, why in (("gpu", "not a valid torch device"), ("cuda:99", "CUDA"), ("meta", "holds no values")):
+    for device, why in (("gpu", "not a valid torch device"), ("cuda:99", "CUDA"), ("meta", "cannot run a reservoir")):
         with pytest.raises(ValueError, match=f"device.*{why}"):
             ek.load(good, device=device)
 

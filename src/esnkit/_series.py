@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._checks import require_finite
+from ._checks import MAX_ABS, require_bounded
 
 Layout = Literal["1d", "2d", "3d", "list"]
 Kind = Literal["numpy", "torch"]
@@ -94,11 +94,17 @@ def _one_sequence(
         try:
             arr = np.asarray(x)
         except Exception as exc:  # ragged nested lists and the like
+            if "inhomogeneous" in str(exc):
+                raise ValueError(
+                    f"{name} is a nested {type(x).__name__} whose rows differ in length; give a (time, features) "
+                    f"array, or a list of (time, features) arrays for sequences of different lengths"
+                ) from None
             raise TypeError(f"{name} must be an array of numbers, got {_describe(x)}: {exc}") from None
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-        ):
+        if arr.dtype.kind not in "iuf":  # not bool, complex, str, object, dates or timedeltas
             raise TypeError(f"{name} must hold real numbers, got {_describe(x)}")
+        if arr.ndim == 0:
+            raise ValueError(f"{name} must be a series of shape (time,), (time, features) or (batch, time, "
+                             f"features), got the single number {arr.item()!r}")
         arr = np.ascontiguousarray(arr)
         if not arr.flags.writeable:  # torch cannot wrap a read-only array without a warning: copy it
             arr = arr.copy()
@@ -115,8 +121,12 @@ def _one_sequence(
         raise ValueError(f"{name} has no features (shape {tuple(t.shape)})")
     if t.ndim == 3 and t.shape[0] == 0:
         raise ValueError(f"{name} holds no sequences (shape {tuple(t.shape)})")
+    if t.is_floating_point():  # checked before the cast, which would turn 1e300 into inf in float32
+        limit = MAX_ABS[dtype]
+        require_bounded(t, name, limit, "a float32 model holds no larger values (dtype='float64' holds up to 1e150)"
+                        if dtype == torch.float32 else "the readout sums squares of the values in float64, "
+                        "which overflow beyond that")
     t = t.to(device=device, dtype=dtype)
-    require_finite(t, name)
     return t, kind
 
 

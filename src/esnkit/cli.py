@@ -8,6 +8,11 @@ The arguments are parsed before anything heavy is imported: this module imports 
 library and ``esnkit.__version__`` (``esnkit/__init__.py`` imports nothing), and each command imports
 what it needs (PyTorch, the search, the plots) when it runs, so ``esnkit --help`` and a mistyped
 option answer at once. The library's values the parser shows are literals below, in one place.
+
+Bad arguments and bad files end the command with exactly one line ``esnkit: error: ...`` on
+stderr, naming the option or path and what was expected, and a non-zero exit status (2 for an
+argument the parser refuses, 1 for anything found later); no traceback, unless ``--debug`` is
+given, which lets the exception propagate with its traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +34,60 @@ PROTOCOLS = ("mackey_glass", "lorenz", "rossler")  # esnkit.benchmarks.PROTOCOLS
 SEARCH_DEFAULTS = {"trials": 100, "batch_size": 8, "validation": 0.2, "horizon": 84, "starts": 10,
                    "warmup": 100, "threshold": 0.3, "seed": 0}
 LSTM_BUDGET = {"full": 180.0, "quick": 5.0}  # esnkit.benchmarks.runner.Settings.full() and .quick_run()
+DEMO_TRAIN, DEMO_TEST = 4000, 1000  # the demo's training and test steps
+MAX_THREADS = 1024  # torch crashes with absurd thread counts (10**6)
+
+
+class CommandError(ValueError):
+    """A bad option value or file found after parsing: reported as one line naming it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are one line ``esnkit: error: ...`` (no usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"esnkit: error: {message} (see '{self.prog} --help')\n")
+
+
+def _ranged(convert, within, expected: str):
+    """An argparse type: ``convert(text)`` for which ``within`` holds, else a message saying what was expected."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not within(value):
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _integer(least: int, most: int | None = None):
+    """An argparse type: an integer in [least, most]."""
+    expected = f"an integer ≥ {least}" if most is None else f"an integer in {least}..{most}"
+    return _ranged(int, lambda v: least <= v and (most is None or v <= most), expected)
+
+
+def _number(low: float, *, high: float | None = None):
+    """An argparse type: a finite number > low (and < high when given); NaN and infinities are refused."""
+    expected = f"a finite number > {low:g}" if high is None else f"a number in ({low:g}, {high:g})"
+    return _ranged(float, lambda v: low < v < (float("inf") if high is None else high), expected)
+
+
+def _output_folder(path: str) -> None:
+    """``--out`` is a folder that exists or can be made, and can be written to; else a CommandError."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CommandError(f"--out {path!r} is a file, not a folder: give a folder for the results")
+    try:
+        os.makedirs(path, exist_ok=True)
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise CommandError(f"--out {path!r}: cannot write results there ({exc.strerror or exc})") from None
 
 
 def _need_plots(args: argparse.Namespace, command: str) -> None:
@@ -42,12 +101,20 @@ def _need_plots(args: argparse.Namespace, command: str) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     _need_plots(args, "demo")
+    from esnkit import params
+
+    try:
+        params.check({"reservoir_size": args.reservoir_size})  # one that fits the machine
+    except ValueError as exc:
+        raise CommandError(f"--reservoir-size: {exc}") from None
+    if not args.no_plot:
+        _output_folder(args.out)
     import torch
 
     import esnkit as ek
 
     torch.set_num_threads(args.threads)
-    n_train, n_test = 4000, 1000
+    n_train, n_test = DEMO_TRAIN, DEMO_TEST
     data = ek.datasets.mackey_glass(args.washout + n_train + n_test + 1, tau=17)
     train_in, train_out = data[:n_train], data[1 : n_train + 1]
     test = data[n_train + 1 : n_train + 1 + n_test]
@@ -103,23 +170,45 @@ DEFAULT_FIXED = {"reservoir_size": 500, "washout": 100, "seed": 0}
 
 def _read_csv(path: str):
     """A CSV series as a (rows, columns) float array; a non-numeric first row is a header."""
+    import warnings
+
     import numpy as np
 
     if not os.path.isfile(path):
-        raise ValueError(f"--data {path!r}: no such file (and not a built-in dataset: {sorted(BUILTIN)})")
-    with open(path) as f:
-        first = f.readline()
+        what = "a folder, not a file" if os.path.isdir(path) else "no such file"
+        raise CommandError(f"--data {path!r}: {what} (and not a built-in dataset: {', '.join(BUILTIN)})")
+    try:
+        with open(path) as f:
+            first = f.readline()
+    except UnicodeDecodeError:
+        raise CommandError(f"--data {path!r} is not a text file: give a CSV of comma-separated numbers") from None
+    except OSError as exc:
+        raise CommandError(f"--data {path!r}: cannot read it ({exc.strerror or exc})") from None
+    if not first.strip():
+        raise CommandError(f"--data {path!r} is empty (or starts with a blank line): give a CSV of "
+                           "comma-separated numbers, one time step per row")
     try:
         [float(v) for v in first.strip().split(",")]
         skip = 0
     except ValueError:
         skip = 1  # a header row
     try:
-        data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
-    except ValueError as exc:
-        raise ValueError(f"--data {path!r}: every row must be comma-separated numbers ({exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(f"--data {path!r}: every row must be comma-separated numbers "
+                           f"({str(exc).splitlines()[0]})") from None
     if data.shape[0] < 10:
-        raise ValueError(f"--data {path!r} has {data.shape[0]} rows; a search needs a longer series")
+        raise CommandError(f"--data {path!r} has {data.shape[0]} rows of numbers; a search needs a longer "
+                           "series (at least 10 rows, one time step per row)")
+    bad = np.argwhere(~(np.abs(data) <= 1e150))  # the limit of every series (esnkit._checks.MAX_ABS)
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
+        what = "not a finite number; clean or impute" if not np.isfinite(data[r, c]) else \
+            "beyond ±1e150, where the readout's float64 sums of squares overflow; rescale"
+        raise CommandError(f"--data {path!r}: row {r + 1 + skip}, column {c + 1} is {data[r, c]:g}, {what} the "
+                           "series first")
     return data
 
 
@@ -128,11 +217,22 @@ def _search(args: argparse.Namespace) -> int:
     import torch
 
     import esnkit as ek
-    from esnkit.tuning import SearchError, load_space, make_space, search
+    from esnkit.tuning import load_space, make_space, search
 
     torch.set_num_threads(args.threads)
+    if args.device is not None:
+        from esnkit.params import check_device
+
+        try:
+            check_device(args.device)
+        except ValueError as exc:
+            raise CommandError(f"--device: {exc}") from None
     if args.space:
-        space = load_space(args.space)
+        try:
+            space = load_space(args.space)
+        except (OSError, ValueError, TypeError) as exc:
+            text = str(exc).removeprefix(f"{args.space}: ")  # load_space's messages start with the path
+            raise CommandError(f"--space {args.space!r}: {text}") from None
     else:
         space = make_space(DEFAULT_SPACE, DEFAULT_FIXED)
     settings = dict(space.settings)
@@ -144,12 +244,15 @@ def _search(args: argparse.Namespace) -> int:
     time_scale, unit = 1.0, "steps"
     if args.data in BUILTIN:
         kwargs, time_scale, unit = BUILTIN[args.data]
-        data = getattr(ek.datasets, args.data)(args.steps, **kwargs)
+        try:
+            data = getattr(ek.datasets, args.data)(args.steps, **kwargs)
+        except ValueError as exc:
+            raise CommandError(f"--steps {args.steps}: {exc}") from None
         name = args.data
     else:
         data = _read_csv(args.data)
         name = os.path.basename(args.data)
-    os.makedirs(args.out, exist_ok=True)
+    _output_folder(args.out)
     storage = args.storage or os.path.join(args.out, "study.db")
     objective = settings.pop("objective", "nrmse")
     n_trials = settings.pop("trials", SEARCH_DEFAULTS["trials"])
@@ -165,9 +268,6 @@ def _search(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: finished trials are kept in {storage}; run the same command again to resume",
               file=sys.stderr)
         return 130
-    except SearchError as exc:
-        print(f"esnkit: error: {exc}", file=sys.stderr)
-        return 1
     csv_path = os.path.join(args.out, "results.csv")
     result.to_csv(csv_path)
     model_path = os.path.join(args.out, "best.esnkit")
@@ -197,6 +297,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     _need_plots(args, "bench")
+    _output_folder(args.out)
     import warnings
 
     import torch
@@ -227,54 +328,64 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="esnkit", description="Echo State Networks on PyTorch.")
+    parser = _Parser(prog="esnkit", description="Echo State Networks on PyTorch.")
     parser.add_argument("--version", action="version", version=f"esnkit {__version__}")
+    debug_help = "show the full traceback of an error instead of one line"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    common = argparse.ArgumentParser(add_help=False)  # --debug after the command, too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="train on Mackey-Glass, forecast, print errors and write a plot")
-    demo.add_argument("--reservoir-size", type=int, default=1000, metavar="N")
-    demo.add_argument("--washout", type=int, default=100)
-    demo.add_argument("--horizon", type=int, default=500, help="free-run steps to score and plot")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    count, natural, positive = _integer(1), _integer(0), _number(0)
+    threads = _integer(1, MAX_THREADS)
+    demo = sub.add_parser("demo", help="train on Mackey-Glass, forecast, print errors and write a plot",
+                          parents=[common])
+    demo.add_argument("--reservoir-size", type=count, default=1000, metavar="N")
+    demo.add_argument("--washout", type=_integer(0, DEMO_TRAIN - 1), default=100,
+                      help=f"steps left out of the fit (0..{DEMO_TRAIN - 1}; default 100)")
+    demo.add_argument("--horizon", type=_integer(1, DEMO_TEST), default=500,
+                      help=f"free-run steps to score and plot (1..{DEMO_TEST}; default 500)")
+    demo.add_argument("--seed", type=natural, default=0)
+    demo.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
     demo.add_argument("--out", default="esnkit-demo", help="folder for the plot (default ./esnkit-demo)")
     demo.add_argument("--no-plot", action="store_true", help="skip writing the PNG")
     demo.set_defaults(run=_demo)
 
     se = sub.add_parser("search", help="search hyper-parameters (Optuna + ensembles + exact ridge path)",
                         description="Search ESN hyper-parameters on a built-in dataset or a CSV series; "
-                                    "writes results.csv, plots and the best model to --out.")
+                                    "writes results.csv, plots and the best model to --out.", parents=[common])
     se.add_argument("--data", default="mackey_glass",
                     help=f"built-in dataset ({', '.join(BUILTIN)}) or a CSV file of one series (default mackey_glass)")
-    se.add_argument("--steps", type=int, default=3000, help="length of a built-in series (default 3000)")
+    se.add_argument("--steps", type=_integer(10), default=3000, help="length of a built-in series (default 3000)")
     se.add_argument("--space", help="search-space TOML file (default: spectral radius, leak, input scaling "
                                     "at N=500)")
     d = SEARCH_DEFAULTS
     se.add_argument("--objective", choices=OBJECTIVES)
     se.add_argument("--sampler", choices=SAMPLERS)
-    se.add_argument("--trials", type=int, help=f"trials the study should hold when done (default {d['trials']})")
-    se.add_argument("--batch-size", type=int, help=f"configurations harvested together (default {d['batch_size']})")
-    se.add_argument("--validation", type=float, help=f"fraction of the series held out (default {d['validation']})")
-    se.add_argument("--split", type=int, help="index of the first validation step, instead of --validation")
-    se.add_argument("--folds", type=int, help="blocked k-fold validation instead of one split")
-    se.add_argument("--horizon", type=int, help=f"free-run steps scored (default {d['horizon']})")
-    se.add_argument("--starts", type=int, help=f"free-run starting points (default {d['starts']})")
-    se.add_argument("--warmup", type=int, help=f"steps each free run is warmed up on (default {d['warmup']})")
-    se.add_argument("--threshold", type=float, help=f"VPT error threshold (default {d['threshold']})")
-    se.add_argument("--time-scale", type=float, help="VPT units per step (default: Lyapunov times for "
-                                                     "lorenz/rossler, else steps)")
-    se.add_argument("--ridge-candidates", type=int)
+    se.add_argument("--trials", type=count, help=f"trials the study should hold when done (default {d['trials']})")
+    se.add_argument("--batch-size", type=count, help=f"configurations harvested together (default {d['batch_size']})")
+    se.add_argument("--validation", type=_number(0, high=1),
+                    help=f"fraction of the series held out (default {d['validation']})")
+    se.add_argument("--split", type=count, help="index of the first validation step, instead of --validation")
+    se.add_argument("--folds", type=_integer(2), help="blocked k-fold validation instead of one split")
+    se.add_argument("--horizon", type=count, help=f"free-run steps scored (default {d['horizon']})")
+    se.add_argument("--starts", type=count, help=f"free-run starting points (default {d['starts']})")
+    se.add_argument("--warmup", type=count, help=f"steps each free run is warmed up on (default {d['warmup']})")
+    se.add_argument("--threshold", type=positive, help=f"VPT error threshold (default {d['threshold']})")
+    se.add_argument("--time-scale", type=positive, help="VPT units per step (default: Lyapunov times for "
+                                                        "lorenz/rossler, else steps)")
+    se.add_argument("--ridge-candidates", type=count)
     se.add_argument("--dtype", choices=DTYPES)
     se.add_argument("--device", help="torch device the ensembles run on, e.g. cuda (default cpu)")
-    se.add_argument("--seed", type=int, help=f"sampler seed (default {d['seed']})")
-    se.add_argument("--timeout", type=float, help="stop proposing trials after this many seconds")
+    se.add_argument("--seed", type=natural, help=f"sampler seed (default {d['seed']})")
+    se.add_argument("--timeout", type=positive, help="stop proposing trials after this many seconds")
     se.add_argument("--scheduler", help="'local' for a Dask LocalCluster, or a scheduler address "
                                         "tcp://host:8786 (default: run in this process)")
-    se.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    se.add_argument("--workers", type=count, help="LocalCluster worker processes (default: CPU count)")
     se.add_argument("--storage", help="Optuna storage URL or SQLite file (default OUT/study.db)")
     se.add_argument("--study-name", default="esnkit-search")
     se.add_argument("--out", default="esnkit-search", help="output folder (default ./esnkit-search)")
-    se.add_argument("--plot-horizon", type=int, default=500)
-    se.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    se.add_argument("--plot-horizon", type=count, default=500)
+    se.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
     se.add_argument("--no-plot", action="store_true")
     se.add_argument("--quiet", action="store_true", help="no progress bar")
     se.set_defaults(run=_search)
@@ -282,18 +393,29 @@ def build_parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="chaotic forecasting benchmark: esnkit vs an LSTM and reservoirpy",
                         description="Run the pinned Mackey-Glass NRMSE84, Lorenz-63 and Rössler VPT protocols "
                                     "against a tuned LSTM (and reservoirpy when installed); writes results.md, "
-                                    "results.json and PNGs to --out.")
+                                    "results.json and PNGs to --out.", parents=[common])
     be.add_argument("--quick", action="store_true", help="smoke test: few test starts, seeds and LSTM seconds "
                                                          "(about a minute; numbers not for quoting)")
     be.add_argument("--protocol", action="append", choices=PROTOCOLS,
                     help="run only this protocol (repeatable; default all)")
-    be.add_argument("--lstm-budget", type=float, help=f"LSTM training seconds per seed (default "
+    be.add_argument("--lstm-budget", type=positive, help=f"LSTM training seconds per seed (default "
                                                       f"{LSTM_BUDGET['full']:g}; quick {LSTM_BUDGET['quick']:g})")
     be.add_argument("--no-reservoirpy", action="store_true", help="skip reservoirpy even when installed")
     be.add_argument("--out", default="esnkit-bench", help="output folder (default ./esnkit-bench)")
-    be.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    be.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
     be.set_defaults(run=_bench)
     return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line; an unexpected kind of error is named, with the way to see more."""
+    from esnkit.errors import MissingExtraError, NonFiniteStateError, SearchError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    expected = (CommandError, ValueError, TypeError, OSError, NonFiniteStateError, MissingExtraError, SearchError)
+    if isinstance(exc, expected):
+        return text
+    return f"unexpected {type(exc).__name__}: {text} (run again with --debug for the traceback)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,16 +425,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "reservoir_size", 1) < 1:
-        parser.error("--reservoir-size must be ≥ 1")
-    if args.command == "demo" and not 1 <= args.horizon <= 1000:
-        parser.error("--horizon must be in 1..1000")
-    from esnkit.errors import MissingExtraError  # the arguments are fine: now esnkit may be imported
-
     try:
         return args.run(args)
-    except (ValueError, TypeError, FloatingPointError, FileNotFoundError, MissingExtraError) as exc:
-        print(f"esnkit: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"esnkit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -3,26 +3,72 @@
 Every generator returns a NumPy float64 array of shape ``(n_steps, features)`` (NARMA-10 returns an
 ``(inputs, targets)`` pair). Chaotic flows are integrated accurately (RK4 on a fine grid, or DOP853
 at 1e-10 tolerances): loose integration acts as noise and caps how far any model can forecast.
+
+Every parameter is checked before any work, and the work is bounded: a ``ValueError`` names the
+parameter when a size is not a positive integer, a number is NaN, infinite or out of range, the
+result would not fit the machine's memory, or the integration would take more than
+:data:`MAX_STEPS` RK4 steps (Mackey-Glass) or span more than :data:`MAX_SPAN` time units (the
+flows). A flow whose parameters make it stiff or diverge is stopped after a budget of
+right-hand-side evaluations (:data:`EVALS_PER_UNIT` per time unit) or when its state passes
+:data:`BLOW_UP`, with a ``ValueError`` naming the parameters, instead of running for hours.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
 import numpy as np
 
+from . import _memory
+
 MSO_FREQUENCIES = (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97)
 
+# Bounds on the work of one call. Mackey-Glass runs its RK4 steps in Python (about 3 µs each, and a
+# Python float per step: 10**8 steps take about 5 minutes and 3 GiB). DOP853 needs about 600
+# right-hand-side evaluations per time unit for Lorenz-63 and 130 for Rössler at the default
+# parameters (about 8 µs each), so 1e5 time units take Lorenz-63 about 8 minutes; the evaluation
+# budget, 10,000 per time unit (at least 2e5, at most 1e8), stops a flow made stiff or divergent by
+# its parameters within seconds to minutes.
+MAX_STEPS = 10**8
+MAX_SPAN = 1e5
+EVALS_PER_UNIT = 10_000
+MIN_EVALS, MAX_EVALS = 200_000, 10**8
+BLOW_UP = 1e100
 
-def _check_steps(n_steps: int, name: str = "n_steps") -> None:
+
+def _check_steps(n_steps: int, name: str = "n_steps", *, features: int = 1) -> None:
     if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
         raise ValueError(f"{name} must be a positive integer, got {n_steps!r}")
+    _memory.require_memory(32 * features * int(n_steps), f"{name}={n_steps} ({features} feature(s))",
+                           f"ask for a smaller {name}")
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _finite(**kw: float) -> None:
+    for k, v in kw.items():
+        if not (_is_real(v) and math.isfinite(v)):
+            raise ValueError(f"{k} must be a finite number, got {v!r}")
 
 
 def _positive(**kw: float) -> None:
     for k, v in kw.items():
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        if not (_is_real(v) and math.isfinite(v) and v > 0):
             raise ValueError(f"{k} must be a finite number > 0, got {v!r}")
+
+
+def _integer(name: str, v: Any, least: int) -> None:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < least:
+        raise ValueError(f"{name} must be an integer ≥ {least}, got {v!r}")
+
+
+def _seed(seed: Any) -> None:
+    if seed is not None:
+        _integer("seed", seed, 0)
 
 
 def mackey_glass(
@@ -48,17 +94,27 @@ def mackey_glass(
     ``seed`` when one is given); the first ``discard`` samples are dropped as transient. τ = 17
     is mildly chaotic, τ = 30 more so. Returns shape ``(n_steps, 1)``.
     """
-    _check_steps(n_steps)
-    _positive(tau=tau, dt=dt, beta=beta, gamma=gamma)
-    if not isinstance(sample_every, int) or sample_every < 1:
+    if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    _positive(tau=tau, dt=dt, beta=beta, gamma=gamma, exponent=exponent)
+    _finite(x0=x0)
+    if not isinstance(sample_every, (int, np.integer)) or isinstance(sample_every, bool) or sample_every < 1:
         raise ValueError(f"sample_every must be a positive integer, got {sample_every!r}")
-    if not isinstance(discard, int) or discard < 0:
-        raise ValueError(f"discard must be an integer ≥ 0, got {discard!r}")
+    _integer("discard", discard, 0)
+    _seed(seed)
     if tau < 3 * dt:
         raise ValueError(f"tau must be at least 3 integration steps (3 * dt = {3 * dt}), got tau={tau}")
     delay = tau / dt
     n_hist = int(math.ceil(delay)) + 3
-    total = (n_steps + discard) * sample_every
+    total = (int(n_steps) + int(discard)) * int(sample_every)
+    if n_hist + total > MAX_STEPS:
+        raise ValueError(
+            f"mackey_glass would take {n_hist + total:.3g} RK4 steps of dt={dt} ((n_steps + discard) x sample_every "
+            f"= ({n_steps} + {discard}) x {sample_every}, plus tau / dt = {delay:.3g} of history), more than the "
+            f"{MAX_STEPS:.0e} this pure-Python integrator runs in a few minutes; use a larger dt or fewer steps"
+        )
+    _memory.require_memory(32 * (n_hist + total), f"mackey_glass's {n_hist + total} integration steps",
+                           "use a larger dt or fewer steps")
     if seed is None:
         hist = [float(x0)] * n_hist
     else:
@@ -78,32 +134,89 @@ def mackey_glass(
                 - (s + 1) * s * (s - 2) / 2 * xs[k + 1] + (s + 1) * s * (s - 1) / 6 * xs[k + 2])
 
     h = dt
-    for i in range(n_hist - 1, n_hist - 1 + total):
-        x = xs[i]
-        xd0, xdm, xd1 = lagged(i - delay), lagged(i + 0.5 - delay), lagged(i + 1 - delay)
-        k1 = rhs(x, xd0)
-        k2 = rhs(x + 0.5 * h * k1, xdm)
-        k3 = rhs(x + 0.5 * h * k2, xdm)
-        k4 = rhs(x + h * k3, xd1)
-        xs[i + 1] = x + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-    out = np.asarray(xs[n_hist:], dtype=np.float64)[sample_every - 1 :: sample_every]
+    try:
+        for i in range(n_hist - 1, n_hist - 1 + total):
+            x = xs[i]
+            xd0, xdm, xd1 = lagged(i - delay), lagged(i + 0.5 - delay), lagged(i + 1 - delay)
+            k1 = rhs(x, xd0)
+            k2 = rhs(x + 0.5 * h * k1, xdm)
+            k3 = rhs(x + 0.5 * h * k2, xdm)
+            k4 = rhs(x + h * k3, xd1)
+            xs[i + 1] = x + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        out = np.asarray(xs[n_hist:], dtype=np.float64)[sample_every - 1 :: sample_every]
+    except (OverflowError, ZeroDivisionError, TypeError) as exc:  # TypeError: a complex power of x < 0
+        out = exc
+    if isinstance(out, Exception) or not np.isfinite(out).all():
+        raise ValueError(
+            f"the Mackey-Glass equation diverged or left the real numbers at tau={tau}, beta={beta}, gamma={gamma}, "
+            f"exponent={exponent}, x0={x0}, dt={dt}"
+            + (f" ({type(out).__name__}: {out})" if isinstance(out, Exception) else "")
+            + "; a non-integer exponent needs x > 0 (x0 > 0), and dt must resolve the dynamics"
+        )
     return out[discard : discard + n_steps, None].copy()
 
 
-def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rtol: float, atol: float) -> np.ndarray:
+class _Stop(Exception):
+    """Raised inside the right-hand side to stop an integration that blew up or ran out of budget."""
+
+
+def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rtol: float, atol: float,
+          name: str = "the flow", params: str = "", typical: int = 600) -> np.ndarray:
     """Integrate a 3-variable flow with DOP853; ``seed`` perturbs ``x0`` uniformly by ±1."""
     from scipy.integrate import solve_ivp  # imported here: ~0.3 s that import esnkit should not pay
 
-    _check_steps(n_steps)
-    _positive(dt=dt)
-    x0 = np.asarray(x0, dtype=np.float64)
+    _check_steps(n_steps, features=3)
+    _positive(dt=dt, atol=atol)
+    if not (_is_real(rtol) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    if not (_is_real(discard) and math.isfinite(discard) and discard >= 0):
+        raise ValueError(f"discard must be a finite number ≥ 0 (time units), got {discard!r}")
+    _seed(seed)
+    try:
+        start = np.asarray(x0, dtype=np.float64) if not isinstance(x0, (str, bytes)) else None
+    except (TypeError, ValueError):
+        start = None
+    if start is None or start.shape != (3,) or not np.isfinite(start).all():
+        raise ValueError(f"x0 must be 3 finite numbers (the initial state), got {x0!r}")
+    x0 = start
     if seed is not None:
         x0 = x0 + np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
     t_end = discard + (n_steps - 1) * dt
+    if t_end > MAX_SPAN:
+        raise ValueError(
+            f"{name} would be integrated over discard + (n_steps - 1) x dt = {discard} + {n_steps - 1} x {dt} = "
+            f"{t_end:.3g} time units, more than the {MAX_SPAN:.0e} it integrates in a few minutes; use a smaller dt, "
+            "fewer n_steps or a shorter discard"
+        )
+    if discard + dt == discard:
+        raise ValueError(f"dt={dt} is below the resolution of the time axis at discard={discard}")
+    budget = int(min(MAX_EVALS, max(MIN_EVALS, EVALS_PER_UNIT * t_end)))
+    calls = 0
+
+    def counted(t, s):
+        nonlocal calls
+        calls += 1
+        if calls > budget:
+            raise _Stop(f"it needed more than {budget} right-hand-side evaluations for {t_end:.3g} time units "
+                        f"(reaching t = {t:.3g}), where the default parameters need about {typical} per time unit")
+        if not (abs(s[0]) < BLOW_UP and abs(s[1]) < BLOW_UP and abs(s[2]) < BLOW_UP):
+            raise _Stop(f"its state reached {s.tolist()} at t = {t:.3g}")
+        return rhs(t, s)
+
     t_eval = discard + dt * np.arange(n_steps)
-    sol = solve_ivp(rhs, (0.0, t_end), x0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
-    if not sol.success:  # pragma: no cover - DOP853 does not fail on these smooth flows
-        raise RuntimeError(f"integration failed: {sol.message}")
+    failure = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            sol = solve_ivp(counted, (0.0, t_end), x0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
+        if not sol.success:
+            failure = f"the integrator stopped: {sol.message}"
+    except _Stop as exc:
+        failure = str(exc)
+    if failure is not None:
+        raise ValueError(
+            f"{name} with {params}, x0={x0.tolist()}, rtol={rtol}, atol={atol} is stiff or diverges: {failure}; "
+            "use parameters with a bounded attractor (the defaults), or a looser rtol/atol"
+        )
     return sol.y.T.copy()
 
 
@@ -127,11 +240,14 @@ def lorenz(
     Largest Lyapunov exponent at the default parameters: λ ≈ 0.906 (one Lyapunov time ≈ 1.1 units).
     """
 
+    _finite(sigma=sigma, rho=rho, beta=beta)
+
     def rhs(_t, s):
         x, y, z = s
         return [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
 
-    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol)
+    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol, "lorenz", f"sigma={sigma}, rho={rho}, beta={beta}",
+                 600)
 
 
 def rossler(
@@ -152,11 +268,13 @@ def rossler(
     Integrated by DOP853 at ``rtol = atol = 1e-10``; λ ≈ 0.071 at the default parameters.
     """
 
+    _finite(a=a, b=b, c=c)
+
     def rhs(_t, s):
         x, y, z = s
         return [-y - z, x + a * y, b + z * (x - c)]
 
-    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol)
+    return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol, "rossler", f"a={a}, b={b}, c={c}", 130)
 
 
 def narma10(n_steps: int, *, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -166,11 +284,19 @@ def narma10(n_steps: int, *, seed: int | None = 0) -> tuple[np.ndarray, np.ndarr
     1.5 u[t-9] u[t] + 0.1``. Returned so that ``targets[t] = y[t+1]``: a model fed ``inputs[: t+1]``
     predicts ``targets[t]``.
     """
-    _check_steps(n_steps)
+    _check_steps(n_steps, features=2)
+    _seed(seed)
     u = np.random.default_rng(seed).uniform(0.0, 0.5, n_steps + 1)
     y = np.zeros(n_steps + 1)
-    for t in range(9, n_steps):
-        y[t + 1] = 0.3 * y[t] + 0.05 * y[t] * y[t - 9 : t + 1].sum() + 1.5 * u[t - 9] * u[t] + 0.1
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(9, n_steps):
+            y[t + 1] = 0.3 * y[t] + 0.05 * y[t] * y[t - 9 : t + 1].sum() + 1.5 * u[t - 9] * u[t] + 0.1
+    diverged = ~(np.abs(y) < 1e3)  # NARMA-10 stays near [0, 1] until its quadratic term runs away
+    if diverged.any():
+        raise ValueError(
+            f"NARMA-10 diverged at step {int(np.argmax(diverged)) - 1} with seed={seed} (its quadratic term runs away "
+            "for some input sequences, more likely the longer the series); use another seed or a smaller n_steps"
+        )
     return u[:n_steps, None].copy(), y[1:, None].copy()
 
 
@@ -178,6 +304,7 @@ def sine(n_steps: int, *, period: float = 20.0, amplitude: float = 1.0, phase: f
     """``amplitude * sin(2π t / period + phase)`` for ``t = 0 .. n_steps-1``; shape ``(n_steps, 1)``."""
     _check_steps(n_steps)
     _positive(period=period)
+    _finite(amplitude=amplitude, phase=phase)
     t = np.arange(n_steps, dtype=np.float64)
     return (amplitude * np.sin(2 * np.pi * t / period + phase))[:, None]
 
@@ -188,10 +315,14 @@ def mso(n_steps: int, *, n_oscillators: int = 2, frequencies: tuple[float, ...] 
     The classic frequencies are α = 0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97; MSO-k uses the
     first k. Pass ``frequencies`` to choose others.
     """
-    _check_steps(n_steps)
     if frequencies is None:
-        if not isinstance(n_oscillators, int) or not 1 <= n_oscillators <= len(MSO_FREQUENCIES):
-            raise ValueError(f"n_oscillators must be in 1..{len(MSO_FREQUENCIES)}, got {n_oscillators!r}")
+        if (not isinstance(n_oscillators, (int, np.integer)) or isinstance(n_oscillators, bool)
+                or not 1 <= n_oscillators <= len(MSO_FREQUENCIES)):
+            raise ValueError(f"n_oscillators must be an integer in 1..{len(MSO_FREQUENCIES)}, got {n_oscillators!r}")
         frequencies = MSO_FREQUENCIES[:n_oscillators]
+    elif (isinstance(frequencies, (str, bytes)) or not hasattr(frequencies, "__len__") or len(frequencies) == 0
+          or np.ndim(frequencies) != 1 or not all(_is_real(f) and math.isfinite(f) for f in frequencies)):
+        raise ValueError(f"frequencies must be a non-empty sequence of finite numbers, got {frequencies!r}")
+    _check_steps(n_steps, features=len(frequencies) + 1)
     t = np.arange(n_steps, dtype=np.float64)
     return np.sum([np.sin(a * t) for a in frequencies], axis=0)[:, None]

@@ -18,20 +18,30 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._checks import require_finite
+from . import _memory
+from ._checks import MAX_ABS, require_bounded, require_finite
+from .params import is_int
 
 Normalization = Literal["std", "var", "range", "mean"]
 
+# The largest magnitude of y_true (and a reference): the metrics square it in float64.
+_LIMIT = MAX_ABS[torch.float64]
+_WHY = "a metric squares the values in float64, which overflow beyond that"
 
-def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    def arr(v: Any, name: str) -> np.ndarray:
-        a = _array(v, name)
-        require_finite(a, name, "a metric needs finite values")
-        return a
 
-    t, p = arr(y_true, "y_true"), arr(y_pred, "y_pred")
+def _truth(v: Any, name: str) -> np.ndarray:
+    """``y_true`` or a reference series: real numbers, finite and at most 1e150 in magnitude."""
+    a = _array(v, name)
+    require_bounded(a, name, _LIMIT, _WHY, "a metric needs finite values")
+    return a
+
+
+def _pair(y_true: Any, y_pred: Any, names: tuple[str, str] = ("y_true", "y_pred")) -> tuple[np.ndarray, np.ndarray]:
+    t = _truth(y_true, names[0])
+    p = _array(y_pred, names[1])
+    require_finite(p, names[1], "a metric needs finite values")
     if t.shape != p.shape:
-        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}; they must match")
+        raise ValueError(f"{names[0]} has shape {t.shape} but {names[1]} has shape {p.shape}; they must match")
     return t.reshape(-1, t.shape[-1]), p.reshape(-1, p.shape[-1])
 
 
@@ -44,7 +54,11 @@ def _reduce(per_feature: np.ndarray, multioutput: str):
 
 
 def mse(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
-    """Mean squared error per feature, averaged over features by default."""
+    """Mean squared error per feature, averaged over features by default.
+
+    ``y_true`` must be finite and at most 1e150 in magnitude (its squares must fit in float64);
+    ``y_pred`` finite. A prediction so far off that the squared error overflows float64 scores
+    ``inf``, as a diverged forecast does. The other squared-error metrics follow the same rules."""
     t, p = _pair(y_true, y_pred)
     return _reduce(((t - p) ** 2).mean(axis=0), multioutput)
 
@@ -81,7 +95,11 @@ def nrmse(
         s = _scale(scale, t.shape[1])
         value = err / s if normalization == "var" else np.sqrt(err) / s
         return _reduce(value, multioutput)
-    ref = t if reference is None else _pair(reference, reference)[0]
+    if reference is None:
+        ref = t
+    else:
+        ref = _truth(reference, "reference")
+        ref = ref.reshape(-1, ref.shape[-1])
     if ref.shape[-1] != t.shape[-1]:
         raise ValueError(f"reference has {ref.shape[-1]} feature(s) but y_true has {t.shape[-1]}")
     if normalization == "std":
@@ -101,10 +119,25 @@ def nrmse(
 
 
 def _scale(scale: Any, features: int) -> np.ndarray:
-    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (features,))
+    expected = f"scale must be a finite number > 0, or one per feature ({features})"
+    a = np.asarray(scale.detach().cpu() if isinstance(scale, torch.Tensor) else scale)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{expected}, got {scale!r}")
+    if a.ndim > 1 or a.ndim == 1 and a.shape[0] not in (1, features):
+        raise ValueError(f"{expected}, got shape {a.shape}")
+    s = np.broadcast_to(a.astype(np.float64), (features,))
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"the scale of every feature must be a finite number > 0, got {scale!r}")
+        raise ValueError(f"{expected}, got {scale!r}")
     return s
+
+
+def _positive(value: Any, name: str) -> float:
+    """A finite real number > 0 (not a bool), or a ``ValueError``/``TypeError`` naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarray:
@@ -115,11 +148,17 @@ def normalized_error(y_true: Any, y_pred: Any, *, scale: Any = None) -> np.ndarr
     ``(batch, time)``. ``y_pred`` may hold NaN or Inf (a free run that diverged): the error is
     infinite at those steps.
     """
-    t, p = (_array(v, name) for v, name in ((y_true, "y_true"), (y_pred, "y_pred")))
+    t, p = _truth(y_true, "y_true"), _array(y_pred, "y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}; they must match")
-    require_finite(t, "y_true", "a metric needs finite values")
-    s = _scale(t.reshape(-1, t.shape[-1]).std(axis=0) if scale is None else scale, t.shape[-1])
+    if scale is None:
+        scale = t.reshape(-1, t.shape[-1]).std(axis=0)
+        if np.any(scale == 0):
+            raise ValueError(
+                f"y_true is constant in feature {int(np.argmax(scale == 0))} (standard deviation 0), so the error "
+                "has nothing to be normalised by; pass scale= (e.g. the standard deviation of the whole series)"
+            )
+    s = _scale(scale, t.shape[-1])
     with np.errstate(over="ignore", invalid="ignore"):
         err = np.sqrt((((t - p) / s) ** 2).mean(axis=-1))
     return np.where(np.isfinite(err), err, np.inf)
@@ -143,14 +182,13 @@ def valid_prediction_time(
     for short test windows). One series gives a float, a ``(batch, time, features)`` batch one
     value per series.
     """
-    if not (threshold > 0):
-        raise ValueError(f"threshold must be > 0, got {threshold!r}")
-    if not (dt > 0):
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    threshold, dt = _positive(threshold, "threshold"), _positive(dt, "dt")
+    if lyapunov_exponent is not None:
+        dt *= _positive(lyapunov_exponent, "lyapunov_exponent")
     err = normalized_error(y_true, y_pred, scale=scale)
     over = err > threshold
     steps = np.where(over.any(axis=-1), over.argmax(axis=-1), err.shape[-1])
-    t = steps * (dt * lyapunov_exponent if lyapunov_exponent is not None else dt)
+    t = steps * dt
     return float(t) if np.ndim(t) == 0 else t.astype(np.float64)
 
 
@@ -158,12 +196,15 @@ def _array(v: Any, name: str) -> np.ndarray:
     if isinstance(v, torch.Tensor):
         v = v.detach().cpu().numpy()
     try:
-        a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+        a = np.asarray(v)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}: {exc}") from None
+    if a.dtype.kind not in "iuf":  # booleans, complex numbers, strings, objects (None) are refused, not cast
+        raise TypeError(f"{name} must hold real numbers, got {type(v).__name__} of dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
     if a.ndim == 1:
         a = a[:, None]
-    if a.ndim not in (2, 3) or a.shape[-2] == 0:
+    if a.ndim not in (2, 3) or a.shape[-2] == 0 or a.shape[-1] == 0:
         raise ValueError(f"{name} must be a non-empty (time,), (time, features) or (batch, time, features) "
                          f"array, got shape {a.shape}")
     return a
@@ -186,11 +227,21 @@ def memory_capacity(
     on held-out steps. ``max_delay`` defaults to twice the reservoir size. Returns the total, or
     ``(total, per-delay array)`` with ``return_all``. For N linear neurons MC ≤ N.
     """
+    if not (hasattr(esn, "clone") and is_int(getattr(esn, "reservoir_size", None))):
+        raise TypeError(f"esn must be an esnkit.ESN (its parameters are copied), got {type(esn).__name__}")
     n = esn.reservoir_size
-    K = 2 * n if max_delay is None else max_delay
-    if K < 1:
-        raise ValueError(f"max_delay must be ≥ 1, got {max_delay!r}")
+    for name, value, least in (("max_delay", max_delay, 1), ("train_steps", train_steps, 1),
+                               ("test_steps", test_steps, 2), ("washout", washout, 0), ("seed", seed, 0)):
+        if (value is not None or name not in ("max_delay", "seed")) and not (
+                is_int(value) and value >= least):
+            raise ValueError(f"{name} must be an integer ≥ {least}, got {value!r}")
+    if not isinstance(return_all, (bool, np.bool_)):
+        raise TypeError(f"return_all must be True or False, got {return_all!r}")
+    K = 2 * n if max_delay is None else int(max_delay)
     total = washout + K + train_steps + test_steps
+    _memory.require_memory(8 * (total * (2 * K + 2) + (n + 1) * (n + 1 + K)),
+                           f"memory_capacity with max_delay={K} over {total} steps: the delayed targets",
+                           "use a smaller max_delay, train_steps or test_steps")
     u = np.random.default_rng(seed).uniform(-1.0, 1.0, size=total)
     # Row t of the targets holds u[t-1], ..., u[t-K]; rows before K have no full history.
     lagged = np.stack([u[K - k : total - k] for k in range(1, K + 1)], axis=1)
@@ -217,7 +268,13 @@ def r2_score(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
     scikit-learn's convention (``force_finite=True``) rather than NaN or −∞. Fewer than two values
     per feature raise ValueError (scikit-learn warns and returns NaN).
     """
-    t, p = _pair(y_true, y_pred)
+    return _r2_score(y_true, y_pred, multioutput)
+
+
+def _r2_score(y_true: Any, y_pred: Any, multioutput: str = "uniform_average",
+              names: tuple[str, str] = ("y_true", "y_pred")):
+    """:func:`r2_score`, its errors naming the arguments ``names`` (``score`` names its own)."""
+    t, p = _pair(y_true, y_pred, names)
     if t.shape[0] < 2:
         raise ValueError("R² is not defined for fewer than two values per feature (got one time step)")
     residual = ((t - p) ** 2).sum(axis=0)

@@ -78,12 +78,15 @@ def _value_range(v: Any) -> tuple[tuple[int, ...], float, float] | None:
     empty or holds NaN); None when it is not numeric."""
     if is_real(v):
         return (), float(v), float(v)
-    if isinstance(v, str):
+    if isinstance(v, (str, bool)) or isinstance(v, type):
         return None
     import numpy as np
 
     try:
-        a = np.asarray(v, dtype=float)
+        a = np.asarray(v)
+        if a.dtype.kind not in "iuf":  # booleans, complex numbers, strings, objects: not numbers here
+            return None
+        a = a.astype(float)
     except (TypeError, ValueError):
         return None
     if a.size == 0 or np.isnan(a).any():
@@ -117,6 +120,7 @@ def check(p: Mapping[str, Any]) -> None:
     n = p.get("reservoir_size", DEFAULTS["reservoir_size"])
     if not is_int(n) or n < 1:
         raise ValueError(f"reservoir_size must be a positive integer, got {n!r}")
+    _check_fits(n, p.get("device"))
     if "spectral_radius" in p and (not is_real(p["spectral_radius"]) or p["spectral_radius"] <= 0):
         raise ValueError(f"spectral_radius must be a finite number > 0, got {p['spectral_radius']!r}")
     conn, deg = p.get("connectivity"), p.get("in_degree")
@@ -164,23 +168,60 @@ def check(p: Mapping[str, Any]) -> None:
     for name in ("readout_bias", "readout_input"):
         if name in p and not isinstance(p[name], bool):
             raise TypeError(f"{name} must be True or False, got {p[name]!r}")
-    if "dtype" in p:
-        dtype_name(p["dtype"])
+    if "dtype" in p and dtype_name(p["dtype"]) == "float32":
+        for name in ("spectral_radius", "input_scaling", "bias_scaling", "feedback_scaling"):
+            if name in p and _value_range(p[name])[2] > FLOAT32_MAX:
+                raise ValueError(
+                    f"{name}={p[name]!r} is beyond the range of float32 (largest {FLOAT32_MAX:.3g}): the weights "
+                    "would be infinite; use a smaller value or dtype='float64'"
+                )
     if p.get("device") is not None:
         check_device(p["device"])
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _check_fits(n: int, device: Any) -> None:
+    """A reservoir whose readout can never be solved here fails at construction, not after minutes of
+    allocation: fitting holds the float64 normal equations ``G`` (at least N × N) and a factorisation of
+    them, ``16 N²`` bytes, which must fit the machine's memory (the device's for a CUDA model)."""
+    need = 16 * n * n
+    if need < 1 << 28:  # 256 MiB, N ≤ 4096: no machine is asked
+        return
+    from . import _memory
+
+    limit = _memory.memory_limit(device)
+    if limit is not None and need > limit:
+        largest = math.isqrt(limit // 16)
+        raise ValueError(
+            f"reservoir_size={n}: fitting its readout needs the {n} x {n} float64 normal equations and their "
+            f"factorisation, about {_memory.size(need)}, more than the {_memory.size(limit)} of memory "
+            f"{'this machine' if device is None or str(device).startswith('cpu') else f'device {device}'} has; "
+            f"use a reservoir_size of at most about {largest}"
+        )
 
 
 def check_device(device: Any) -> None:
     """A valid torch device that exists here (CUDA only where it is available)."""
     import torch
 
+    expected = "give a torch device or its name, such as 'cpu', 'cuda' or 'cuda:1'"
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise ValueError(f"device {device!r} is not a valid torch device: {expected}")
     try:
         d = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a valid torch device: {exc}") from None
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu'")
-    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
-        raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if d.type == "meta":
-        raise ValueError(f"device={device!r} holds no values; use 'cpu' or a CUDA device")
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device {device!r} is not a valid torch device ({str(exc).splitlines()[0]}): "
+                         f"{expected}") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu'")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s), "
+                             f"numbered from 0")
+    elif d.type != "cpu":
+        backend = {"mps": getattr(torch.backends, "mps", None), "xpu": getattr(torch, "xpu", None)}.get(d.type)
+        if backend is None or not backend.is_available():
+            raise ValueError(f"device={device!r} cannot run a reservoir here: esnkit computes on 'cpu' or 'cuda' "
+                             f"(or 'mps'/'xpu' where available), and {d.type!r} is not one of them")

@@ -33,14 +33,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _alloc, io, params
+from .. import _alloc, _memory, io, params
 from .._checks import all_finite, require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NonFiniteStateError, NotFittedError, OutputRangeWarning
 from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
-from ..reservoir import Activation, Reservoir, resolve_activation, seeded_effective_radius
-from .engine import ESNState, Harvest, harvest, last_steps, run
+from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
+from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
 from .estimator import Estimator
 
 # Written with every saved model; loaders read this version and older ones.
@@ -51,6 +51,14 @@ _D = params.DEFAULTS  # the constructor's defaults, shared with the search space
 # An output farther than this many half-ranges of the training targets from their centre is far
 # outside anything the readout was fitted on: predict, generate and forecast warn (OutputRangeWarning).
 RANGE_FACTOR = 10.0
+
+
+def _n_series(x: Any) -> int:
+    """How many sequences a series argument holds, read without converting it (1 where unclear)."""
+    if isinstance(x, (list, tuple)) and x and all(hasattr(s, "shape") for s in x):
+        return len(x)
+    shape = getattr(x, "shape", ())
+    return int(shape[0]) if len(shape) == 3 else 1
 
 
 class ESN(Estimator, nn.Module):
@@ -139,7 +147,7 @@ class ESN(Estimator, nn.Module):
     def _check_params(self) -> None:
         """Every hyper-parameter, checked at construction and again at fit (see :mod:`esnkit.params`)."""
         params.check({k: getattr(self, k) for k in self.PARAMS})
-        resolve_activation(self.activation)
+        check_activation(self.activation, torch_dtype(self.dtype))
 
     def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
         return torch_dtype(self.dtype), torch.device(self.device or "cpu")
@@ -247,16 +255,49 @@ class ESN(Estimator, nn.Module):
         dtype, device = self._dtype_device()
         if isinstance(v, torch.Tensor) and v.device.type != device.type:
             raise ValueError(f"{name} is on device '{v.device}' but the model is on '{device}'")
+        if isinstance(v, torch.Tensor) and (v.is_complex() or v.dtype == torch.bool):
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {v.dtype}")
         try:
-            t = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(dtype=dtype, device=device)
+            a = v if isinstance(v, torch.Tensor) else np.asarray(v)
+            if isinstance(a, np.ndarray) and a.dtype.kind not in "iuf":
+                raise TypeError(f"it is {type(v).__name__} of dtype {a.dtype}")
+            t = torch.as_tensor(a).to(dtype=dtype, device=device)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+            raise TypeError(f"{name} must be an array of real numbers of shape ({width},) or (batch, {width}): "
+                            f"{exc}") from None
         if t.ndim == 1:
             t = t[None]
         if t.ndim != 2 or t.shape[1] != width:
             raise ValueError(f"{name} must have shape ({width},) or (batch, {width}), got {tuple(t.shape)}")
+        if t.shape[0] == 0:
+            raise ValueError(f"{name} holds no state: shape {tuple(t.shape)}, expected ({width},) or (batch, {width})")
         require_finite(t, name, "give a finite state")
         return t
+
+    def _batch_of(self, initial_state: Any) -> int:
+        """How many sequences a run from ``initial_state`` (else the carried state) holds, for the memory
+        guard before the run (the state itself is checked when the run starts)."""
+        if initial_state is None:
+            return 1 if self.state_x is None else self.state_x.shape[0]
+        x = initial_state[0] if isinstance(initial_state, tuple) else initial_state
+        shape = getattr(x, "shape", None)
+        return int(shape[0]) if shape is not None and len(shape) == 2 else 1
+
+    def _require_output_memory(self, what: str, steps: int, batch: int) -> None:
+        """A free run of ``steps`` outputs for ``batch`` sequences must fit the machine (its outputs are
+        gathered chunk by chunk, then joined: twice their size)."""
+        itemsize = torch.finfo(self._dtype_device()[0]).bits // 8
+        D = self.readout_.output_size
+        hint = ("ask for fewer steps, or generate them in pieces: generate(k) continues where the last call ended"
+                if what == "n_steps" else "ask for a shorter horizon")
+        _memory.require_memory(2 * batch * steps * D * itemsize,
+                               f"{what}={steps} ({batch} x {steps} x {D} outputs)", hint, self._dtype_device()[1])
+
+    @staticmethod
+    def _require_flags(**flags: Any) -> None:
+        for name, v in flags.items():
+            if not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {v!r}")
 
     def _store(self, state: ESNState) -> None:
         # dense copies with standard strides (an indexed last step may carry a zero stride)
@@ -382,6 +423,7 @@ class ESN(Estimator, nn.Module):
         for m in models:
             m._check_params()
         U, Y = lead._fit_data(inputs, targets)
+        lead._require_fit_memory(U, Y, len(models))
         for m in models[1:]:
             if m.feedback_scaling > 0 or U is None:
                 m._fit_data(inputs, targets)  # the same checks, in that model's terms
@@ -398,6 +440,22 @@ class ESN(Estimator, nn.Module):
         return harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
                        washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size,
                        check_finite=check_finite)
+
+    def _require_fit_memory(self, U: Batch | None, Y: Batch, n_models: int) -> None:
+        """Fail before the pass when what it holds cannot fit: each model's float64 normal equations
+        (F x F) and one factorisation, the chunk's states and features, and the rows lstsq keeps."""
+        dtype, device = self._dtype_device()
+        N, d_in, B = self.reservoir_size, (U.features if U is not None else 0), Y.batch_size
+        F = self._features(d_in).size(N, d_in)
+        steps = min(Y.steps, chunk_steps(self.chunk_size, B, N * n_models))
+        itemsize = torch.finfo(dtype).bits // 8
+        need = 8 * F * (n_models * (F + Y.features) + F) + B * steps * (n_models * N + F) * itemsize
+        if self.solver == "lstsq":
+            need += 8 * n_models * sum(Y.lengths) * (F + Y.features)
+        what = f"fitting {n_models} model(s) of reservoir_size={N} on {B} x {Y.steps} steps"
+        hint = ("use a smaller reservoir_size or chunk_size" + (", or solver='cholesky' (lstsq keeps every row)"
+                if self.solver == "lstsq" else ""))
+        _memory.require_memory(need, what, hint, device)
 
     def fit_from(self, h: Harvest, k: int = 0, *, weight: torch.Tensor | None = None,
                  state: ESNState | None = None) -> ESN:
@@ -487,6 +545,7 @@ class ESN(Estimator, nn.Module):
         :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False`` skips the
         check, for speed or to see a diverging run as it is).
         """
+        self._require_flags(update_state=update_state, return_state=return_state)
         self._require_fitted("predict")
         if self.reservoir_.input_size == 0:
             raise ValueError("this model was fitted without inputs (a pattern generator): use generate(n_steps)")
@@ -547,9 +606,11 @@ class ESN(Estimator, nn.Module):
         centre warns :class:`~esnkit.OutputRangeWarning`, both naming the step;
         ``check_finite=False`` skips both checks.
         """
+        self._require_flags(update_state=update_state, return_state=return_state)
         self._check_free_run("generate")
         if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
         y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True), check_finite)
         if check_finite:
             self._check_outputs(y, "generate")
@@ -574,6 +635,7 @@ class ESN(Estimator, nn.Module):
         forecaster, readout = self._check_free_run("forecast")
         if not is_int(horizon) or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        self._require_output_memory("horizon", horizon, _n_series(histories))
         dtype, device = self._dtype_device()
         H = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
                      features_what="the model outputs")
@@ -622,6 +684,9 @@ class ESN(Estimator, nn.Module):
         start = self._start(initial_state, ref.batch_size, carried=True)
         # written in place by each chunk: concatenating the chunks afterwards took longer than the
         # time loop (a second pass over memory the allocator had just mapped page by page)
+        _memory.require_memory(ref.batch_size * ref.steps * self.reservoir_size * torch.finfo(dtype).bits // 8,
+                               f"the states of {ref.batch_size} x {ref.steps} steps of reservoir_size="
+                               f"{self.reservoir_size}", "pass a shorter series, in pieces", device)
         xs = _alloc.empty((ref.batch_size, ref.steps, self.reservoir_size), dtype, device)
         for _ in run([self.reservoir_], start, ref.steps, inputs=U.data if U is not None else None,
                      teacher=Y.data if Y is not None else None, readout=self.readout_,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..metrics import r2_score
+from ..metrics import _r2_score
 
 
 @functools.cache
@@ -118,8 +118,17 @@ class Estimator:
         """
         predicted = self.predict(inputs, update_state=False)
         if isinstance(predicted, list):
+            if not isinstance(targets, (list, tuple)) or len(targets) != len(predicted):
+                got = f"a list of {len(targets)}" if isinstance(targets, (list, tuple)) else type(targets).__name__
+                raise ValueError(f"inputs is a list of {len(predicted)} sequences, so targets must be a list of as "
+                                 f"many, got {got}")
+            for i, (p, t) in enumerate(zip(predicted, targets)):
+                steps = len(t) if hasattr(t, "__len__") else "no"
+                if steps != len(p):
+                    raise ValueError(f"targets[{i}] has {steps} time steps but inputs[{i}] has {len(p)}; "
+                                     "they must match")
             predicted, targets = _pooled(predicted), _pooled(targets)
-        return r2_score(targets, predicted)
+        return _r2_score(targets, predicted, names=("targets", "predict(inputs)"))
 
     def __sklearn_tags__(self):
         from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags

@@ -7,7 +7,7 @@ The reservoir holds the fixed weights of the state update
 This layer knows nothing of time loops, readouts or models.
 """
 
-from .activations import ACTIVATIONS, ACTIVATIONS_OUT, Activation, resolve_activation
+from .activations import ACTIVATIONS, ACTIVATIONS_OUT, Activation, check_activation, resolve_activation
 from .initializers import default_connectivity, random_recurrent
 from .module import Drive, Reservoir
 from .spectral import (
@@ -26,6 +26,7 @@ __all__ = [
     "Drive",
     "EchoStatePropertyWarning",
     "Reservoir",
+    "check_activation",
     "clear_spectrum_cache",
     "default_connectivity",
     "effective_spectral_radius",
