@@ -77,7 +77,7 @@ def fit_parts(N: int, T: int) -> dict:
     GFlop/s and a square ``dgemm``'s on this core, for the BLAS ceiling."""
     from scipy.linalg.blas import dgemm
 
-    from esnkit.models.esn import CHUNK_VALUES
+    from esnkit.models.engine import CHUNK_VALUES
     from esnkit.readout import NormalEquations, solve_normal_equations
 
     r = esn_reservoir(N)

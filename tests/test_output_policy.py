@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import esnkit as ek
-from esnkit.models.esn import RANGE_FACTOR
+from esnkit.models.output_policy import RANGE_FACTOR
 from esnkit.tuning.objectives import Task, score_free_runs
 
 

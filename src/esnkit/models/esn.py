@@ -25,7 +25,6 @@ The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,23 +33,22 @@ import torch
 from torch import nn
 
 from .. import _alloc, _memory, io, params
-from .._checks import all_finite, require_finite
+from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
-from ..errors import NonFiniteStateError, NotFittedError, OutputRangeWarning
+from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
 from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
 from .estimator import Estimator
+from .output_policy import check_outputs, target_range
+from .state_dict import RESERVOIR_KEYS, check_state_dict
 
 # Written with every saved model; loaders read this version and older ones.
 FORMAT_VERSION = 3
 
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
-# An output farther than this many half-ranges of the training targets from their centre is far
-# outside anything the readout was fitted on: predict, generate and forecast warn (OutputRangeWarning).
-RANGE_FACTOR = 10.0
 
 
 def _n_series(x: Any) -> int:
@@ -371,10 +369,7 @@ class ESN(Estimator, nn.Module):
         self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
                                 use_input=self.readout_input and d_in > 0)
         self._store(final)
-        mask = like.mask()[..., None]
-        big = torch.finfo(like.data.dtype).max
-        self.target_range_ = torch.stack([like.data.masked_fill(~mask, big).amin(dim=(0, 1)),
-                                          like.data.masked_fill(~mask, -big).amax(dim=(0, 1))]).detach()
+        self.target_range_ = target_range(like)
         self._output_kind = like.kind
         self._output_layout = like.layout if like.layout in ("1d", "2d") else "3d"
 
@@ -487,44 +482,8 @@ class ESN(Estimator, nn.Module):
                 final_y[b] = y[b, t]
         y = torch.cat(ys, dim=1)
         if check_finite:
-            self._check_outputs(y, what, U.mask(), free=False)
+            check_outputs(y, what, U.mask(), free=False)
         return y, ESNState(final_x, final_y)
-
-    def _check_outputs(self, y: torch.Tensor, what: str, mask: torch.Tensor | None = None, free: bool = True) -> None:
-        """The output policy (docs/reliability.md): a non-finite output raises
-        :class:`~esnkit.NonFiniteStateError`; in a free run (``free``), one beyond ``RANGE_FACTOR``
-        half-ranges of the training targets from their centre warns
-        :class:`~esnkit.OutputRangeWarning` (a driven run's early outputs from a cold state may
-        legitimately be far off). Both name the first such step. ``mask`` (B, T) marks the real
-        steps of a padded batch."""
-        if mask is not None and not bool(mask.all()):
-            y = y.masked_fill(~mask[..., None], 0.0)
-        r = self.target_range_ if free else None
-        if r is not None:
-            centre, half = (r[1] + r[0]) / 2, ((r[1] - r[0]) / 2).clamp_min(torch.finfo(r.dtype).tiny)
-        # One pass for the common case: the extremes of each output (NaN and Inf show there too).
-        flat = y.reshape(-1, y.shape[-1])
-        lo, hi = flat.amin(dim=0), flat.amax(dim=0)
-        if all_finite(lo) and all_finite(hi) and (
-                r is None or not bool(((hi - centre).maximum(centre - lo) > RANGE_FACTOR * half).any())):
-            return
-        if not all_finite(y):
-            b, s, d = (int(i) for i in torch.nonzero(~torch.isfinite(y))[0])
-            raise NonFiniteStateError(
-                f"{what}: output {d} of sequence {b} is {float(y[b, s, d])} at step {s}: the run "
-                "diverged. Lower spectral_radius, input_scaling or feedback_scaling, or raise ridge; "
-                "check_finite=False returns such runs as they are")
-        if r is None:
-            return
-        far = (y - centre).abs() > RANGE_FACTOR * half
-        if mask is not None:
-            far &= mask[..., None]
-        if bool(far.any()):
-            b, s, d = (int(i) for i in torch.nonzero(far)[0])
-            warnings.warn(
-                f"{what}: output {d} of sequence {b} is {float(y[b, s, d]):.4g} at step {s}, more than "
-                f"{RANGE_FACTOR:g} half-ranges from the training targets' range [{float(r[0, d]):.4g}, "
-                f"{float(r[1, d]):.4g}]: the run is probably diverging", OutputRangeWarning, stacklevel=3)
 
     def predict(
         self,
@@ -613,7 +572,7 @@ class ESN(Estimator, nn.Module):
         self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
         y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True), check_finite)
         if check_finite:
-            self._check_outputs(y, "generate")
+            check_outputs(y, "generate", target_range=self.target_range_)
         layout = self._output_layout if y.shape[0] == 1 else "3d"
         like = Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind)
         return self._finish(y, like, ESNState(x_last, y[:, -1]), update_state, return_state)
@@ -659,7 +618,7 @@ class ESN(Estimator, nn.Module):
                 x = torch.stack([xs[b, n - 1] if n else start.x[b] for b, n in enumerate(warm)])
         y = self._free_run(horizon, ESNState(x, last_steps(H.data, H.lengths)), check_finite)[0]
         if check_finite:
-            self._check_outputs(y, "forecast")
+            check_outputs(y, "forecast", target_range=self.target_range_)
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
         return from_batch(y, Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
@@ -732,71 +691,20 @@ class ESN(Estimator, nn.Module):
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def _build_from(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        """Empty reservoir and readout modules of the shapes ``tensors`` hold, validated against
-        ``extra`` and this model's parameters before anything runs: the extra state's types, every
-        tensor's dtype (int64 indices, floats all float32 or all float64) and shape, finite weights
-        and state; the reservoir checks W's CSR structure and its leak (see :class:`Reservoir`).
+        """Empty reservoir and readout modules of the shapes ``tensors`` hold, once
+        :func:`~esnkit.models.state_dict.check_state_dict` has validated them against ``extra`` and
+        this model's parameters (the reservoir then checks W's CSR structure and its leak).
         Floating tensors are converted to this model's dtype and device."""
-        sizes = {"input_size": 0, "output_size": 1, "feedback_size": 0}  # the least each may be
-        for k, least in sizes.items():
-            v = extra.get(k)
-            if type(v) is not int or v < least:
-                raise ValueError(f"the extra state's {k} must be an integer >= {least}, got {v!r}")
-        for k in ("readout_bias", "readout_input", "carries_state"):
-            if type(extra.get(k)) is not bool:
-                raise ValueError(f"the extra state's {k} must be true or false, got {extra.get(k)!r}")
-        for k, allowed in (("output_kind", ("numpy", "torch")), ("output_layout", ("1d", "2d", "3d"))):
-            if extra.get(k, allowed[0]) not in allowed:
-                raise ValueError(f"the extra state's {k} must be one of {allowed}, got {extra.get(k)!r}")
-        n, d_in, d_out, d_fb = self.reservoir_size, extra["input_size"], extra["output_size"], extra["feedback_size"]
-        if d_fb not in (0, d_out):
-            raise ValueError(f"the extra state's feedback_size must be 0 or output_size ({d_out}), got {d_fb}")
-        keys = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
-        names = [f"reservoir_.{k}" for k in keys] + ["readout_.weight"]
-        carried = ["state_x", "state_y"] if extra["carries_state"] else []
-        missing = [k for k in names + carried if k not in tensors]
-        if missing:
-            raise ValueError(f"the state dict is missing {missing}")
-        if not carried and ("state_x" in tensors or "state_y" in tensors):
-            raise ValueError("the state dict holds state_x or state_y but its extra state's carries_state is false")
-        named = {k: tensors[k] for k in names + carried}
-        for k, t in named.items():
-            if not isinstance(t, torch.Tensor):
-                raise ValueError(f"{k} must be a tensor, got {type(t).__name__}")
-        for k in ("reservoir_.W_crow", "reservoir_.W_col"):
-            if named[k].dtype != torch.int64:
-                raise ValueError(f"{k} must be int64, got {named[k].dtype}")
-        floats = {k: t.dtype for k, t in named.items() if k not in ("reservoir_.W_crow", "reservoir_.W_col")}
-        if len(set(floats.values())) > 1 or next(iter(floats.values())) not in (torch.float32, torch.float64):
-            raise ValueError("the floating tensors must all be float32 or all float64, got "
-                             + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
-        r = {k: tensors[f"reservoir_.{k}"] for k in keys}
-        w = tensors["readout_.weight"]
-        use_input = extra["readout_input"]
-        F = StateInputs(extra["readout_bias"], use_input).size(n, d_in)
-        expect = {"reservoir_.bias": (n,), "reservoir_.leak": (n,), "reservoir_.W_in": (n, d_in),
-                  "reservoir_.W_fb": (n, d_fb), "reservoir_.W_crow": (n + 1,), "readout_.weight": (d_out, F)}
-        if carried:
-            b = named["state_x"].shape[0] if named["state_x"].ndim == 2 else -1
-            expect.update({"state_x": (max(b, 1), n), "state_y": (max(b, 1), d_out)})
-        for k, shape in expect.items():
-            if tuple(named[k].shape) != shape:
-                raise ValueError(f"{k} has shape {tuple(named[k].shape)}, expected {shape} for reservoir_size={n}, "
-                                 f"{d_in} input(s) and {d_out} output(s)")
-        for k in ["readout_.weight"] + carried:
-            require_finite(named[k], k, "a model's weights and state must be finite")
+        named = check_state_dict(tensors, extra, self.reservoir_size)
+        d_in, d_out = extra["input_size"], extra["output_size"]
+        r = {k: named[f"reservoir_.{k}"] for k in RESERVOIR_KEYS}
+        w, carried = named["readout_.weight"], "state_x" in named
         dtype, device = self._dtype_device()
         self.reservoir_ = Reservoir(*(r[k].to(device=device, dtype=dtype if r[k].is_floating_point() else None,
-                                              copy=True) for k in keys), activation=self.activation)
+                                              copy=True) for k in RESERVOIR_KEYS), activation=self.activation)
         self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=extra["readout_bias"],
-                                use_input=use_input)
-        rng = tensors.get("target_range_")
-        if rng is not None:
-            if not isinstance(rng, torch.Tensor) or tuple(rng.shape) != (2, d_out) or not rng.is_floating_point():
-                raise ValueError(f"target_range_ must be a floating tensor of shape (2, {d_out})")
-            require_finite(rng, "target_range_", "a model's training range must be finite")
-            if bool((rng[0] > rng[1]).any()):
-                raise ValueError("target_range_ must hold each output's minimum, then its maximum")
+                                use_input=extra["readout_input"])
+        rng = named.get("target_range_")
         self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
         if carried:
             self.state_x = torch.empty_like(named["state_x"], dtype=dtype, device=device)

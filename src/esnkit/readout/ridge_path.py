@@ -68,8 +68,8 @@ def _ridges(ridges, device) -> torch.Tensor:
 POWER_ITERATIONS = 30
 
 
-def _floor(s_max: torch.Tensor, n_features: int) -> torch.Tensor:
-    return n_features * torch.finfo(torch.float64).eps * s_max
+def _floor(s_max: torch.Tensor) -> torch.Tensor:
+    return torch.finfo(torch.float64).eps * s_max
 
 
 def _largest_eigenvalue(apply, n: int, batch: tuple[int, ...], device) -> torch.Tensor:
@@ -84,10 +84,10 @@ def _largest_eigenvalue(apply, n: int, batch: tuple[int, ...], device) -> torch.
 
 def resolution_floor(Z: torch.Tensor) -> torch.Tensor:
     """The smallest ridge value float64 resolves for the normal equations of rows ``Z`` (…, M, F):
-    ``F · ε · s_max``, ``s_max`` the largest eigenvalue of ``Z^T Z`` (see :meth:`RidgePath.floor`)."""
+    ``ε · s_max``, ``s_max`` the largest eigenvalue of ``Z^T Z`` (see :meth:`RidgePath.floor`)."""
     Z = Z.to(torch.float64)
     s = _largest_eigenvalue(lambda v: ((Z @ v[..., None]).mT @ Z)[..., 0, :], Z.shape[-1], Z.shape[:-2], Z.device)
-    return _floor(s, Z.shape[-1])
+    return _floor(s)
 
 
 class RidgePath:
@@ -148,18 +148,18 @@ class RidgePath:
         return self.G.shape[-1]
 
     def floor(self) -> torch.Tensor:
-        """The smallest ridge value whose solution float64 resolves, per problem (…,):
-        ``F · ε · s_max`` with ``s_max`` the largest eigenvalue of ``G``. It is the threshold below
-        which LAPACK (and the pseudoinverse here) count an eigenvalue as zero: a ridge value under
-        it changes ``G + λI`` by less than the rounding already in ``G``, so the solution there is
-        set by rounding, and two correct solvers (the eigendecomposition here, a refit's Cholesky
-        factorisation) may disagree on it. The search skips those values."""
+        """The smallest ridge value at which float64 still resolves the normal equations, per
+        problem (…,): ``ε · s_max``, with ``ε`` the float64 machine epsilon and ``s_max`` the
+        largest eigenvalue of ``G``. Below it the condition number of ``G + λI``, at most
+        ``(s_max + λ) / λ``, can exceed ``1/ε``: a backward-stable solve (Cholesky, as a refit's)
+        then guarantees no correct digit, and two correct solvers may give unrelated weights. The
+        search skips those values."""
         if self._eig is not None:
             s_max = self._eig[0].amax(dim=-1)
         else:
             s_max = _largest_eigenvalue(lambda v: (self.G @ v[..., None])[..., 0], self.n_features,
                                         self.G.shape[:-2], self.G.device)
-        return _floor(s_max, self.n_features)
+        return _floor(s_max)
 
     def __getitem__(self, index) -> RidgePath:
         """The path of the problem(s) at batch ``index``, sharing this path's factorisations."""

@@ -131,8 +131,9 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
 def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: float,
                   windows: tuple[np.ndarray, np.ndarray] | None, task: Task) -> dict:
     """The member's value at its best ridge. The one-step path ranks the ridge values; the best
-    ``ridge_candidates`` are then scored with the weights the same solver gives a refit
-    (``ESN.fit``'s), so the value is what the refitted model reproduces. Ridge values below the
+    (for a free-run or callable objective, the best ``ridge_candidates``) are then scored with the
+    weights the same solver gives a refit (``ESN.fit``'s), so the value is what the refitted model
+    reproduces. Ridge values below the
     member's float64 resolution floor (see :func:`~esnkit.readout.resolution_floor`) are skipped:
     their solutions are rounding."""
     ridges = task.ridges
@@ -147,7 +148,10 @@ def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: fl
     if task.folds:  # blocked k-fold: the cross-validated error at the best ridge (no single refit gives it)
         res["value"] = res["one_step_nrmse"]
         return res
-    n = len(ridges) if task.ridge_candidates is None else task.ridge_candidates
+    # The one-step error is what the path ranks by, exactly: its best ridge is the one-step
+    # objective's, whose value is then recomputed with the refit's weights. Other objectives are
+    # not the path's, so its best candidates are each scored.
+    n = 1 if task.objective == "nrmse" else len(ridges) if task.ridge_candidates is None else task.ridge_candidates
     cand = [r for r in order[:n] if bool(usable[r])]
     best_val, best_ridge, errors = None, None, []
     maximise = task.direction == "maximize"
