@@ -837,7 +837,7 @@ def search(
             f"the best trial's valid prediction time is the horizon itself ({cap:.4g}: horizon={horizon} steps "
             f"x time_scale={time_scale:g}), reached by {at_cap} trial(s): the objective cannot tell those "
             "apart, so the search could not rank the best configurations; raise horizon",
-            SearchCapWarning, stacklevel=2)
+            SearchCapWarning, stacklevel=3)  # past the verbosity decorator's frame
     params = space.config(best.params)
     ridge = float(best.user_attrs["ridge"])
     best_esn = None
