@@ -102,3 +102,31 @@ def test_trainers_plug_into_the_engine():
     x = torch.from_numpy(ref.harvest(ref.Weights(res), s[:-1], None))[50:]
     Z = SquaredStates()(x, None)
     torch.testing.assert_close(h2.fits[0].G, Z.T @ Z, rtol=1e-10, atol=1e-10)
+
+
+def test_esn_harvest_and_fit_from_check_what_they_are_given():
+    s = ek.datasets.mackey_glass(600)
+    u, y = s[:-1], s[1:]
+    m = ek.ESN(N, washout=50, seed=0)
+    for split in (0, 50, -5, 1500.0):
+        with pytest.raises(ValueError, match="split must be an integer above washout=50"):
+            ek.ESN.harvest([m], u, y, split=split)
+    with pytest.raises(ValueError, match="must share washout"):
+        ek.ESN.harvest([m, ek.ESN(N, washout=60, seed=1)], u, y)
+    with pytest.raises(ValueError, match="must share reservoir_size"):
+        ek.ESN.harvest([m, ek.ESN(N + 1, washout=50, seed=1)], u, y)
+    with pytest.raises(ValueError, match="holds no ESN"):
+        ek.ESN.harvest([], u, y)
+    with pytest.raises(TypeError, match=r"models\[0\] must be an esnkit.ESN"):
+        ek.ESN.harvest([object()], u, y)
+    h = ek.ESN.harvest((x for x in [m, ek.ESN(N, washout=50, seed=1)]), u, y)  # any iterable
+    with pytest.raises(ValueError, match="k must be the index of one of the harvest's 2"):
+        ek.ESN(N, washout=50, seed=0).fit_from(h, 5)
+    with pytest.raises(ValueError, match="spectral_radius, seed differ from model 0"):
+        ek.ESN(N, washout=50, seed=99, spectral_radius=1.3).fit_from(h, 0)
+    # model 1 of the pass is that model fitted alone (its readout ill-conditioned at this size: compare outputs)
+    np.testing.assert_allclose(ek.ESN(N, washout=50, seed=1).fit_from(h, 1).predict(u[:200], update_state=False),
+                               ek.ESN(N, washout=50, seed=1).fit(u, y).predict(u[:200], update_state=False),
+                               rtol=0, atol=1e-6)
+    # with its own weight (the search's way), the readout's ridge may differ from the harvest's
+    ek.ESN(N, washout=50, seed=0, ridge=1e-3).fit_from(h, 0, weight=h.fits[0].solve(1e-3, "auto"))

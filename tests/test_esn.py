@@ -251,8 +251,13 @@ def test_module_to_then_fit_and_state_dict_round_trip():
     fresh.load_state_dict(state)
     assert np.array_equal(fresh.predict(U, update_state=False), esn.predict(U, update_state=False))
     assert np.array_equal(fresh.generate(5), esn.generate(5))
-    with pytest.raises((ValueError, RuntimeError), match="shape"):
+    with pytest.raises(ValueError, match="other reservoir_size, .*seed"):
         ek.ESN(41, seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"other leak_rate, activation \(leak_rate=1.0, activation='tanh'\)"):
+        small(leak_rate=0.3, activation="relu").load_state_dict(state)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        esn.half()
+    assert esn.readout_.weight.dtype == torch.float64  # refused before anything was converted
     unfitted = small()
     assert unfitted.load_state_dict(small().state_dict()) is not None and not unfitted.is_fitted
 

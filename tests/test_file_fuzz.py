@@ -327,7 +327,11 @@ EDITS = {
     "a state of the wrong width": (_tensor("state_y", lambda t: torch.cat([t, t], 1)), r"state_y has shape"),
     "W_values shorter than W_col": (_tensor("reservoir_.W_values", lambda t: t[:-1]), r"W_values must have shape"),
     "a missing tensor": (lambda t, c: t.pop("reservoir_.bias"), r"missing \['reservoir_\.bias'\]"),
-    "another reservoir size": (_config(["params", "reservoir_size"], 25), r"reservoir_\.bias has shape \(24,\)"),
+    "another reservoir size": (_config(["params", "reservoir_size"], 25),
+                               r"other reservoir_size \(reservoir_size=24\)"),
+    "another reservoir size, params of the state too": (
+        lambda t, c: (_config(["params", "reservoir_size"], 25)(t, c), c["extra"].pop("params")),
+        r"reservoir_\.bias has shape \(24,\)"),
     "a string size": (_config(["extra", "input_size"], "1"), r"extra state's input_size must be an integer"),
     "a bool size": (_config(["extra", "output_size"], True), r"extra state's output_size must be an integer"),
     "an unknown output kind": (_config(["extra", "output_kind"], "pickle"), r"output_kind must be one of"),

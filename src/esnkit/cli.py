@@ -109,6 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise CommandError(f"--reservoir-size: {exc}") from None
     if not args.no_plot:
         _output_folder(args.out)
+    import numpy as np
     import torch
 
     import esnkit as ek
@@ -130,25 +131,38 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  fit on {n_train} steps (washout {args.washout}): {fit_s:.3f} s")
     one_step = esn.predict(data[n_train : n_train + n_test], update_state=False)
     t0 = time.perf_counter()
-    forecast = esn.generate(n_test)
+    # A free run that diverges is a result too (a small reservoir's may): report where, not abort.
+    forecast = esn.generate(n_test, check_finite=False)
     gen_s = time.perf_counter() - t0
     h = args.horizon
+    finite = np.isfinite(forecast).all(axis=1)
+    diverged = int(np.argmin(finite)) if not finite.all() else None
+
+    def free_run_nrmse(steps: int) -> str:
+        if diverged is not None and diverged < steps:
+            return f"diverged at step {diverged}"
+        return f"{ek.metrics.nrmse(test[:steps], forecast[:steps]):.3e}"
+
     rows = [
-        (f"one-step NRMSE ({n_test} test steps)", ek.metrics.nrmse(test, one_step)),
-        ("free-run NRMSE (first 84 steps)", ek.metrics.nrmse(test[:84], forecast[:84])),
-        (f"free-run NRMSE (first {h} steps)", ek.metrics.nrmse(test[:h], forecast[:h])),
+        (f"one-step NRMSE ({n_test} test steps)", f"{ek.metrics.nrmse(test, one_step):.3e}"),
+        ("free-run NRMSE (first 84 steps)", free_run_nrmse(84)),
+        (f"free-run NRMSE (first {h} steps)", free_run_nrmse(h)),
     ]
     for label, value in rows:
-        print(f"  {label:<40} {value:.3e}")
+        print(f"  {label:<40} {value}")
     vpt = ek.metrics.valid_prediction_time(test, forecast, threshold=0.3, scale=data.std(axis=0))
     print(f"  {'valid prediction time (error < 0.3 std)':<40} {vpt:.0f} time units")
     print(f"  generated {n_test} free-running steps in {gen_s:.3f} s")
     if not args.no_plot:
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, "mackey_glass_forecast.png")
+        # values far off the series (a diverging run) are left out of the plot, not drawn to scale
+        span = float(np.ptp(data))
+        shown = np.where(np.abs(forecast - data.mean()) <= 10 * span, forecast, np.nan)[: args.horizon]
+        off = "" if diverged is None and np.isfinite(shown).all() else ", diverging"
         ek.plotting.plot_forecast(
-            test[: args.horizon], forecast[: args.horizon], path, threshold=0.3,
-            title=f"Mackey-Glass: free-running ESN (N={args.reservoir_size}) vs truth",
+            test[: args.horizon], shown, path, threshold=0.3,
+            title=f"Mackey-Glass: free-running ESN (N={args.reservoir_size}) vs truth{off}",
         )
         print(f"  plot: {path}")
     return 0

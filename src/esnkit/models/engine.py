@@ -146,6 +146,7 @@ class Harvest:
     at_split: list[ESNState] | None
     input_size: int
     targets: Batch
+    models: list | None = None  # the estimators harvested, when a model class ran the pass
 
     @property
     def G(self) -> torch.Tensor:

@@ -21,10 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .engine import Harvest
-from .esn import ESN
-
-# Parameters every member must share: they fix the layout of the stacked run and of the features.
-SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "chunk_size", "dtype", "device")
+from .esn import ESN, check_members
 
 
 class Ensemble:
@@ -36,18 +33,8 @@ class Ensemble:
     """
 
     def __init__(self, models: Sequence[ESN]) -> None:
-        models = list(models)
-        if not models:
-            raise ValueError("an ensemble needs at least one ESN")
+        models = check_members(models)
         for i, m in enumerate(models):
-            if not isinstance(m, ESN):
-                raise TypeError(f"ensemble member {i} must be an esnkit.ESN, got {type(m).__name__}")
-            for name in SHARED:
-                if getattr(m, name) != getattr(models[0], name):
-                    raise ValueError(
-                        f"ensemble members must share {name}: member {i} has {getattr(m, name)!r}, "
-                        f"member 0 has {getattr(models[0], name)!r}"
-                    )
             if m.solver == "lstsq":
                 raise ValueError(f"ensemble member {i} uses solver='lstsq', which needs every state in memory; "
                                  "use 'auto', 'cholesky' or 'pinv'")

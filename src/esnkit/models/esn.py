@@ -51,6 +51,36 @@ FORMAT_VERSION = 3
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
 
 
+# Parameters every model of one harvest must share: they fix the layout of the stacked run and of
+# the features.
+SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "chunk_size", "dtype", "device")
+# What a readout's solve depends on, beyond the harvest itself.
+READOUT_PARAMS = ("ridge", "solver")
+
+
+def check_members(models: Any) -> list[ESN]:
+    """``models`` as a non-empty list of ESNs that share the :data:`SHARED` parameters."""
+    try:
+        models = list(models)
+    except TypeError:
+        raise TypeError(f"models must be a sequence of esnkit.ESN, got {type(models).__name__}") from None
+    if not models:
+        raise ValueError("models holds no ESN: give at least one")
+    for i, m in enumerate(models):
+        if not isinstance(m, ESN):
+            raise TypeError(f"models[{i}] must be an esnkit.ESN, got {type(m).__name__}")
+        for name in SHARED:
+            if _same(getattr(m, name), getattr(models[0], name)) is False:
+                raise ValueError(f"the models must share {name}: models[{i}] has {getattr(m, name)!r}, "
+                                 f"models[0] has {getattr(models[0], name)!r}")
+    return models
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two parameter values are equal (arrays and lists element by element)."""
+    return repr(io.jsonable(a)) == repr(io.jsonable(b))
+
+
 def _n_series(x: Any) -> int:
     """How many sequences a series argument holds, read without converting it (1 where unclear)."""
     if isinstance(x, (list, tuple)) and x and all(hasattr(s, "shape") for s in x):
@@ -153,9 +183,11 @@ class ESN(Estimator, nn.Module):
     def _apply(self, fn, recurse: bool = True):
         # .to(dtype/device), .double(), .cuda()...: the parameters follow the tensors, so the next
         # fit builds its reservoir where and how the model now is.
-        super()._apply(fn, recurse)
         dtype, device = self._dtype_device()
         probe = fn(torch.empty(0, dtype=dtype, device=device))
+        if probe.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"an ESN runs in float32 or float64, not {probe.dtype}: use .float() or .double()")
+        super()._apply(fn, recurse)
         if probe.dtype != dtype:
             vars(self)["dtype"] = probe.dtype
         if probe.device != device:
@@ -388,6 +420,7 @@ class ESN(Estimator, nn.Module):
         skips that check; the readout's regression still refuses non-finite statistics). Returns
         ``self``.
         """
+        self._require_flags(check_finite=check_finite)
         h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4,
                         check_finite=check_finite)
         return self.fit_from(h)
@@ -414,9 +447,13 @@ class ESN(Estimator, nn.Module):
         (one model only) replaces the zero start. ``fit`` is this for one model, then
         :meth:`fit_from`.
         """
+        models = check_members(models)
         lead = models[0]
         for m in models:
             m._check_params()
+        if split is not None and (not is_int(split) or split <= lead.washout):
+            raise ValueError(f"split must be an integer above washout={lead.washout} (the rows before it fit the "
+                             f"readout), got {split!r}")
         U, Y = lead._fit_data(inputs, targets)
         lead._require_fit_memory(U, Y, len(models))
         for m in models[1:]:
@@ -432,9 +469,11 @@ class ESN(Estimator, nn.Module):
             if len(models) > 1:
                 raise ValueError("initial_state applies to one model at a time")
             start = lead._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
-        return harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
-                       washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size,
-                       check_finite=check_finite)
+        h = harvest(reservoirs, U, Y, [m._trainer() for m in models], features=lead._features(d_in),
+                    washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size,
+                    check_finite=check_finite)
+        h.models = models
+        return h
 
     def _require_fit_memory(self, U: Batch | None, Y: Batch, n_models: int) -> None:
         """Fail before the pass when what it holds cannot fit: each model's float64 normal equations
@@ -457,6 +496,16 @@ class ESN(Estimator, nn.Module):
         """Become model ``k`` of harvest ``h`` (:meth:`harvest`): its reservoir, the readout its trainer
         solves (or ``weight`` (D_out, F)), and its final state (or ``state``) as the carried state.
         Returns ``self``."""
+        if not is_int(k) or not 0 <= k < len(h.reservoirs):
+            raise ValueError(f"k must be the index of one of the harvest's {len(h.reservoirs)} model(s), got {k!r}")
+        if h.models is not None:
+            # the parameters say what the model is: they must be those the harvested reservoir was drawn with
+            skip = READOUT_PARAMS if weight is not None else ()
+            theirs = h.models[k].get_params(deep=False)
+            differ = [n for n, v in self.get_params(deep=False).items() if n not in skip and not _same(v, theirs[n])]
+            if differ:
+                raise ValueError(f"this ESN's {', '.join(differ)} differ from model {k} of the harvest: fit_from "
+                                 "takes the reservoir and readout of a model with the same parameters")
         weight = h.fits[k].solve() if weight is None else weight
         self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets)
         return self
@@ -504,7 +553,7 @@ class ESN(Estimator, nn.Module):
         :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False`` skips the
         check, for speed or to see a diverging run as it is).
         """
-        self._require_flags(update_state=update_state, return_state=return_state)
+        self._require_flags(update_state=update_state, return_state=return_state, check_finite=check_finite)
         self._require_fitted("predict")
         if self.reservoir_.input_size == 0:
             raise ValueError("this model was fitted without inputs (a pattern generator): use generate(n_steps)")
@@ -516,6 +565,7 @@ class ESN(Estimator, nn.Module):
         """Driven prediction from zeros (or ``initial_state``), as ``torch.nn.RNN`` does: outputs
         ``(..., time, D_out)`` for inputs ``(..., time, D_in)``; the carried state is not used or
         changed. Tensors in, tensors out."""
+        self._require_flags(check_finite=check_finite)
         self._require_fitted("forward")
         U = self._inputs(inputs)
         y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False), check_finite, "forward")
@@ -565,7 +615,7 @@ class ESN(Estimator, nn.Module):
         centre warns :class:`~esnkit.OutputRangeWarning`, both naming the step;
         ``check_finite=False`` skips both checks.
         """
-        self._require_flags(update_state=update_state, return_state=return_state)
+        self._require_flags(update_state=update_state, return_state=return_state, check_finite=check_finite)
         self._check_free_run("generate")
         if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
@@ -591,6 +641,7 @@ class ESN(Estimator, nn.Module):
         follow the output policy of :meth:`generate`; with ``check_finite=False`` a diverging
         forecast comes back as it is, NaN and Inf included (the search scores such runs so).
         """
+        self._require_flags(check_finite=check_finite)
         forecaster, readout = self._check_free_run("forecast")
         if not is_int(horizon) or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -674,7 +725,17 @@ class ESN(Estimator, nn.Module):
             "carries_state": self.state_x is not None,
             "output_kind": self._output_kind,
             "output_layout": self._output_layout,
+            "params": self._comparable_params(),
         }
+
+    def _comparable_params(self) -> dict[str, Any]:
+        """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
+        it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
+        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
+             if k not in ("dtype", "device", "chunk_size")}
+        if not isinstance(self.activation, str):
+            p["activation"] = "custom"
+        return p
 
     def set_extra_state(self, state: Any) -> None:
         pass  # applied by load_state_dict, which needs it before the tensors are copied
@@ -684,6 +745,14 @@ class ESN(Estimator, nn.Module):
         parameters: the reservoir and readout are rebuilt from the tensors, checked, then filled."""
         extra = state_dict.get("_extra_state")
         if isinstance(extra, dict) and extra.get("fitted"):
+            saved = extra.get("params")
+            if isinstance(saved, dict):
+                mine = self._comparable_params()
+                differ = [n for n in mine if n in saved and repr(saved[n]) != repr(mine[n])]
+                if differ:
+                    raise ValueError(f"the state dict is of a model with other {', '.join(differ)} "
+                                     f"({', '.join(f'{n}={saved[n]!r}' for n in differ)}): build the ESN with "
+                                     "the same parameters before loading it")
             self._build_from(state_dict, extra)
         elif isinstance(extra, dict):
             self.reservoir_ = self.readout_ = None

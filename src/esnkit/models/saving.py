@@ -65,6 +65,8 @@ def load(
     file raises ``FileNotFoundError``; a damaged, foreign, newer or inconsistent file ``ValueError``
     naming it and what is wrong.
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file path (a str or os.PathLike), got {type(path).__name__}")
     path = os.fspath(path)
     if device is not None:
         params.check_device(device)

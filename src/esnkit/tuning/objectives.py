@@ -18,7 +18,8 @@ from .. import metrics
 from ..errors import NonFiniteStateError, SearchError
 from ..models import ESN
 from ..models.engine import Harvest
-from ..models.ensemble import SHARED, Ensemble
+from ..models.ensemble import Ensemble
+from ..models.esn import SHARED
 from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse, resolution_floor
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
@@ -178,7 +179,7 @@ def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: fl
         if best_val is None or (v > best_val if maximise else v < best_val):
             best_val, best_ridge = v, float(ridges[r])
     if best_val is None:
-        raise ValueError("; ".join(errors) or "no ridge value could be scored")
+        raise ValueError("; ".join(dict.fromkeys(errors)) or "no ridge value could be scored")
     res["value"], res["ridge"] = best_val, best_ridge
     return res
 
