@@ -181,7 +181,7 @@ def test_forecast_warms_up_each_history_and_runs_free_in_one_batch():
 def test_forecast_of_a_pattern_generator_continues_its_history():
     s = ek.datasets.sine(3000, period=20)
     pg = ek.ESN(200, spectral_radius=0.8, feedback_scaling=1.0, ridge=1e-8, washout=200, seed=0).fit(None, s[:2000])
-    out = pg.forecast(np.stack([s[2000:2100], s[2005:2105]]), 50)
+    out = pg.forecast(np.stack([s[1850:2100], s[1855:2105]]), 50)  # longer than the washout
     np.testing.assert_allclose(out[0], s[2100:2150], atol=1e-4)
     np.testing.assert_allclose(out[1], s[2105:2155], atol=1e-4)
 

@@ -82,3 +82,13 @@ def test_the_search_scores_a_diverged_run_as_what_it_reached(objective):
         assert value == 12.0  # the median of 12, 7 and 20 steps: what the runs reached
     else:
         assert value == math.inf
+
+
+def test_a_history_shorter_than_the_washout_is_said(fitted):
+    esn, s = fitted  # washout 20
+    with pytest.warns(UserWarning, match=r"warms the reservoir up for 9 step\(s\), fewer than its washout=20"):
+        esn.forecast([s[:10], s[100:200]], 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        esn.forecast([s[:21], s[100:200]], 5)
+        esn.forecast([s[:3]], 5, initial_state=esn.state.x[:1])

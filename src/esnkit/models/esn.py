@@ -25,6 +25,7 @@ The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -655,6 +656,10 @@ class ESN(Estimator, nn.Module):
         # generator runs through the whole history, fed back its values. Both runs stay inside the
         # time loop, so a history forecast in a batch gets the bits it gets alone.
         warm = [n - 1 for n in H.lengths] if forecaster else list(H.lengths)
+        if initial_state is None and min(warm) < self.washout:
+            warnings.warn(f"forecast: a history warms the reservoir up for {min(warm)} step(s), fewer than its "
+                          f"washout={self.washout}: its forecast starts from a state that still remembers the zero "
+                          "start; give longer histories (or an initial_state)", UserWarning, stacklevel=2)
         steps = max(warm)
         x = start.x
         if steps:
