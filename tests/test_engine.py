@@ -130,3 +130,11 @@ def test_esn_harvest_and_fit_from_check_what_they_are_given():
                                rtol=0, atol=1e-6)
     # with its own weight (the search's way), the readout's ridge may differ from the harvest's
     ek.ESN(N, washout=50, seed=0, ridge=1e-3).fit_from(h, 0, weight=h.fits[0].solve(1e-3, "auto"))
+
+
+def test_trainers_and_fit_from_refuse_bad_arguments():
+    for bad in (lambda: Ridge(-1.0), lambda: Ridge(float("nan")), lambda: Lstsq("x"), lambda: Ridge(1e-3, "qr")):
+        with pytest.raises(ValueError, match="ridge|solver"):
+            bad()
+    with pytest.raises(TypeError, match="h must be what ESN.harvest returned"):
+        ek.ESN(N).fit_from(None)

@@ -315,8 +315,8 @@ class ESN(Estimator, nn.Module):
         return int(shape[0]) if shape is not None and len(shape) == 2 else 1
 
     def _require_output_memory(self, what: str, steps: int, batch: int) -> None:
-        """A free run of ``steps`` outputs for ``batch`` sequences must fit the machine (its outputs are
-        gathered chunk by chunk, then joined: twice their size)."""
+        """A free run of ``steps`` outputs for ``batch`` sequences must fit the machine (its outputs and,
+        where a run is chunked, their joined copy: up to twice their size)."""
         itemsize = torch.finfo(self._dtype_device()[0]).bits // 8
         D = self.readout_.output_size
         hint = ("ask for fewer steps, or generate them in pieces: generate(k) continues where the last call ended"
@@ -497,6 +497,8 @@ class ESN(Estimator, nn.Module):
         """Become model ``k`` of harvest ``h`` (:meth:`harvest`): its reservoir, the readout its trainer
         solves (or ``weight`` (D_out, F)), and its final state (or ``state``) as the carried state.
         Returns ``self``."""
+        if not isinstance(h, Harvest):
+            raise TypeError(f"h must be what ESN.harvest returned (an esnkit Harvest), got {type(h).__name__}")
         if not is_int(k) or not 0 <= k < len(h.reservoirs):
             raise ValueError(f"k must be the index of one of the harvest's {len(h.reservoirs)} model(s), got {k!r}")
         if h.models is not None:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import torch
 
-from .. import _alloc
+from .. import _alloc, params
 from .linalg import SOLVERS, Solver, _add_lower_gram, _from_lower, solve_lstsq, solve_normal_equations
 
 
@@ -100,6 +100,7 @@ class Ridge:
         if solver not in SOLVERS or solver == "lstsq":
             raise ValueError(f"Ridge solves the normal equations: solver must be 'auto', 'cholesky' or 'pinv', "
                              f"got {solver!r} (use Lstsq for least squares on the rows)")
+        params.check({"ridge": ridge, "solver": solver})  # a finite ridge >= 0, and pinv only without one
         self.ridge, self.solver = ridge, solver
 
     def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _RidgeFit:
@@ -125,6 +126,7 @@ class Lstsq:
     normal equations, but memory grows with the series."""
 
     def __init__(self, ridge: float = 0.0) -> None:
+        params.check({"ridge": ridge})
         self.ridge = ridge
 
     def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _LstsqFit:
