@@ -76,3 +76,48 @@ def run_free(w: Weights, W_out, x0, y0, *, U=None, n=None, forecaster=False, use
         y = W_out @ feature(x, u, use_bias, use_input and u is not None)
         out.append(y)
     return np.array(out)
+
+
+def pooled(w: Weights, u: np.ndarray, pools: list[str], inputs: list[str], washout: int = 0) -> np.ndarray:
+    """One sequence's pooled features: [input summary; pools of its states], from the zero state."""
+    xs = harvest(w, u, None)
+    L = len(u)
+    kept_x, kept_u = xs[washout:], u[washout:]
+    parts = []
+    for s in inputs:
+        parts.append(kept_u.mean(axis=0) if s == "mean" else kept_u.std(axis=0))
+    for p in pools:
+        if p == "mean":
+            parts.append(kept_x.mean(axis=0))
+        elif p == "max":
+            parts.append(kept_x.max(axis=0))
+        elif p == "last":
+            parts.append(xs[-1])
+        elif p == "first":
+            parts.append(xs[washout])
+        elif p.startswith("last"):
+            k = int(p[4:])
+            padded = np.vstack([np.zeros((max(k - L, 0), xs.shape[1])), xs])
+            parts.append(padded[-k:].ravel())
+        elif p.startswith("at"):
+            k = int(p[2:])
+            at = [washout + int(np.round((L - 1 - washout) * j / (k - 1))) for j in range(k)]
+            parts.append(xs[at].ravel())
+    return np.concatenate(parts)
+
+
+def ridge_classifier(F: np.ndarray, labels: np.ndarray, ridge: float, weights: np.ndarray | None = None) -> np.ndarray:
+    """W (classes, 1 + F): ridge on one-hot targets over standardised features, intercept not
+    regularised, mapped back to raw rows [1; f]."""
+    classes = np.unique(labels)
+    Y = (labels[:, None] == classes[None]).astype(float)
+    w = np.ones(len(F)) if weights is None else weights
+    m = (w[:, None] * F).sum(0) / w.sum()
+    s = np.sqrt((w[:, None] * (F - m) ** 2).sum(0) / w.sum())
+    s[s < 1e-12 * (1 + np.abs(m))] = 1.0
+    Fs = (F - m) / s
+    ym = (w[:, None] * Y).sum(0) / w.sum()
+    A = (Fs * w[:, None]).T @ Fs + ridge * np.eye(F.shape[1])
+    Wf = np.linalg.solve(A, (Fs * w[:, None]).T @ (Y - ym)).T  # (classes, F) on standardised features
+    b = ym - Wf @ np.zeros(F.shape[1])
+    return np.hstack([(b - Wf @ (m / s))[:, None], Wf / s])

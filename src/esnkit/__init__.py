@@ -51,6 +51,8 @@ _LAZY = {
     "use_backend": ("esnkit.loop", "use_backend"),
     "ESN": ("esnkit.models", "ESN"),
     "ESNState": ("esnkit.models", "ESNState"),
+    "ESNClassifier": ("esnkit.models", "ESNClassifier"),
+    "Pooling": ("esnkit.readout", "Pooling"),
     "Ensemble": ("esnkit.models", "Ensemble"),
     "NormalEquations": ("esnkit.readout", "NormalEquations"),
     "Readout": ("esnkit.readout", "Readout"),
@@ -94,9 +96,10 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
         SearchError,
     )
     from .loop import NativeKernelWarning, native, unroll, use_backend
-    from .models import ESN, Ensemble, ESNState, load, save
+    from .models import ESN, Ensemble, ESNClassifier, ESNState, load, save
     from .readout import (
         NormalEquations,
+        Pooling,
         Readout,
         RidgePath,
         kfold_sse,
@@ -132,6 +135,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Drive",
     "ESN",
+    "ESNClassifier",
     "ESNState",
     "Ensemble",
     "EchoStatePropertyWarning",
@@ -141,6 +145,7 @@ __all__ = [
     "NormalEquations",
     "NotFittedError",
     "OutputRangeWarning",
+    "Pooling",
     "Readout",
     "Reservoir",
     "RidgePath",

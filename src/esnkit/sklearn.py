@@ -1,4 +1,5 @@
-"""scikit-learn wrapper: :class:`ESNRegressor`, an Echo State Network as a scikit-learn regressor.
+"""scikit-learn wrappers: :class:`ESNRegressor`, an Echo State Network as a scikit-learn regressor,
+and :class:`ESNClassifier`, a reservoir sequence classifier as a scikit-learn classifier.
 
 Imported on first use (``esnkit.sklearn``), so ``import esnkit`` does not load scikit-learn.
 """
@@ -12,10 +13,14 @@ import numpy as np
 
 from .errors import import_extra
 from .models import ESN
+from .models import ESNClassifier as _SequenceClassifier
 
 _base = import_extra("sklearn.base", "sklearn", "esnkit.sklearn")
 _validation = import_extra("sklearn.utils.validation", "sklearn", "esnkit.sklearn")
 BaseEstimator, RegressorMixin, check_is_fitted = _base.BaseEstimator, _base.RegressorMixin, _validation.check_is_fitted
+ClassifierMixin = _base.ClassifierMixin
+check_classification_targets = import_extra("sklearn.utils.multiclass", "sklearn",
+                                            "esnkit.sklearn").check_classification_targets
 if hasattr(_validation, "validate_data"):
     validate_data = _validation.validate_data
 else:  # scikit-learn < 1.6
@@ -112,3 +117,68 @@ class ESNRegressor(RegressorMixin, BaseEstimator):
 
     def _more_tags(self) -> dict[str, Any]:  # the tags of scikit-learn < 1.6
         return {"multioutput": True, "_xfail_checks": EXPECTED_FAILED_CHECKS}
+
+
+_CLASSIFIER_SIGNATURE = inspect.signature(_SequenceClassifier.__init__)
+
+
+class ESNClassifier(ClassifierMixin, BaseEstimator):
+    """A reservoir sequence classifier (:class:`esnkit.ESNClassifier`) as a scikit-learn classifier.
+
+    **Each row of** ``X`` **is one sequence**: ``X`` (n_samples, n_steps) holds univariate sequences,
+    ``X`` (n_samples, n_steps, n_features) multivariate ones (esnkit's (batch, time, features)
+    layout), all of the same length; ``y`` (n_samples,) holds one label per sequence. The rows are
+    independent samples, so every splitter (``StratifiedKFold``, ``ShuffleSplit``...) applies. For
+    sequences of different lengths use :class:`esnkit.ESNClassifier` itself, which takes a list.
+
+    Parameters: exactly those of :class:`esnkit.ESNClassifier`, with the same defaults.
+
+    Fitted attributes: ``classifier_`` (the :class:`esnkit.ESNClassifier`), ``classes_``,
+    ``n_features_in_`` (the number of steps per sequence).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        bound = _CLASSIFIER_SIGNATURE.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = _CLASSIFIER_SIGNATURE
+
+    def fit(self, X: Any, y: Any) -> ESNClassifier:
+        """Fit on sequences ``X`` (n_samples, n_steps[, n_features]) and labels ``y`` (n_samples,)."""
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        clf = _SequenceClassifier(**self.get_params(deep=False))  # validates the parameters
+        self.classifier_ = clf.fit(X, y)
+        self.classes_ = clf.classes_
+        return self
+
+    def _check(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float64, np.float32])
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Decision values (n_samples, n_classes), or (n_samples,) for two classes."""
+        X = self._check(X)
+        return self.classifier_.decision_function(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes), calibrated as :class:`esnkit.ESNClassifier` says."""
+        X = self._check(X)
+        return self.classifier_.predict_proba(X)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """The logarithms of :meth:`predict_proba`."""
+        X = self._check(X)
+        return self.classifier_.predict_log_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of every sequence."""
+        X = self._check(X)
+        return self.classifier_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

@@ -25,7 +25,7 @@ import torch
 from .._series import Batch, ends_in
 from ..loop import Unrolled, unroll
 from ..loop.common import OutputMap
-from ..readout import FeatureMap, Trainer, TrainerFit, kept_rows
+from ..readout import FeatureMap, Pooling, Trainer, TrainerFit, kept_rows
 from ..reservoir import Drive, Reservoir
 
 # Values per chunk buffer (drive, states, features) when no chunk size is given: 8 MB in float64,
@@ -247,3 +247,29 @@ def harvest(
         input_size=d_in,
         targets=Y,
     )
+
+
+def pool(
+    members: Sequence[Reservoir],
+    inputs: Batch,
+    pooling: Pooling,
+    *,
+    washout: int = 0,
+    chunk_size: int | None = None,
+    check_finite: bool = True,
+) -> torch.Tensor:
+    """One pass of ``members`` over ``inputs`` (every sequence from the zero state), pooled into one
+    feature vector per sequence and member (see :class:`~esnkit.readout.Pooling`): (K, B, F).
+
+    The sequences of a ragged batch run together, padded; the pooling ignores the padding, so each
+    sequence's features are those of its run alone.
+    """
+    K, N = len(members), members[0].size
+    U = inputs
+    dtype, device = U.data.dtype, U.data.device
+    start = ESNState(torch.zeros(U.batch_size, K * N, dtype=dtype, device=device),
+                     torch.zeros(U.batch_size, 0, dtype=dtype, device=device))
+    acc = pooling.start(U.lengths, N, U.features, washout=washout, members=K, dtype=dtype, device=device)
+    for sl, u, out in run(members, start, U.steps, inputs=U.data, chunk_size=chunk_size, check_finite=check_finite):
+        acc.update(sl, out.states, u)
+    return acc.result()

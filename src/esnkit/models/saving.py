@@ -17,15 +17,16 @@ from typing import Any
 import torch
 
 from .. import io, params
+from .classifier import ESNClassifier
 from .esn import ESN, FORMAT_VERSION
 
 # the first format version whose files carry a checksum (esnkit.io)
 CHECKSUM_VERSION = 3
 
-MODELS = {"ESN": ESN}
+MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier}
 
 
-def save(model: ESN, path: str | os.PathLike) -> None:
+def save(model: ESN | ESNClassifier, path: str | os.PathLike) -> None:
     """Write a fitted model to ``path``; see :meth:`ESN.save`."""
     if not isinstance(model, tuple(MODELS.values())):
         raise TypeError(f"save expects an esnkit model ({', '.join(MODELS)}), got {type(model).__name__}")
@@ -56,8 +57,8 @@ def load(
     *,
     device: torch.device | str | None = None,
     activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> ESN:
-    """Read a model written by :meth:`ESN.save`; predictions are bit-identical to the saved model's.
+) -> ESN | ESNClassifier:
+    """Read a model written by :meth:`ESN.save` or :meth:`ESNClassifier.save`; predictions are bit-identical to the saved model's.
 
     ``device`` places the weights (default CPU). ``activation`` must be given for a model saved
     with a custom activation callable. The file's checksum is verified, then everything the time

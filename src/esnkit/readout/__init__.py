@@ -4,13 +4,26 @@ weights), the closed-form solvers and the ridge path, and the linear readout mod
 It knows tensors only: no reservoir, no time loop, no estimator.
 """
 
+from .classification import fit_temperature, leave_one_out, log_loss, softmax, solve_classifier, standardizing
 from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
+from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_pools
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
 
 __all__ = [
+    "INPUT_SUMMARIES",
+    "POOLS",
+    "Pooling",
+    "PoolingRun",
+    "fit_temperature",
+    "leave_one_out",
+    "log_loss",
+    "parse_pools",
+    "softmax",
+    "solve_classifier",
+    "standardizing",
     "LAPACK_EIGH_FROM",
     "SOLVERS",
     "FeatureBuffer",

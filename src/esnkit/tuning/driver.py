@@ -42,6 +42,7 @@ from ..models.esn import ESN
 from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
 from .executors import _Dask, _InProcess
+from .classification import CLASS_OBJECTIVES, ClassificationTask, stratified_folds, stratified_holdout
 from .objectives import OBJECTIVES, Task, _failure, free_run_starts
 from .space import SearchSpace, load_space, make_space
 
@@ -556,8 +557,9 @@ def _table(study, space: SearchSpace) -> list[dict]:
             continue
         row = {"number": t.number, "state": t.state.name, "value": t.value}
         row.update({n: t.params.get(n) for n in space.params})
-        for key in ("ridge", "one_step_nrmse", "ridge_floor", "seconds", "error"):
-            row[key] = t.user_attrs.get(key)
+        for key in ("ridge", "one_step_nrmse", "ridge_floor", "accuracy", "log_loss", "seconds", "error"):
+            if key in t.user_attrs or key not in ("accuracy", "log_loss"):
+                row[key] = t.user_attrs.get(key)
         rows.append(row)
     return rows
 
@@ -686,15 +688,17 @@ def search(
     """
     called = time.perf_counter()
     _require_optuna()
+    if not (callable(objective) or objective in OBJECTIVES + CLASS_OBJECTIVES):
+        raise ValueError(f"objective must be one of {OBJECTIVES + CLASS_OBJECTIVES} or a callable, got {objective!r}")
+    classifying = objective in CLASS_OBJECTIVES
+    model = "ESNClassifier" if classifying else "ESN"
     if isinstance(space, (str, os.PathLike)):
-        space = load_space(space)
+        space = load_space(space, model)
     if not isinstance(space, SearchSpace):
-        space = make_space(space, fixed, ridges)
+        space = make_space(space, fixed, ridges, model=model)
     elif fixed or ridges is not None:
         space = make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **(fixed or {})},
-                           space.ridges if ridges is None else ridges)
-    if not (callable(objective) or objective in OBJECTIVES):
-        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable, got {objective!r}")
+                           space.ridges if ridges is None else ridges, model=model)
     _check_settings(n_trials=n_trials, batch_size=batch_size, horizon=horizon, starts=starts, validation=validation,
                     split=split, warmup=warmup, threshold=threshold, time_scale=time_scale,
                     connect_timeout=connect_timeout, ridge_candidates=ridge_candidates, folds=folds, timeout=timeout)
@@ -704,13 +708,18 @@ def search(
                          f"got {refit!r}")
     if split is not None and validation is not None:
         raise ValueError("give split (the index where validation begins) or validation (a fraction), not both")
-    if folds is not None and objective != "nrmse":
-        raise ValueError("folds (k-fold validation) scores the one-step error: use objective='nrmse'")
+    if folds is not None and objective not in ("nrmse",) + CLASS_OBJECTIVES:
+        raise ValueError("folds (k-fold validation) scores the one-step error or a classification objective: "
+                         "use objective='nrmse', 'accuracy' or 'log_loss'")
     dtype = dtype_name(dtype)  # torch or NumPy dtypes, or their names
     ESN(10, device=device)  # an unknown device, or CUDA where there is none: ESN's own clear error
     device = str(torch.device(device))
 
-    if targets is None:
+    if classifying:
+        task, train = _classification_task(inputs, targets, space, objective, validation, split, folds, seed,
+                                           dtype, device, direction)
+        T = split = len(train)
+    elif targets is None:
         series = _as_array(inputs, "inputs")
         if series.shape[0] < 3:
             raise ValueError(f"the series has {series.shape[0]} steps; a search needs far more")
@@ -720,26 +729,11 @@ def search(
         Y = _as_array(targets, "targets")
         if U is not None and U.shape[0] != Y.shape[0]:
             raise ValueError(f"inputs have {U.shape[0]} steps but targets have {Y.shape[0]}")
-    T = Y.shape[0]
-    if split is None:
-        split = int(round(T * (1 - (DEFAULT_VALIDATION if validation is None else validation))))
-    elif split >= T:
-        raise ValueError(f"split={split} leaves no validation steps: the targets have {T}")
-    washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
-                                                      if n == "washout"])
-    if split - washout < 10 or T - split < 2:
-        raise ValueError(f"{T} steps split at {split} with washout={washout} leave too few steps "
-                         "to train or to validate on")
-    if folds:
-        block_folds(T - washout, folds)  # enough rows for the folds, or a clear error now
-    if objective in ("free_run", "vpt") and (U is None or U.shape[1] != Y.shape[1]):
-        raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
-                         "(inputs and targets of the same width, or a single series)")
-    task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
-                ridge_candidates, dtype, device, warmup, direction)
-    if objective in ("free_run", "vpt"):
-        free_run_starts(task)  # enough validation steps for the windows, or a clear error now
+    if not classifying:
+        task, T, split = _series_task(U, Y, space, objective, validation, split, folds, horizon, starts, threshold,
+                                      time_scale, ridge_candidates, dtype, device, warmup, direction)
 
+    storage, label = _open_storage(storage)
     storage, label = _open_storage(storage)
     if sampler in ("tpe", "random"):
         optuna_sampler = _seeded_sampler(lambda s: _sampler(sampler, space, s), seed)
@@ -841,7 +835,15 @@ def search(
     params = space.config(best.params)
     ridge = float(best.user_attrs["ridge"])
     best_esn = None
-    if refit:
+    if refit and classifying:
+        from ..models.classifier import ESNClassifier
+
+        keep = np.arange(len(task.labels)) if refit == "train+validation" else task.train
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            best_esn = ESNClassifier(**{**params, "ridge": ridge, "dtype": dtype, "device": device}).fit(
+                [task.sequences[i] for i in keep], task.labels[keep])
+    elif refit:
         end = T if refit == "train+validation" else split
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -849,6 +851,64 @@ def search(
                 None if U is None else U[:end], Y[:end])
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
+
+
+def _series_task(U, Y, space, objective, validation, split, folds, horizon, starts, threshold, time_scale,
+                 ridge_candidates, dtype, device, warmup, direction) -> tuple[Task, int, int]:
+    """The forecasting search's task: the series split into training and validation steps."""
+    T = Y.shape[0]
+    if split is None:
+        split = int(round(T * (1 - (DEFAULT_VALIDATION if validation is None else validation))))
+    elif split >= T:
+        raise ValueError(f"split={split} leaves no validation steps: the targets have {T}")
+    washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
+                                                      if n == "washout"])
+    if split - washout < 10 or T - split < 2:
+        raise ValueError(f"{T} steps split at {split} with washout={washout} leave too few steps "
+                         "to train or to validate on")
+    if folds:
+        block_folds(T - washout, folds)  # enough rows for the folds, or a clear error now
+    if objective in ("free_run", "vpt") and (U is None or U.shape[1] != Y.shape[1]):
+        raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
+                         "(inputs and targets of the same width, or a single series)")
+    task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
+                ridge_candidates, dtype, device, warmup, direction)
+    if objective in ("free_run", "vpt"):
+        free_run_starts(task)  # enough validation steps for the windows, or a clear error now
+
+    return task, T, split
+
+
+def _classification_task(inputs, targets, space, objective, validation, split, folds, seed, dtype, device,
+                         direction) -> tuple[ClassificationTask, np.ndarray]:
+    """The classification search's task: sequences, labels, and stratified folds (or one stratified
+    validation part); also the training sequences a refit uses."""
+    from ..models.classifier import _labels, _sequences
+
+    if split is not None:
+        raise ValueError("split is an index into one series: a classification search takes validation (a fraction "
+                         "of each class) or folds")
+    if targets is None:
+        raise ValueError("a classification search needs targets: one label per sequence")
+    U = _sequences(inputs, "inputs", torch.float64, torch.device("cpu"))
+    labels = _labels(targets, U.batch_size)
+    seqs = [U.data[b, :n].numpy() for b, n in enumerate(U.lengths)]
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise ValueError(f"targets hold one class ({classes[0]!r}): a classifier needs at least two")
+    if counts.min() < 2:
+        raise ValueError(f"class {classes[counts.argmin()]!r} has one sequence: every class needs two or more to be "
+                         "both trained and validated")
+    if folds:
+        fold_sets = stratified_folds(labels, folds, seed)
+        if any(len(f) == 0 for f in fold_sets):
+            raise ValueError(f"folds={folds} exceeds the {len(labels)} sequences")
+        train = np.arange(len(labels))
+    else:
+        val = stratified_holdout(labels, DEFAULT_VALIDATION if validation is None else validation, seed)
+        fold_sets = [val]
+        train = np.setdiff1d(np.arange(len(labels)), val)
+    return ClassificationTask(seqs, labels, fold_sets, space.ridges, objective, dtype, device, direction, train), train
 
 
 def _tell(study, trial, res: Mapping[str, Any], seconds: float) -> None:
@@ -862,9 +922,9 @@ def _tell(study, trial, res: Mapping[str, Any], seconds: float) -> None:
             trial.set_user_attr("error", res["error"][:2000])
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
-            trial.set_user_attr("ridge", res["ridge"])
-            trial.set_user_attr("one_step_nrmse", res["one_step_nrmse"])
-            trial.set_user_attr("ridge_floor", res["ridge_floor"])
+            for key in ("ridge", "one_step_nrmse", "ridge_floor", "accuracy", "log_loss"):
+                if key in res:
+                    trial.set_user_attr(key, res[key])
             study.tell(trial, res["value"])
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
         if not study._storage.get_trial(trial._trial_id).state.is_finished():
@@ -876,7 +936,7 @@ def _direction(objective: str | Callable, direction: str | None) -> str:
     if callable(objective):
         d = direction or getattr(objective, "direction", "minimize")
     else:
-        d = "maximize" if objective == "vpt" else "minimize"
+        d = "maximize" if objective in ("vpt", "accuracy") else "minimize"
         if direction is not None and direction != d:
             raise ValueError(f"objective={objective!r} is {d}d; direction={direction!r} applies to callables")
     if d not in ("minimize", "maximize"):

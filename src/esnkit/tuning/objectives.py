@@ -195,6 +195,10 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     that fails gets ``{"error": ...}``; when a shared run fails (a diverging member makes the
     whole stacked state non-finite) its members are retried one by one, so only the culprit fails.
     """
+    from .classification import ClassificationTask, evaluate_classification
+
+    if isinstance(task, ClassificationTask):
+        return evaluate_classification(task, configs)
     results: list[dict | None] = [None] * len(configs)
     groups: dict[tuple, list[tuple[int, ESN]]] = {}
     for i, cfg in enumerate(configs):

@@ -135,12 +135,34 @@ def _param(name: str, spec: Any, where: str) -> Param | None:
     return Param(name, low=low, high=high, log=log, step=step)
 
 
-def _check_value(name: str, value: Any, fixed: Mapping[str, Any], where: str) -> None:
-    """Fail now, not in trial 57, when a value the space can produce is not a valid ESN argument."""
+# The searchable arguments of each model a search can tune, and how a set of them is checked.
+MODELS = ("ESN", "ESNClassifier")
+CLASSIFIER_SEARCHABLE = (
+    "reservoir_size", "spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
+    "input_connectivity", "bias_scaling", "activation", "washout", "pooling", "input_summary", "class_weight",
+    "scale", "n_reservoirs", "seed",
+)
+
+
+def _searchable(model: str) -> tuple[str, ...]:
+    return SEARCHABLE if model == "ESN" else CLASSIFIER_SEARCHABLE
+
+
+def _check_model_params(p: Mapping[str, Any], model: str) -> None:
+    if model == "ESN":
+        check_params(p)
+    else:
+        from ..models.classifier import ESNClassifier
+
+        ESNClassifier(**p)
+
+
+def _check_value(name: str, value: Any, fixed: Mapping[str, Any], where: str, model: str = "ESN") -> None:
+    """Fail now, not in trial 57, when a value the space can produce is not a valid model argument."""
     try:
-        check_params({**fixed, name: value})
+        _check_model_params({**fixed, name: value}, model)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}{name} = {value!r} is not a valid ESN setting: {exc}") from None
+        raise ValueError(f"{where}{name} = {value!r} is not a valid {model} setting: {exc}") from None
 
 
 def make_space(
@@ -150,11 +172,17 @@ def make_space(
     settings: Mapping[str, Any] | None = None,
     *,
     where: str = "space: ",
+    model: str = "ESN",
 ) -> SearchSpace:
-    """Validate a space (see the module docstring) into a :class:`SearchSpace`.
+    """Validate a space (see the module docstring) into a :class:`SearchSpace` of ``model``'s
+    arguments ('ESN', or 'ESNClassifier' for the classification objectives).
 
-    ``ridges`` is a list of values, or a mapping ``{low, high, num}`` (default 1e-12..1, 25 values).
+    ``ridges`` is a list of values, or a mapping ``{low, high, num}`` (default 1e-12..1, 25 values;
+    for a classifier, whose features are standardised, 1e-3..1e3, 13 values).
     """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    searchable = _searchable(model)
     if not isinstance(space, Mapping):
         raise TypeError(f"space must be a mapping of parameter names to ranges, got {type(space).__name__}")
     fixed = dict(fixed or {})
@@ -163,27 +191,29 @@ def make_space(
         if name == "ridge":
             raise ValueError(f"{where}ridge is not sampled: every trial optimises it exactly over the ridge "
                              "grid; set the grid with ridges={'low':..., 'high':..., 'num':...} ([ridge] in a file)")
-        if name not in SEARCHABLE:
-            raise ValueError(f"{where}unknown parameter {name!r}; searchable ESN parameters are {list(SEARCHABLE)}")
+        if name not in searchable:
+            raise ValueError(f"{where}unknown parameter {name!r}; searchable {model} parameters are "
+                             f"{list(searchable)}")
         p = _param(name, spec, where)
         if p is None:
             fixed[name] = spec
         else:
             params[name] = p
     for name in fixed:
-        if name not in SEARCHABLE:
-            raise ValueError(f"fixed: unknown parameter {name!r}; searchable ESN parameters are {list(SEARCHABLE)}")
+        if name not in searchable:
+            raise ValueError(f"fixed: unknown parameter {name!r}; searchable {model} parameters are "
+                             f"{list(searchable)}")
     if not params:
         raise ValueError(f"{where}nothing to search: give at least one parameter a range or choices")
     try:
-        check_params(fixed)
+        _check_model_params(fixed, model)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"fixed parameters are not a valid ESN: {exc}") from None
+        raise ValueError(f"fixed parameters are not a valid {model}: {exc}") from None
     for p in params.values():
         for v in (p.choices if p.choices is not None else (p.low, p.high)):
-            _check_value(p.name, v, fixed, where)
+            _check_value(p.name, v, fixed, where, model)
     if ridges is None:
-        grid = ridge_grid()
+        grid = ridge_grid() if model == "ESN" else ridge_grid(1e-3, 1e3, 13)
     elif isinstance(ridges, Mapping):
         unknown = set(ridges) - {"low", "high", "num"}
         if unknown:
@@ -200,8 +230,9 @@ def make_space(
     return SearchSpace(params, fixed, np.sort(grid), settings)
 
 
-def load_space(path: str | os.PathLike) -> SearchSpace:
-    """Read a TOML search-space file (format in the module docstring)."""
+def load_space(path: str | os.PathLike, model: str | None = None) -> SearchSpace:
+    """Read a TOML search-space file (format in the module docstring) of ``model``'s arguments
+    (default: 'ESNClassifier' when the file's objective is 'accuracy' or 'log_loss', else 'ESN')."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11: tomli, in the search extra
@@ -228,4 +259,7 @@ def load_space(path: str | os.PathLike) -> SearchSpace:
     for section in ("fixed", "ridge", "search"):
         if section in doc and not isinstance(doc[section], Mapping):
             raise ValueError(f"{path}: [{section}] must be a table")
-    return make_space(doc["space"], doc.get("fixed"), doc.get("ridge"), settings, where=f"{path}: [space] ")
+    if model is None:
+        model = "ESNClassifier" if settings.get("objective") in ("accuracy", "log_loss") else "ESN"
+    return make_space(doc["space"], doc.get("fixed"), doc.get("ridge"), settings, where=f"{path}: [space] ",
+                      model=model)

@@ -1,0 +1,163 @@
+"""Sequence -> vector features: each sequence's states (and inputs) pooled over its time steps.
+
+A sequence classifier's readout sees one feature vector per sequence. :class:`Pooling` describes
+how it is made from the states ``x[t]`` (N per reservoir) and inputs ``u[t]`` (D_in) of a sequence
+of ``L`` steps, of which the first ``washout`` are left out of the averages::
+
+    f = [ mean_t u ; std_t u ; pool_1(x) ; pool_2(x) ; ... ]      (t = washout .. L-1)
+
+with pools ``"mean"`` (average state), ``"max"`` (largest value of each neuron), ``"last"`` (the
+final state ``x[L-1]``), ``"first"`` (``x[washout]``) and ``"last<k>"`` (the last k states
+``x[L-k] .. x[L-1]`` concatenated, oldest first; steps before the sequence began count as the zero
+initial state) and ``"at<k>"`` (the states at k evenly spaced points from ``x[washout]`` to ``x[L-1]``,
+so sequences of any length give the same number of snapshots, at the same relative times). The input summary (``inputs``: ``"mean"``, ``"std"``) comes first, so that
+``Pooling(("mean",), inputs=("mean",))`` is the average of the per-step features ``[u; x]`` of
+:class:`~esnkit.readout.StateInputs`.
+
+Pooling streams: :meth:`Pooling.start` returns an accumulator fed chunk after chunk of the time
+loop's states, so memory grows with the chunk and the batch, not with the sequences' lengths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+
+POOLS = ("mean", "max", "last", "first")  # and "last<k>", "at<k>", k >= 2
+INPUT_SUMMARIES = ("mean", "std")
+_LAST_K = re.compile(r"(?:last|at)(\d+)$")
+
+
+def parse_pools(pools: str | Sequence[str]) -> tuple[str, ...]:
+    """``pools`` as a tuple of pool names: a name, names joined by ``+`` (``"mean+last"``) or a sequence."""
+    if isinstance(pools, str):
+        names = tuple(p.strip() for p in pools.split("+"))
+    elif isinstance(pools, (list, tuple)) and all(isinstance(p, str) for p in pools):
+        names = tuple(pools)
+    else:
+        raise TypeError(f"pooling must be a string such as 'mean+last' or a sequence of pool names, got {pools!r}")
+    if not names:
+        raise ValueError("pooling names no pool: give at least one of " + ", ".join(POOLS) + " or 'last<k>'")
+    for p in names:
+        m = _LAST_K.match(p)
+        if p not in POOLS and not (m and int(m.group(1)) >= 2):
+            raise ValueError(f"unknown pool {p!r} in pooling: use {', '.join(POOLS)} or 'last<k>'/'at<k>' (k >= 2), "
+                             "joined by '+'")
+    if len(set(names)) != len(names):
+        raise ValueError(f"pooling names a pool twice: {'+'.join(names)}")
+    return names
+
+
+def _width(pool: str) -> int:
+    m = _LAST_K.match(pool)
+    return int(m.group(1)) if m else 1
+
+
+class Pooling:
+    """States and inputs of whole sequences -> one feature vector per sequence (see the module
+    docstring for the features and their order)."""
+
+    def __init__(self, pools: str | Sequence[str] = ("mean", "last"), inputs: Sequence[str] = ("mean", "std")) -> None:
+        self.pools = parse_pools(pools)
+        if isinstance(inputs, str) or not all(i in INPUT_SUMMARIES for i in inputs):
+            raise ValueError(f"inputs must be a sequence of {INPUT_SUMMARIES} (possibly empty), got {inputs!r}")
+        self.inputs = tuple(i for i in INPUT_SUMMARIES if i in inputs)
+
+    def size(self, state_size: int, input_size: int) -> int:
+        """The number of features per sequence for ``state_size`` states and ``input_size`` inputs."""
+        return len(self.inputs) * input_size + sum(_width(p) for p in self.pools) * state_size
+
+    def start(self, lengths: Sequence[int], state_size: int, input_size: int, *, washout: int = 0,
+              members: int = 1, dtype: torch.dtype = torch.float64,
+              device: torch.device | str = "cpu") -> PoolingRun:
+        """An accumulator for sequences of ``lengths`` steps run through ``members`` reservoirs of
+        ``state_size`` neurons each, stacked side by side (states ``(batch, steps, members·N)``)."""
+        return PoolingRun(self, lengths, state_size, input_size, washout, members, dtype, device)
+
+    def __repr__(self) -> str:
+        return f"Pooling({'+'.join(self.pools)!r}, inputs={self.inputs})"
+
+
+class PoolingRun:
+    """One pass's accumulation: :meth:`update` with each chunk, then :meth:`result`."""
+
+    def __init__(self, pooling: Pooling, lengths: Sequence[int], N: int, d_in: int, washout: int, members: int,
+                 dtype: torch.dtype, device: torch.device | str) -> None:
+        self.pooling, self.N, self.d_in, self.K, self.washout = pooling, N, d_in, members, washout
+        B, KN = len(lengths), members * N
+        self.lengths = torch.as_tensor(list(lengths), dtype=torch.int64, device=device)
+        self.count = (self.lengths - washout).clamp(min=1).to(dtype)[:, None]
+        self._acc: dict[str, torch.Tensor] = {}
+        for p in pooling.pools:
+            if p == "mean":
+                self._acc[p] = torch.zeros(B, KN, dtype=dtype, device=device)
+            elif p == "max":
+                self._acc[p] = torch.full((B, KN), -torch.inf, dtype=dtype, device=device)
+            else:
+                self._acc[p] = torch.zeros(B, _width(p), KN, dtype=dtype, device=device)
+        if pooling.inputs:
+            self._u_sum = torch.zeros(B, d_in, dtype=torch.float64, device=device)
+            self._u_sq = torch.zeros(B, d_in, dtype=torch.float64, device=device)
+
+    def _wanted(self, pool: str) -> torch.Tensor:
+        """(B, k) steps whose states a position pool keeps: the last k, or the first past the washout."""
+        if pool == "first":
+            return torch.full_like(self.lengths[:, None], self.washout)
+        k = _width(pool)
+        if pool.startswith("at"):
+            span = (self.lengths - 1 - self.washout).to(torch.float64)[:, None]
+            frac = torch.arange(k, dtype=torch.float64, device=self.lengths.device) / (k - 1)
+            return self.washout + torch.round(span * frac).to(torch.int64)
+        return self.lengths[:, None] - k + torch.arange(k, device=self.lengths.device)
+
+    def update(self, chunk: slice, x: torch.Tensor, u: torch.Tensor | None) -> None:
+        """Add the states ``x`` (B, n, K·N) and inputs ``u`` (B, n, D_in) of steps ``chunk`` (n steps)."""
+        n = x.shape[1]
+        t = torch.arange(chunk.start, chunk.start + n, device=x.device)
+        kept = (t[None, :] >= self.washout) & (t[None, :] < self.lengths[:, None])  # (B, n)
+        for p, acc in self._acc.items():
+            if p == "mean":
+                acc += (x * kept[..., None]).sum(dim=1)
+            elif p == "max":
+                if bool(kept.any()):
+                    acc.copy_(torch.maximum(acc, x.masked_fill(~kept[..., None], -torch.inf).amax(dim=1)))
+            else:
+                steps = self._wanted(p)  # (B, k)
+                inside = (steps >= chunk.start) & (steps < chunk.start + n)
+                if bool(inside.any()):
+                    b, j = inside.nonzero(as_tuple=True)
+                    acc[b, j] = x[b, steps[b, j] - chunk.start]
+        if self.pooling.inputs and u is not None:
+            u64 = u.to(torch.float64) * kept[..., None]
+            self._u_sum += u64.sum(dim=1)
+            self._u_sq += (u64 * u64).sum(dim=1)
+
+    def result(self) -> torch.Tensor:
+        """The features (K, B, F) of every sequence for each of the K members."""
+        B = self.lengths.shape[0]
+        parts_u = []
+        if self.pooling.inputs:
+            n = self.count.to(torch.float64)
+            mean = self._u_sum / n
+            for s in self.pooling.inputs:
+                if s == "mean":
+                    parts_u.append(mean)
+                else:
+                    parts_u.append((self._u_sq / n - mean * mean).clamp(min=0).sqrt())
+        dtype = next(iter(self._acc.values())).dtype
+        u_feats = torch.cat(parts_u, dim=1).to(dtype) if parts_u else None
+        members = []
+        for k in range(self.K):
+            cols = slice(k * self.N, (k + 1) * self.N)
+            parts = [] if u_feats is None else [u_feats]
+            for p, acc in self._acc.items():
+                if p == "mean":
+                    parts.append(acc[:, cols] / self.count)
+                elif p == "max":
+                    parts.append(acc[:, cols])
+                else:
+                    parts.append(acc[:, :, cols].reshape(B, -1))
+            members.append(torch.cat(parts, dim=1))
+        return torch.stack(members)
