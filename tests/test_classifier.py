@@ -8,12 +8,11 @@ import pytest
 import torch
 
 import esnkit as ek
+import reference as ref
 from esnkit._series import to_batch
 from esnkit.models.engine import ESNState, pool, run
 from esnkit.readout import Pooling, fit_temperature, leave_one_out, log_loss, solve_classifier
 from esnkit.reservoir import Reservoir
-
-import reference as ref
 
 
 def _ragged(seed=0, n=9, d=3, lo=3, hi=15):
@@ -54,14 +53,15 @@ def test_ragged_states_identical_to_per_sequence_runs():
     res = Reservoir.random(16, 3, 0, seed=2, dtype=torch.float64)
     U = to_batch(seqs, "X", dtype=torch.float64, device="cpu")
     xs = torch.zeros(U.batch_size, U.steps, 16, dtype=torch.float64)
-    start = ESNState(torch.zeros(U.batch_size, 16, dtype=torch.float64), torch.zeros(U.batch_size, 0, dtype=torch.float64))
+    f64 = torch.float64
+    start = ESNState(torch.zeros(U.batch_size, 16, dtype=f64), torch.zeros(U.batch_size, 0, dtype=f64))
     for _ in run([res], start, U.steps, inputs=U.data, into=lambda sl: xs[:, sl], chunk_size=5):
         pass
     for b, u in enumerate(seqs):
         alone = torch.zeros(1, len(u), 16, dtype=torch.float64)
         one = to_batch(u, "u", dtype=torch.float64, device="cpu")
         s1 = ESNState(torch.zeros(1, 16, dtype=torch.float64), torch.zeros(1, 0, dtype=torch.float64))
-        for _ in run([res], s1, len(u), inputs=one.data, into=lambda sl: alone[:, sl]):
+        for _ in run([res], s1, len(u), inputs=one.data, into=lambda sl, alone=alone: alone[:, sl]):
             pass
         assert torch.equal(xs[b, :len(u)], alone[0])  # bit for bit
 

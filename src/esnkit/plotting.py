@@ -200,3 +200,42 @@ def plot_attractor(truth: Any, runs: dict[str, Any], path: str | os.PathLike, *,
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def plot_confusion_matrix(y_true: Any, y_pred: Any, path: str | os.PathLike, *, labels: Any = None,
+                          title: str = "") -> str:
+    """Write a PNG of the confusion matrix: row ``i``, column ``j`` counts the sequences of class
+    ``labels[i]`` predicted as ``labels[j]`` (each cell also shows its share of the row). ``labels``
+    defaults to the sorted labels of both. Returns the path written."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if t.shape != p.shape or t.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of one length, got shapes {t.shape} and {p.shape}")
+    labels = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
+    index = {v: i for i, v in enumerate(labels.tolist())}
+    unknown = [v for v in set(t.tolist()) | set(p.tolist()) if v not in index]
+    if unknown:
+        raise ValueError(f"label {unknown[0]!r} is not in labels")
+    n = len(labels)
+    counts = np.zeros((n, n), dtype=int)
+    for a, b in zip(t.tolist(), p.tolist()):
+        counts[index[a], index[b]] += 1
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(2.5 + 0.6 * n, 14)
+    fig = _figure((size + 1, size))
+    ax = fig.subplots()
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, label="share of the true class")
+    ax.set_xticks(range(n), [str(v) for v in labels], rotation=45 if n > 6 else 0)
+    ax.set_yticks(range(n), [str(v) for v in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                            color="white" if share[i, j] > 0.6 else "black")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title((title + "\n" if title else "") + f"accuracy {accuracy:.2%} ({counts.sum() - np.trace(counts)} errors "
+                 f"of {counts.sum()})")
+    return _save(fig, path)

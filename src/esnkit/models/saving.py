@@ -58,7 +58,8 @@ def load(
     device: torch.device | str | None = None,
     activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> ESN | ESNClassifier:
-    """Read a model written by :meth:`ESN.save` or :meth:`ESNClassifier.save`; predictions are bit-identical to the saved model's.
+    """Read a model written by :meth:`ESN.save` or :meth:`ESNClassifier.save`; predictions are
+    bit-identical to the saved model's.
 
     ``device`` places the weights (default CPU). ``activation`` must be given for a model saved
     with a custom activation callable. The file's checksum is verified, then everything the time

@@ -10,7 +10,8 @@ with pools ``"mean"`` (average state), ``"max"`` (largest value of each neuron),
 final state ``x[L-1]``), ``"first"`` (``x[washout]``) and ``"last<k>"`` (the last k states
 ``x[L-k] .. x[L-1]`` concatenated, oldest first; steps before the sequence began count as the zero
 initial state) and ``"at<k>"`` (the states at k evenly spaced points from ``x[washout]`` to ``x[L-1]``,
-so sequences of any length give the same number of snapshots, at the same relative times). The input summary (``inputs``: ``"mean"``, ``"std"``) comes first, so that
+so sequences of any length give the same number of snapshots, at the same relative times). The
+input summary (``inputs``: ``"mean"``, ``"std"``) comes first, so that
 ``Pooling(("mean",), inputs=("mean",))`` is the average of the per-step features ``[u; x]`` of
 :class:`~esnkit.readout.StateInputs`.
 

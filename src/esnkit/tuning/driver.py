@@ -41,8 +41,8 @@ from ..errors import SearchCapWarning, SearchError, import_extra
 from ..models.esn import ESN
 from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
-from .executors import _Dask, _InProcess
 from .classification import CLASS_OBJECTIVES, ClassificationTask, stratified_folds, stratified_holdout
+from .executors import _Dask, _InProcess
 from .objectives import OBJECTIVES, Task, _failure, free_run_starts
 from .space import SearchSpace, load_space, make_space
 
