@@ -35,6 +35,7 @@ LAYERS = {
     "esnkit.readout": "readout",
     "esnkit.metrics": "metrics",
     "esnkit.datasets": "datasets",
+    "esnkit._sequence_data": "datasets",
     "esnkit.io": "io",
     "esnkit.models": "models",
     "esnkit.tuning": "tuning",
@@ -216,3 +217,4 @@ def test_extras_hold_the_optional_dependencies():
     assert extras["test"] >= extras["all"] and "pytest" in names(extras["test"])
     assert {"optuna", "cmaes", "dask", "tqdm"} <= names(extras["search"])
     assert names(extras["plot"]) == {"matplotlib"} and names(extras["sklearn"]) == {"scikit-learn"}
+    assert names(extras["datasets"]) == {"sktime", "seglearn"}

@@ -1,4 +1,4 @@
-"""Benchmark time series generated locally and deterministically (no downloads).
+"""Benchmark time series generated locally and deterministically, and sequence classification sets (no downloads).
 
 Every generator returns a NumPy float64 array of shape ``(n_steps, features)`` (NARMA-10 returns an
 ``(inputs, targets)`` pair). Chaotic flows are integrated accurately (RK4 on a fine grid, or DOP853
@@ -11,17 +11,28 @@ result would not fit the machine's memory, or the integration would take more th
 flows). A flow whose parameters make it stiff or diverge is stopped after a budget of
 right-hand-side evaluations (:data:`EVALS_PER_UNIT` per time unit) or when its state passes
 :data:`BLOW_UP`, with a ``ValueError`` naming the parameters, instead of running for hours.
+
+Sequence classification sets come as :class:`ClassificationData` (lists of float64 ``(time,
+features)`` sequences and their labels, train and test): :func:`japanese_vowels` is bundled with
+esnkit (its CC BY 4.0 licence allows it; the tests and CI use it offline); :func:`basic_motions`
+and :func:`exercise_watch` read the files an installed sktime or aeon (the UEA archive has no clear
+licence, so it is not bundled) or seglearn ship, without importing those packages (``pip install
+"esnkit[datasets]"``, or the packages alone with ``--no-deps``; without them
+``esnkit.MissingExtraError``). :func:`read_ts` parses any ``.ts`` classification file. Nothing is
+downloaded, and no pickle is loaded unrestricted (see ``esnkit._sequence_data``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _memory
+from . import _memory, _sequence_data
 
 MSO_FREQUENCIES = (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97)
 
@@ -326,3 +337,68 @@ def mso(n_steps: int, *, n_oscillators: int = 2, frequencies: tuple[float, ...] 
     _check_steps(n_steps, features=len(frequencies) + 1)
     t = np.arange(n_steps, dtype=np.float64)
     return np.sum([np.sin(a * t) for a in frequencies], axis=0)[:, None]
+
+
+class ClassificationData(NamedTuple):
+    """A sequence-classification set: sequences (float64 ``(time, features)`` arrays, whose lengths
+    may differ) with one label each (int64 or str, as the source has them), train and test."""
+
+    X_train: list[np.ndarray]
+    y_train: np.ndarray
+    X_test: list[np.ndarray]
+    y_test: np.ndarray
+
+
+def japanese_vowels() -> ClassificationData:
+    """Japanese Vowels (UCI; Kudo, Toyama & Shimbo 1999), bundled with esnkit: 270 training and 370
+    test utterances of 12 LPC cepstrum coefficients, 7 to 29 steps each; the label is the speaker, 1..9.
+
+    Read from ``esnkit/data/japanese_vowels.npz`` (numeric arrays only) and checked: a missing file
+    raises ``FileNotFoundError``, a damaged one ``ValueError``, each naming it. Licence CC BY 4.0:
+    ``esnkit/data/JAPANESE_VOWELS_LICENSE.txt``.
+    """
+    return ClassificationData(*_sequence_data.japanese_vowels())
+
+
+def basic_motions() -> ClassificationData:
+    """BasicMotions (UEA archive): 40 training and 40 test smartwatch recordings, 100 steps of 6
+    features (3-D accelerometer and gyroscope), 4 classes ('Standing', 'Running', 'Walking', 'Badminton').
+
+    Read from the ``.ts`` files of an installed aeon or sktime (found, not imported); without one,
+    ``esnkit.MissingExtraError``: ``pip install "esnkit[datasets]"`` or ``pip install --no-deps sktime``.
+    """
+    return ClassificationData(*_sequence_data.basic_motions())
+
+
+def exercise_watch(*, test_subjects: Iterable[int] = _sequence_data.WATCH_TEST_SUBJECTS) -> ClassificationData:
+    """seglearn's smartwatch exercise set (Burns & Whyne 2018): 140 recordings (50 Hz) of 6 channels
+    (3-D accelerometer and gyroscope), 947 to 2618 steps, of 7 shoulder exercises by 10 subjects, each
+    recording every exercise twice.
+
+    The labels are the exercise names of seglearn's ``y_labels`` ('PEN', 'ABD', 'FEL', 'IR', 'ER',
+    'TRAP', 'ROW'). The set has no official split: whole subjects are held out, so that nobody in the
+    test part was seen in training. ``test_subjects`` names them (default every third subject, 3, 6 and
+    9: 98 training and 42 test recordings); every class must stay in both parts. Read from an installed
+    seglearn (found, not imported) by a restricted unpickler; without it, ``esnkit.MissingExtraError``.
+    """
+    return ClassificationData(*_sequence_data.exercise_watch(test_subjects))
+
+
+def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
+    """Parse one ``.ts`` classification file (the format of sktime, aeon and the UEA/UCR archives).
+
+    Returns the cases as float64 ``(time, dimensions)`` arrays and their labels: int64 when every label
+    of ``@classLabel`` is an integer literal, else str. Raises ``ValueError`` naming the file and line
+    for what it does not read: no ``@data``, a label missing from ``@classLabel``, a non-numeric value,
+    dimensions of different lengths within a case, missing values (``?``), time stamps (``(t,v)``) and
+    regression files (``@targetLabel``); ``OSError`` for a missing file or a directory.
+    """
+    return _sequence_data.read_ts(path)
+
+
+# name -> loader, for the command line
+CLASSIFICATION: dict[str, Callable[[], ClassificationData]] = {
+    "japanese_vowels": japanese_vowels,
+    "basic_motions": basic_motions,
+    "exercise_watch": exercise_watch,
+}
