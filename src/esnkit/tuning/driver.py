@@ -734,7 +734,6 @@ def search(
                                       time_scale, ridge_candidates, dtype, device, warmup, direction)
 
     storage, label = _open_storage(storage)
-    storage, label = _open_storage(storage)
     if sampler in ("tpe", "random"):
         optuna_sampler = _seeded_sampler(lambda s: _sampler(sampler, space, s), seed)
     else:  # the grid's order and CMA-ES's state come from the seed: every process needs the same one
