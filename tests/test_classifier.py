@@ -353,3 +353,23 @@ def test_japanese_vowels_single_reservoir_accuracy():
     Xtr, ytr, Xte, yte = datasets.japanese_vowels()
     clf = ek.ESNClassifier(200, seed=0, ridge=10.0).fit(Xtr, ytr)
     assert clf.score(Xte, yte) >= 0.97
+
+
+def test_object_labels_and_dict_class_weight_survive_save_load(tmp_path):
+    X, y = _toy(13, n=30)
+    names = np.array(["a", "b", "c"])[y].astype(object)
+    clf = ek.ESNClassifier(15, seed=1, class_weight={"a": 2.0}).fit(X, names)
+    clf.save(tmp_path / "o.esnkit")
+    back = ek.load(tmp_path / "o.esnkit")
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    ints = ek.ESNClassifier(15, seed=1, class_weight={0: 2.0}).fit(X, y)
+    ints.save(tmp_path / "i.esnkit")
+    again = ek.load(tmp_path / "i.esnkit").fit(X, y)  # the JSON's string keys still name the classes
+    torch.testing.assert_close(again.weight_, ints.weight_)
+
+
+def test_a_single_2d_sequence_gets_a_hint():
+    X, y = _toy(14, n=12)
+    clf = ek.ESNClassifier(10, seed=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"as a list, \[x\]"):
+        clf.predict(X[0])

@@ -93,3 +93,18 @@ def test_benchmarks_doc_quotes_the_committed_full_run():
     assert rows, "the results section quotes no table"
     for row in rows:
         assert row in results, f"docs/benchmarks.md quotes a row the run did not write: {row}"
+
+
+def test_classification_doc_python_blocks_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_python_blocks("docs/classification.md") == 2
+
+
+def test_classification_doc_quotes_the_committed_run():
+    doc = (ROOT / "docs" / "classification.md").read_text()
+    results = (ROOT / "benchmarks" / "results" / "classification.md").read_text()
+    section = doc.split("## Benchmark", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows, "the benchmark section quotes no table"
+    for row in rows:
+        assert row in results, f"docs/classification.md quotes a row the run did not write: {row}"

@@ -381,16 +381,14 @@ def _classify(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     predicted = clf.predict(X_test)
     predict_s = time.perf_counter() - t0
-    try:
-        truth = np.asarray(y_test).astype(clf.classes_.dtype)
-    except ValueError:
-        truth = np.asarray(y_test)
-    accuracy = float(np.mean(predicted == truth))
-    print(f"  test accuracy {accuracy:.2%} ({int(np.sum(predicted != truth))} errors), fit {train_s:.3f} s, "
+    truth = np.asarray(y_test)
+    hit = predicted.astype(object) == truth.astype(object)  # no casting: "10" must not become "1"
+    accuracy = float(np.mean(hit))
+    print(f"  test accuracy {accuracy:.2%} ({int(np.sum(~hit))} errors), fit {train_s:.3f} s, "
           f"predict {1e3 * predict_s / len(X_test):.3f} ms per sequence")
     model_path = os.path.join(args.out, "model.esnkit")
     clf.save(model_path)
-    results = {"dataset": name, "accuracy": accuracy, "errors": int(np.sum(predicted != truth)),
+    results = {"dataset": name, "accuracy": accuracy, "errors": int(np.sum(~hit)),
                "train_s": train_s, "predict_s_per_sequence": predict_s / len(X_test),
                "params": {k: v for k, v in clf.get_params().items() if k not in ("device",)}}
     with open(os.path.join(args.out, "results.json"), "w") as f:
@@ -399,8 +397,8 @@ def _classify(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from esnkit.plotting import plot_confusion_matrix
 
-        png = plot_confusion_matrix(truth, predicted, os.path.join(args.out, "confusion_matrix.png"),
-                                    labels=np.unique(np.concatenate([clf.classes_, np.unique(truth)])),
+        png = plot_confusion_matrix(truth.astype(str), predicted.astype(str),
+                                    os.path.join(args.out, "confusion_matrix.png"),
                                     title=f"esnkit classify: {name}")
         print(f"  plot: {png}")
     return 0

@@ -88,12 +88,18 @@ def _labels(y: Any, n: int | None) -> np.ndarray:
                              "labels such as integers or strings (use an ESN for regression)")
     elif kind == "O":
         types = {type(v) for v in arr}
-        if not all(issubclass(t, (str, int, np.integer, bool, np.bool_)) for t in types) or len(
-                {issubclass(t, str) for t in types}) > 1:
-            raise TypeError(f"y must hold labels of one kind (all strings or all integers), got "
-                            f"{sorted(t.__name__ for t in types)}")
         if None in set(arr.tolist()):
             raise ValueError("y holds None as a label")
+        if all(issubclass(t, str) for t in types):
+            return arr.astype(str)
+        if all(issubclass(t, (bool, np.bool_)) for t in types):
+            return arr.astype(bool)
+        if all(issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_)) for t in types):
+            return arr.astype(np.int64)
+        raise TypeError(f"y must hold labels of one kind (all strings, all integers or all booleans), got "
+                        f"{sorted(t.__name__ for t in types)}")
+    elif kind == "S":
+        return arr.astype(str)
     elif kind not in "iubUS":
         raise TypeError(f"y must hold class labels (integers, booleans or strings), got dtype {arr.dtype}")
     return arr
@@ -126,7 +132,10 @@ def _sequences(X: Any, name: str, dtype: torch.dtype, device: torch.device, feat
                              f"(sequences, time) or (sequences, time, features), got shape {tuple(X.shape)}")
         b = to_batch(X, name, dtype=dtype, device=device)
     if features is not None and b.features != features:
-        raise ValueError(f"{name} has {b.features} feature(s) per step but the classifier was fitted on {features}")
+        hint = (" (a 2-D array is read as (sequences, time) univariate sequences: pass one (time, features) "
+                "sequence as a list, [x])") if getattr(X, "ndim", 0) == 3 and b.features == 1 else ""
+        raise ValueError(f"{name} has {b.features} feature(s) per step but the classifier was fitted on "
+                         f"{features}{hint}")
     return b
 
 
@@ -385,11 +394,15 @@ class ESNClassifier(Estimator, nn.Module):
             return np.ones(C)
         if self.class_weight == "balanced":
             return len(index) / (C * np.bincount(index, minlength=C))
-        unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
+        # keys are matched by their text as well, so a dict read back from a saved model's JSON
+        # (whose keys are strings) weighs the same classes
+        by_text = {str(k): float(v) for k, v in self.class_weight.items()}
+        names = {str(c) for c in classes.tolist()}
+        unknown = [k for k in by_text if k not in names]
         if unknown:
             raise ValueError(f"class_weight names label {unknown[0]!r}, which is not among y's classes "
                              f"{classes.tolist()}")
-        return np.array([float(self.class_weight.get(c, 1.0)) for c in classes.tolist()])
+        return np.array([by_text.get(str(c), 1.0) for c in classes.tolist()])
 
     def _features(self, reservoirs: Sequence[Reservoir], U: Batch) -> torch.Tensor:
         """Rows ``[1; f]`` (K, B, 1+F) of every sequence for every member."""

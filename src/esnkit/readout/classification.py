@@ -65,7 +65,9 @@ def solve_classifier(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Sol
 def leave_one_out(Z: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor, G: torch.Tensor, W: torch.Tensor,
                   M: torch.Tensor, ridge: float) -> torch.Tensor:
     """The decision values each training row (``Z`` (B, 1+F), one-hot ``Y`` (B, classes), row
-    ``weights`` (B,)) would get from the ridge readout fitted without it: ``y - (y - d) / (1 - h)``."""
+    ``weights`` (B,)) would get from the ridge readout fitted without it: ``y - (y - d) / (1 - h)``.
+    Exact for the standardisation ``M`` of all rows (the left-out row's share of the features' mean
+    and spread is not taken out)."""
     Z = Z.to(torch.float64)
     Zs = Z @ M.T
     Gs = M @ G.to(torch.float64) @ M.T

@@ -95,6 +95,9 @@ def score(cfg: Mapping[str, Any], task: ClassificationTask) -> dict:
     clf = ESNClassifier(**{**cfg, "dtype": task.dtype, "device": task.device})
     if clf.readout != "ridge":
         raise ValueError("the search solves the ridge readout exactly over its grid: readout must be 'ridge'")
+    if clf.pooling == "steps":
+        raise ValueError("the search scores pooled readouts: pooling='steps' (trained on every step) is not "
+                         "searchable yet; fit it directly")
     U = clf._inputs(task.sequences, fitting=True)
     classes, index = np.unique(task.labels, return_inverse=True)
     clf._set_scaling(U)
