@@ -48,6 +48,16 @@ def test_pooled_ragged_batch_matches_each_sequence_alone(chunk, pools):
         np.testing.assert_allclose(Z[b], ref.pooled(w, u, list(pools), ["mean", "std"], washout=2), rtol=0, atol=1e-12)
 
 
+def test_input_summary_is_accurate_far_from_zero():
+    rng = np.random.default_rng(3)
+    seqs = [1e6 + rng.normal(size=(int(rng.integers(5, 40)), 2)) for _ in range(5)]
+    res = Reservoir.random(5, 2, 0, seed=0, dtype=torch.float64)
+    U = to_batch(seqs, "X", dtype=torch.float64, device="cpu")
+    Z = pool([res], U, Pooling("mean", inputs=("mean", "std")), washout=2, chunk_size=3)[0].numpy()
+    for b, s in enumerate(seqs):
+        np.testing.assert_allclose(Z[b, 2:4], s[2:].std(axis=0), rtol=1e-8)
+
+
 def test_ragged_states_identical_to_per_sequence_runs():
     seqs = _ragged(1)
     res = Reservoir.random(16, 3, 0, seed=2, dtype=torch.float64)

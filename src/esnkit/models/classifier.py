@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _alloc, _memory, io, params
+from .. import _alloc, _memory, params
 from .._series import Batch, to_batch
 from ..errors import NotFittedError, import_extra
-from ..params import is_int, is_real, torch_dtype
+from ..params import is_int, is_real
 from ..readout import (
     INPUT_SUMMARIES,
     NormalEquations,
@@ -45,8 +45,8 @@ from ..readout import (
 )
 from ..reservoir import Activation, Reservoir
 from .engine import chunk_steps, harvest, pool, run
-from .esn import ESN, FORMAT_VERSION
-from .estimator import Estimator
+from .esn import ESN
+from .reservoir_model import ReservoirModel
 
 _D = params.DEFAULTS
 READOUTS = ("ridge", "logistic")
@@ -139,7 +139,7 @@ def _sequences(X: Any, name: str, dtype: torch.dtype, device: torch.device, feat
     return b
 
 
-class ESNClassifier(Estimator, nn.Module):
+class ESNClassifier(ReservoirModel):
     """Sequence classifier: frozen reservoir(s), pooled states, a closed-form (or logistic) readout.
 
     Parameters
@@ -276,28 +276,10 @@ class ESNClassifier(Estimator, nn.Module):
             return Pooling(("mean",), inputs=("mean",))
         return Pooling(self.pooling, inputs=self._input_summary())
 
-    def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
-        return torch_dtype(self.dtype), torch.device(self.device or "cpu")
-
-    def _apply(self, fn, recurse: bool = True):
-        dtype, device = self._dtype_device()
-        probe = fn(torch.empty(0, dtype=dtype, device=device))
-        if probe.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"an ESNClassifier runs in float32 or float64, not {probe.dtype}")
-        super()._apply(fn, recurse)
-        if probe.dtype != dtype:
-            vars(self)["dtype"] = probe.dtype
-        if probe.device != device:
-            vars(self)["device"] = str(probe.device)
-        return self
-
     # ------------------------------------------------------------------ fitted model
     @property
     def is_fitted(self) -> bool:
         return self.weight_ is not None
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.is_fitted
 
     def _require_fitted(self, what: str) -> None:
         if self.weight_ is None:
@@ -393,7 +375,7 @@ class ESNClassifier(Estimator, nn.Module):
         if self.class_weight is None:
             return np.ones(C)
         if self.class_weight == "balanced":
-            return len(index) / (C * np.bincount(index, minlength=C))
+            return len(index) / (C * np.maximum(np.bincount(index, minlength=C), 1))
         # keys are matched by their text as well, so a dict read back from a saved model's JSON
         # (whose keys are strings) weighs the same classes
         by_text = {str(k): float(v) for k, v in self.class_weight.items()}
@@ -428,7 +410,7 @@ class ESNClassifier(Estimator, nn.Module):
             Ws.append(W)
         T = 1.0
         if self.readout == "ridge":
-            T = fit_temperature(torch.stack(decisions).mean(dim=0), idx.to(device))
+            T = fit_temperature(torch.stack(decisions).mean(dim=0), idx.to(device), weights)
         return torch.stack(Ws), T
 
     def _solver(self) -> str:
@@ -546,28 +528,12 @@ class ESNClassifier(Estimator, nn.Module):
             "params": self._comparable_params(),
         }
 
-    def _comparable_params(self) -> dict[str, Any]:
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
-             if k not in ("dtype", "device", "chunk_size")}
-        if not isinstance(self.activation, str):
-            p["activation"] = "custom"
-        return p
-
-    def set_extra_state(self, state: Any) -> None:
-        pass  # applied by load_state_dict, which needs it before the tensors are copied
-
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Load a fitted classifier's ``state_dict`` into one of the same parameters; every tensor the
         time loop trusts is checked first."""
         extra = state_dict.get("_extra_state")
         if isinstance(extra, dict) and extra.get("fitted"):
-            saved = extra.get("params")
-            if isinstance(saved, dict):
-                mine = self._comparable_params()
-                differ = [n for n in mine if n in saved and repr(saved[n]) != repr(mine[n])]
-                if differ:
-                    raise ValueError(f"the state dict is of a classifier with other {', '.join(differ)}: build "
-                                     "the ESNClassifier with the same parameters before loading it")
+            self._require_same_params(extra)
             self._build_from(state_dict, extra)
         elif isinstance(extra, dict):
             self.reservoirs_ = self.weight_ = self.temperature_ = self.input_mean_ = self.input_scale_ = None
@@ -631,21 +597,6 @@ class ESNClassifier(Estimator, nn.Module):
         else:
             self.input_mean_ = self.input_scale_ = None
         self.classes_ = np.array(classes)
-
-    def save(self, path) -> None:
-        """Write the fitted classifier to ``path`` (safetensors tensors plus a JSON config, no pickle);
-        :func:`esnkit.load` reads it back."""
-        self._require_fitted("save")
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
-        act = self.activation
-        p["activation"] = act if isinstance(act, str) else "custom"
-        p["dtype"] = params.dtype_name(self._dtype_device()[0])
-        p["device"] = None
-        state = self.state_dict()
-        extra = state.pop("_extra_state")
-        config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
-                  "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
-        io.write(path, state, config)
 
     def extra_repr(self) -> str:
         return f"reservoir_size={self.reservoir_size}, pooling={self.pooling!r}, readout={self.readout!r}"

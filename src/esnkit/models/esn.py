@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from .. import _alloc, _memory, io, params
 from .._checks import require_finite
@@ -41,13 +40,9 @@ from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
 from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
-from .estimator import Estimator
 from .output_policy import check_outputs, target_range
+from .reservoir_model import ReservoirModel
 from .state_dict import RESERVOIR_KEYS, check_state_dict
-
-# Written with every saved model; loaders read this version and older ones.
-FORMAT_VERSION = 3
-
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
 
@@ -90,7 +85,7 @@ def _n_series(x: Any) -> int:
     return int(shape[0]) if len(shape) == 3 else 1
 
 
-class ESN(Estimator, nn.Module):
+class ESN(ReservoirModel):
     """Echo State Network with a sparse random reservoir and a ridge-regression readout.
 
     Parameters
@@ -178,30 +173,10 @@ class ESN(Estimator, nn.Module):
         params.check({k: getattr(self, k) for k in self.PARAMS})
         check_activation(self.activation, torch_dtype(self.dtype))
 
-    def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
-        return torch_dtype(self.dtype), torch.device(self.device or "cpu")
-
-    def _apply(self, fn, recurse: bool = True):
-        # .to(dtype/device), .double(), .cuda()...: the parameters follow the tensors, so the next
-        # fit builds its reservoir where and how the model now is.
-        dtype, device = self._dtype_device()
-        probe = fn(torch.empty(0, dtype=dtype, device=device))
-        if probe.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"an ESN runs in float32 or float64, not {probe.dtype}: use .float() or .double()")
-        super()._apply(fn, recurse)
-        if probe.dtype != dtype:
-            vars(self)["dtype"] = probe.dtype
-        if probe.device != device:
-            vars(self)["device"] = str(probe.device)
-        return self
-
     # ------------------------------------------------------------------ fitted model
     @property
     def is_fitted(self) -> bool:
         return self.readout_ is not None
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.is_fitted
 
     def _require_fitted(self, what: str) -> Readout:
         if self.readout_ is None:
@@ -735,31 +710,12 @@ class ESN(Estimator, nn.Module):
             "params": self._comparable_params(),
         }
 
-    def _comparable_params(self) -> dict[str, Any]:
-        """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
-        it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
-             if k not in ("dtype", "device", "chunk_size")}
-        if not isinstance(self.activation, str):
-            p["activation"] = "custom"
-        return p
-
-    def set_extra_state(self, state: Any) -> None:
-        pass  # applied by load_state_dict, which needs it before the tensors are copied
-
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Load a fitted model's ``state_dict`` into this (possibly unfitted) ESN of the same
         parameters: the reservoir and readout are rebuilt from the tensors, checked, then filled."""
         extra = state_dict.get("_extra_state")
         if isinstance(extra, dict) and extra.get("fitted"):
-            saved = extra.get("params")
-            if isinstance(saved, dict):
-                mine = self._comparable_params()
-                differ = [n for n in mine if n in saved and repr(saved[n]) != repr(mine[n])]
-                if differ:
-                    raise ValueError(f"the state dict is of a model with other {', '.join(differ)} "
-                                     f"({', '.join(f'{n}={saved[n]!r}' for n in differ)}): build the ESN with "
-                                     "the same parameters before loading it")
+            self._require_same_params(extra)
             self._build_from(state_dict, extra)
         elif isinstance(extra, dict):
             self.reservoir_ = self.readout_ = None
@@ -789,23 +745,6 @@ class ESN(Estimator, nn.Module):
             self.reset()
         self._output_kind = extra.get("output_kind", "numpy")
         self._output_layout = extra.get("output_layout", "2d")
-
-    def save(self, path) -> None:
-        """Write the fitted model to ``path``: safetensors tensors plus a JSON config, no pickle.
-
-        A model with a custom activation callable saves its name only; pass the callable again to
-        :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
-        self._require_fitted("save")
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
-        act = self.activation
-        p["activation"] = act if isinstance(act, str) else "custom"
-        p["dtype"] = params.dtype_name(self.readout_.weight.dtype)
-        p["device"] = None
-        state = self.state_dict()
-        extra = state.pop("_extra_state")
-        config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
-                  "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
-        io.write(path, state, config)
 
     def extra_repr(self) -> str:
         shown = [f"reservoir_size={self.reservoir_size}"]

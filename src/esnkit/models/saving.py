@@ -18,7 +18,8 @@ import torch
 
 from .. import io, params
 from .classifier import ESNClassifier
-from .esn import ESN, FORMAT_VERSION
+from .esn import ESN
+from .reservoir_model import FORMAT_VERSION
 
 # the first format version whose files carry a checksum (esnkit.io)
 CHECKSUM_VERSION = 3

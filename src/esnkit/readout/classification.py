@@ -36,7 +36,9 @@ def standardizing(G: torch.Tensor) -> torch.Tensor:
     m = G[0, 1:] / n
     var = (torch.diagonal(G)[1:] / n - m * m).clamp(min=0)
     s = var.sqrt()
-    s = torch.where(s > 1e-12 * (1 + m.abs()), s, torch.ones_like(s))
+    # G_ii / n - m² cancels: a constant feature is left with s of about 1e-8 |m| from rounding alone,
+    # which must not be blown up to unit variance
+    s = torch.where(s > 1e-7 * m.abs() + 1e-12, s, torch.ones_like(s))
     M = torch.zeros_like(G)
     M[0, 0] = 1.0
     M[1:, 0] = -m / s
@@ -86,19 +88,24 @@ def softmax(d: torch.Tensor, temperature: float | torch.Tensor = 1.0) -> torch.T
     return torch.softmax(d.to(torch.float64) * temperature, dim=-1)
 
 
-def log_loss(d: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of class indices ``labels`` (B,) under ``softmax(T d)``."""
+def log_loss(d: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
+             weights: torch.Tensor | None = None) -> float:
+    """Mean negative log-likelihood of class indices ``labels`` (B,) under ``softmax(T d)``
+    (weighted by ``weights`` (B,) when given)."""
     logp = torch.log_softmax(d.to(torch.float64) * temperature, dim=-1)
-    return float(-logp[torch.arange(len(labels)), labels].mean())
+    nll = -logp[torch.arange(len(labels)), labels]
+    if weights is None:
+        return float(nll.mean())
+    return float((nll * weights).sum() / weights.sum())
 
 
-def fit_temperature(d: torch.Tensor, labels: torch.Tensor) -> float:
-    """The ``T > 0`` minimising :func:`log_loss` of decisions ``d`` (B, classes) for ``labels`` (B,),
-    searched on a log scale in [1e-3, 1e4]."""
+def fit_temperature(d: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> float:
+    """The ``T > 0`` minimising :func:`log_loss` of decisions ``d`` (B, classes) for ``labels`` (B,)
+    (with the rows' ``weights``, as the readout was fitted), searched on a log scale in [1e-3, 1e4]."""
     from scipy.optimize import minimize_scalar
 
     if d.shape[0] == 0 or not bool(torch.isfinite(d).all()):
         return 1.0
-    res = minimize_scalar(lambda lt: log_loss(d, labels, math.exp(lt)), bounds=(math.log(1e-3), math.log(1e4)),
+    res = minimize_scalar(lambda lt: log_loss(d, labels, math.exp(lt), weights), bounds=(math.log(1e-3), math.log(1e4)),
                           method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))

@@ -9,8 +9,9 @@ of ``L`` steps, of which the first ``washout`` are left out of the averages::
 with pools ``"mean"`` (average state), ``"max"`` (largest value of each neuron), ``"last"`` (the
 final state ``x[L-1]``), ``"first"`` (``x[washout]``) and ``"last<k>"`` (the last k states
 ``x[L-k] .. x[L-1]`` concatenated, oldest first; steps before the sequence began count as the zero
-initial state) and ``"at<k>"`` (the states at k evenly spaced points from ``x[washout]`` to ``x[L-1]``,
-so sequences of any length give the same number of snapshots, at the same relative times). The
+initial state; like ``"last"`` they ignore the washout) and ``"at<k>"`` (the states at k evenly
+spaced points from ``x[washout]`` to ``x[L-1]``, so sequences of any length give the same number of
+snapshots, at the same relative times). The
 input summary (``inputs``: ``"mean"``, ``"std"``) comes first, so that
 ``Pooling(("mean",), inputs=("mean",))`` is the average of the per-step features ``[u; x]`` of
 :class:`~esnkit.readout.StateInputs`.
@@ -98,9 +99,10 @@ class PoolingRun:
                 self._acc[p] = torch.full((B, KN), -torch.inf, dtype=dtype, device=device)
             else:
                 self._acc[p] = torch.zeros(B, _width(p), KN, dtype=dtype, device=device)
-        if pooling.inputs:
-            self._u_sum = torch.zeros(B, d_in, dtype=torch.float64, device=device)
-            self._u_sq = torch.zeros(B, d_in, dtype=torch.float64, device=device)
+        if pooling.inputs:  # running count, mean and sum of squared deviations per sequence (float64)
+            self._u_n = torch.zeros(B, 1, dtype=torch.float64, device=device)
+            self._u_mean = torch.zeros(B, d_in, dtype=torch.float64, device=device)
+            self._u_m2 = torch.zeros(B, d_in, dtype=torch.float64, device=device)
 
     def _wanted(self, pool: str) -> torch.Tensor:
         """(B, k) steps whose states a position pool keeps: the last k, or the first past the washout."""
@@ -131,22 +133,31 @@ class PoolingRun:
                     b, j = inside.nonzero(as_tuple=True)
                     acc[b, j] = x[b, steps[b, j] - chunk.start]
         if self.pooling.inputs and u is not None:
-            u64 = u.to(torch.float64) * kept[..., None]
-            self._u_sum += u64.sum(dim=1)
-            self._u_sq += (u64 * u64).sum(dim=1)
+            # the chunk's own mean and squared deviations, merged into the running ones (Chan et al.):
+            # no E[u²] - mean² cancellation for inputs far from zero
+            w = kept[..., None].to(torch.float64)
+            n = w.sum(dim=1)
+            if bool((n > 0).any()):
+                u64 = u.to(torch.float64)
+                mean = (u64 * w).sum(dim=1) / n.clamp(min=1)
+                m2 = (((u64 - mean[:, None]) ** 2) * w).sum(dim=1)
+                total = self._u_n + n
+                delta = mean - self._u_mean
+                share = torch.where(total > 0, n / total.clamp(min=1), torch.zeros_like(n))
+                self._u_mean += delta * share
+                self._u_m2 += m2 + delta * delta * self._u_n * share
+                self._u_n = total
 
     def result(self) -> torch.Tensor:
         """The features (K, B, F) of every sequence for each of the K members."""
         B = self.lengths.shape[0]
         parts_u = []
         if self.pooling.inputs:
-            n = self.count.to(torch.float64)
-            mean = self._u_sum / n
             for s in self.pooling.inputs:
                 if s == "mean":
-                    parts_u.append(mean)
+                    parts_u.append(self._u_mean)
                 else:
-                    parts_u.append((self._u_sq / n - mean * mean).clamp(min=0).sqrt())
+                    parts_u.append((self._u_m2 / self._u_n.clamp(min=1)).sqrt())
         dtype = next(iter(self._acc.values())).dtype
         u_feats = torch.cat(parts_u, dim=1).to(dtype) if parts_u else None
         members = []

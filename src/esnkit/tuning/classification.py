@@ -107,20 +107,22 @@ def score(cfg: Mapping[str, Any], task: ClassificationTask) -> dict:
     device = Z.device
     idx = torch.as_tensor(index, device=device)
     onehot = torch.nn.functional.one_hot(idx, len(classes)).to(torch.float64)
-    weights = torch.as_tensor(clf._class_weights(classes, index)[index], dtype=torch.float64, device=device)
     L = len(task.ridges)
     decisions = torch.zeros(L, len(index), len(classes), dtype=torch.float64, device=device)
     losses = torch.zeros(L, dtype=torch.float64)
     every = np.arange(len(index))
     for val in task.folds:
         train = np.setdiff1d(every, val)
+        # the class weights a refit on these training sequences would use
+        weights = torch.as_tensor(clf._class_weights(classes, index[train])[index], dtype=torch.float64,
+                                  device=device)
         d_val = loo = 0
         for k in range(Z.shape[0]):
             dv, dl = _fold_decisions(Z[k], onehot, weights, train, val, task.ridges)
             d_val, loo = d_val + dv / Z.shape[0], loo + dl / Z.shape[0]
         decisions[:, val] = d_val
         for j in range(L):
-            T = fit_temperature(loo[j], idx[train])
+            T = fit_temperature(loo[j], idx[train], weights[train])
             losses[j] += log_loss(d_val[j], idx[val], T) * len(val)
     held = np.concatenate(task.folds)
     accuracy = (decisions[:, held].argmax(dim=-1) == idx[held]).to(torch.float64).mean(dim=-1).cpu()

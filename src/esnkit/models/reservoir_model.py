@@ -1,0 +1,94 @@
+"""What every reservoir model shares as an ``nn.Module`` with scikit-learn's parameter protocol:
+its dtype and device as parameters that follow ``.to()``, the parameters a fitted state depends
+on, and writing itself to a model file.
+
+A model subclasses :class:`ReservoirModel`, stores ``dtype``, ``device`` and ``activation`` among its
+constructor arguments, and provides ``is_fitted``, ``_require_fitted(what)`` and the ``state_dict``
+hooks (``get_extra_state`` with a ``params`` entry from :meth:`_comparable_params`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import io, params
+from ..params import torch_dtype
+from .estimator import Estimator
+
+# Written with every saved model; loaders read this version and older ones.
+FORMAT_VERSION = 3
+
+
+class ReservoirModel(Estimator, nn.Module):
+    """Base of the reservoir models (:class:`~esnkit.ESN`, :class:`~esnkit.ESNClassifier`)."""
+
+    is_fitted: bool
+
+    def _require_fitted(self, what: str) -> Any:  # pragma: no cover - each model says it its own way
+        raise NotImplementedError
+
+    def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
+        return torch_dtype(self.dtype), torch.device(self.device or "cpu")
+
+    def _apply(self, fn, recurse: bool = True):
+        # .to(dtype/device), .double(), .cuda()...: the parameters follow the tensors, so the next
+        # fit builds its reservoirs where and how the model now is.
+        dtype, device = self._dtype_device()
+        probe = fn(torch.empty(0, dtype=dtype, device=device))
+        if probe.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"an {type(self).__name__} runs in float32 or float64, not {probe.dtype}: use .float() "
+                            "or .double()")
+        super()._apply(fn, recurse)
+        if probe.dtype != dtype:
+            vars(self)["dtype"] = probe.dtype
+        if probe.device != device:
+            vars(self)["device"] = str(probe.device)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
+
+    def _comparable_params(self) -> dict[str, Any]:
+        """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
+        it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
+        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
+             if k not in ("dtype", "device", "chunk_size")}
+        if not isinstance(self.activation, str):
+            p["activation"] = "custom"
+        return p
+
+    def _require_same_params(self, extra: dict[str, Any]) -> None:
+        """A fitted state dict loads only into a model of the parameters it was fitted with."""
+        saved = extra.get("params")
+        if not isinstance(saved, dict):
+            return
+        mine = self._comparable_params()
+        differ = [n for n in mine if n in saved and repr(saved[n]) != repr(mine[n])]
+        if differ:
+            raise ValueError(f"the state dict is of a model with other {', '.join(differ)} "
+                             f"({', '.join(f'{n}={saved[n]!r}' for n in differ)}): build the {type(self).__name__} "
+                             "with the same parameters before loading it")
+
+    def set_extra_state(self, state: Any) -> None:
+        pass  # applied by load_state_dict, which needs it before the tensors are copied
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path``: safetensors tensors plus a JSON config, no pickle;
+        :func:`esnkit.load` reads it back.
+
+        A model with a custom activation callable saves its name only; pass the callable again to
+        :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
+        self._require_fitted("save")
+        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
+        act = self.activation
+        p["activation"] = act if isinstance(act, str) else "custom"
+        p["dtype"] = params.dtype_name(self._dtype_device()[0])
+        p["device"] = None
+        state = self.state_dict()
+        extra = state.pop("_extra_state")
+        config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
+                  "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
+        io.write(path, state, config)
