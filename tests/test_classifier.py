@@ -230,6 +230,8 @@ def test_class_weight_balanced_changes_an_imbalanced_fit():
     (dict(scale="yes"), TypeError, "scale"),
     (dict(pooling="steps", class_weight="balanced"), ValueError, "class_weight"),
     (dict(spectral_radius=-1.0), ValueError, "spectral_radius"),
+    (dict(ridge=float("nan")), ValueError, "ridge"),
+    (dict(ridge=-1.0), ValueError, "ridge"),
 ])
 def test_bad_parameters_are_named(bad, err, match):
     with pytest.raises(err, match=match):

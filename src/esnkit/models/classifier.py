@@ -230,11 +230,13 @@ class ESNClassifier(ReservoirModel):
     def _esn(self, k: int = 0) -> ESN:
         """The ESN whose parameters draw (and check) member ``k``'s reservoir."""
         p = {n: getattr(self, n) for n in RESERVOIR_PARAMS}
-        if self.readout == "logistic" or not is_real(p["ridge"]):
-            p["ridge"] = _D["ridge"]  # the logistic readout's ridge is checked here, not by ESN
+        if not (is_real(p["ridge"]) and math.isfinite(p["ridge"]) and p["ridge"] >= 0):
+            p["ridge"] = _D["ridge"]  # _check_params names a bad ridge itself
         return ESN(**p, seed=member_seed(self.seed, k))
 
     def _check_params(self) -> None:
+        if not (is_real(self.ridge) and math.isfinite(self.ridge) and self.ridge >= 0):
+            raise ValueError(f"ridge must be a finite number >= 0, got {self.ridge!r}")
         self._esn()  # the reservoir's parameters, as ESN checks them
         if self.pooling != "steps":
             parse_pools(self.pooling)
@@ -242,7 +244,7 @@ class ESNClassifier(ReservoirModel):
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if self.readout == "logistic":
-            if not (is_real(self.ridge) and math.isfinite(self.ridge) and self.ridge > 0):
+            if not self.ridge > 0:
                 raise ValueError(f"readout='logistic' needs ridge > 0 (its C is 1 / ridge), got {self.ridge!r}")
             if self.pooling == "steps":
                 raise ValueError("readout='logistic' fits pooled features: use a pooling other than 'steps'")
@@ -343,7 +345,7 @@ class ESNClassifier(ReservoirModel):
         labels = _labels(y, U.batch_size)
         classes, index = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"y holds one class ({classes[0]!r}): a classifier needs at least two classes to fit")
+            raise ValueError(f"y holds one class ({classes[0].item()!r}): a classifier needs at least two classes to fit")
         steps_mode = self.pooling == "steps"
         self._require_memory(U, steps_mode)
         self._set_scaling(U)

@@ -894,9 +894,9 @@ def _classification_task(inputs, targets, space, objective, validation, split, f
     seqs = [U.data[b, :n].numpy() for b, n in enumerate(U.lengths)]
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise ValueError(f"targets hold one class ({classes[0]!r}): a classifier needs at least two")
+        raise ValueError(f"targets hold one class ({classes[0].item()!r}): a classifier needs at least two")
     if counts.min() < 2:
-        raise ValueError(f"class {classes[counts.argmin()]!r} has one sequence: every class needs two or more to be "
+        raise ValueError(f"class {classes[counts.argmin()].item()!r} has one sequence: every class needs two or more to be "
                          "both trained and validated")
     if folds:
         fold_sets = stratified_folds(labels, folds, seed)
