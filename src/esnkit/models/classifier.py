@@ -167,7 +167,8 @@ class ESNClassifier(ReservoirModel):
 
     Shapes: ``X`` is a list of ``(time, features)`` sequences of any lengths, an array
     ``(sequences, time, features)``, or ``(sequences, time)`` for univariate sequences; ``y`` holds
-    one label per sequence (integers, booleans or strings).
+    one label per sequence (integers, booleans or strings). Results are NumPy arrays whatever the
+    input's type (labels may be strings, which no tensor holds).
 
     Fitted attributes: ``classes_`` (sorted labels), ``reservoirs_`` (K :class:`~esnkit.Reservoir`),
     ``weight_`` (K, classes, 1 + F), ``temperature_``, ``input_size_``, ``n_features_`` (F).
