@@ -42,6 +42,7 @@ from ..readout import (
     parse_pools,
     softmax,
     solve_classifier,
+    standardizing,
 )
 from ..reservoir import Activation, Reservoir
 from .engine import chunk_steps, harvest, pool, run
@@ -221,12 +222,6 @@ class ESNClassifier(ReservoirModel):
         for name in ("weight_", "temperature_", "input_mean_", "input_scale_"):
             self.register_buffer(name, None)
 
-    PARAMS = ("reservoir_size",) + tuple(
-        n for n in ("spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
-                    "input_connectivity", "bias_scaling", "activation", "ridge", "solver", "washout", "pooling",
-                    "input_summary", "readout", "class_weight", "scale", "n_reservoirs", "chunk_size", "seed",
-                    "dtype", "device"))
-
     # ------------------------------------------------------------------ parameters
     def _esn(self, k: int = 0) -> ESN:
         """The ESN whose parameters draw (and check) member ``k``'s reservoir."""
@@ -346,7 +341,8 @@ class ESNClassifier(ReservoirModel):
         labels = _labels(y, U.batch_size)
         classes, index = np.unique(labels, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"y holds one class ({classes[0].item()!r}): a classifier needs at least two classes to fit")
+            raise ValueError(f"y holds one class ({classes[0].item()!r}): a classifier needs at least two classes "
+                             "to fit")
         steps_mode = self.pooling == "steps"
         self._require_memory(U, steps_mode)
         self._set_scaling(U)
@@ -422,8 +418,6 @@ class ESNClassifier(ReservoirModel):
     def _logistic(self, G: torch.Tensor, Z: torch.Tensor, idx: torch.Tensor, C: int, weights: torch.Tensor
                   ) -> torch.Tensor:
         """Multinomial logistic regression on the standardised features, as weights on raw rows."""
-        from ..readout import standardizing
-
         lm = import_extra("sklearn.linear_model", "sklearn", "readout='logistic'")
         M = standardizing(G.to(torch.float64))
         Zs = (Z.to(torch.float64) @ M.T)[:, 1:].cpu().numpy()
@@ -439,8 +433,9 @@ class ESNClassifier(ReservoirModel):
         dtype, device = U.data.dtype, U.data.device
         targets = onehot.to(device=device, dtype=dtype)[:, None, :].expand(-1, U.steps, -1).contiguous()
         Y = Batch(targets, U.lengths, U.layout, U.kind)
-        h = harvest(reservoirs, U, Y, [Ridge(self.ridge if self.ridge else 0.0, self._solver())] * len(reservoirs),
-                    features=StateInputs(bias=True, inputs=True), washout=self.washout, chunk_size=self.chunk_size)
+        # the trainers only accumulate G and C here: solve_classifier standardises and solves them
+        h = harvest(reservoirs, U, Y, [Ridge(0.0)] * len(reservoirs), features=StateInputs(bias=True, inputs=True),
+                    washout=self.washout, chunk_size=self.chunk_size)
         W = torch.stack([solve_classifier(f.G, f.C, self.ridge, self._solver())[0] for f in h.fits])
         d = (self._features(reservoirs, U) @ W.mT).mean(dim=0)  # in-sample sequence decisions
         return W, fit_temperature(d, idx.to(device))

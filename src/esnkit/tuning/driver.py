@@ -896,8 +896,8 @@ def _classification_task(inputs, targets, space, objective, validation, split, f
     if len(classes) < 2:
         raise ValueError(f"targets hold one class ({classes[0].item()!r}): a classifier needs at least two")
     if counts.min() < 2:
-        raise ValueError(f"class {classes[counts.argmin()].item()!r} has one sequence: every class needs two or more to be "
-                         "both trained and validated")
+        raise ValueError(f"class {classes[counts.argmin()].item()!r} has one sequence: every class needs two or more "
+                         "to be both trained and validated")
     if folds:
         fold_sets = stratified_folds(labels, folds, seed)
         if any(len(f) == 0 for f in fold_sets):
