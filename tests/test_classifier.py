@@ -106,32 +106,34 @@ def test_solve_classifier_matches_reference_with_weights():
     Y = np.eye(3)[labels]
     r = np.sqrt(w)[:, None]
     G, C = torch.from_numpy((Z * r).T @ (Z * r)), torch.from_numpy((Z * r).T @ (Y * r))
-    W, M, _ = solve_classifier(G, C, 2.5)
-    np.testing.assert_allclose(W.numpy(), ref.ridge_classifier(F, labels, 2.5, w), rtol=1e-9, atol=1e-10)
+    fit = solve_classifier(G, C, 2.5)
+    np.testing.assert_allclose(fit.weight.numpy(), ref.ridge_classifier(F, labels, 2.5, w), rtol=1e-9, atol=1e-10)
+    # the O(F²) standardisation is the transform M of the docstring
+    M = np.zeros((7, 7))
+    m, s = fit.standardization.m.numpy(), fit.standardization.s.numpy()
+    M[0, 0], M[1:, 0], M[1:, 1:] = 1, -m / s, np.diag(1 / s)
+    np.testing.assert_allclose(fit.gram.numpy(), M @ G.numpy() @ M.T, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fit.standardization.rows(torch.from_numpy(Z)).numpy(), Z @ M.T, rtol=1e-12)
 
 
 def test_leave_one_out_matches_refitting_without_each_row():
     rng = np.random.default_rng(1)
     F = rng.normal(size=(25, 4))
     labels = rng.integers(0, 2, 25)
+    w = torch.from_numpy(rng.uniform(0.5, 2.0, 25))
     Z = torch.from_numpy(np.c_[np.ones(25), F])
     Y = torch.from_numpy(np.eye(2)[labels])
-    G = Z.T @ Z
-    W, M, _ = solve_classifier(G, Z.T @ Y, 0.7)
-    loo = leave_one_out(Z, Y, torch.ones(25, dtype=torch.float64), G, W, M, 0.7)
+    r = w.sqrt()[:, None]
+    G = (Z * r).T @ (Z * r)
+    fit = solve_classifier(G, (Z * r).T @ (Y * r), 0.7)
+    loo = leave_one_out(Z, Y, w, fit, 0.7)
+    Zs = fit.standardization.rows(Z)  # the standardisation is held at all rows', as the closed form says
+    penalty = torch.diag(torch.tensor([0.0] + [0.7] * 4, dtype=torch.float64))
     for i in (0, 7, 24):
         keep = np.r_[0:i, i + 1:25]
-        # the standardisation is held at the full data's, as the closed form assumes
-        Zs = Z @ M.T
-        A = Zs[keep][:, 1:].T @ Zs[keep][:, 1:] + 0.7 * torch.eye(4, dtype=torch.float64)
-        b = Y[keep].mean(0)
-        Wf = torch.linalg.solve(A, Zs[keep][:, 1:].T @ (Y[keep] - b)).T
-        # with the row left out the features are no longer centred: intercept from the normal equations
-        full = torch.cat([Zs[keep][:, :1], Zs[keep][:, 1:]], 1)
-        Areg = full.T @ full + torch.diag(torch.tensor([0.0] + [0.7] * 4, dtype=torch.float64))
-        Wi = torch.linalg.solve(Areg, full.T @ Y[keep]).T
+        A = (Zs[keep] * r[keep]).T @ (Zs[keep] * r[keep]) + penalty
+        Wi = torch.linalg.solve(A, (Zs[keep] * r[keep]).T @ (Y[keep] * r[keep])).T
         np.testing.assert_allclose(loo[i].numpy(), (Zs[i] @ Wi.T).numpy(), rtol=1e-9, atol=1e-9)
-        del Wf
 
 
 def test_fit_temperature_minimises_log_loss():

@@ -36,13 +36,13 @@ from ..readout import (
     NormalEquations,
     Pooling,
     Ridge,
+    Standardization,
     StateInputs,
     fit_temperature,
     leave_one_out,
     parse_pools,
     softmax,
     solve_classifier,
-    standardizing,
 )
 from ..reservoir import Activation, Reservoir
 from .engine import chunk_steps, harvest, pool, run
@@ -402,8 +402,9 @@ class ESNClassifier(ReservoirModel):
             eq = NormalEquations(F1, onehot.shape[1], device)  # the streaming trainer's accumulation
             eq.update(Z[k] * root, onehot * root)
             if self.readout == "ridge":
-                W, M, _ = solve_classifier(eq.G, eq.C, self.ridge, self._solver())
-                decisions.append(leave_one_out(Z[k], onehot, weights, eq.G, W, M, self.ridge))
+                fit = solve_classifier(eq.G, eq.C, self.ridge, self._solver())
+                W = fit.weight
+                decisions.append(leave_one_out(Z[k], onehot, weights, fit, self.ridge))
             else:
                 W = self._logistic(eq.G, Z[k], idx, onehot.shape[1], weights)
             Ws.append(W)
@@ -419,14 +420,14 @@ class ESNClassifier(ReservoirModel):
                   ) -> torch.Tensor:
         """Multinomial logistic regression on the standardised features, as weights on raw rows."""
         lm = import_extra("sklearn.linear_model", "sklearn", "readout='logistic'")
-        M = standardizing(G.to(torch.float64))
-        Zs = (Z.to(torch.float64) @ M.T)[:, 1:].cpu().numpy()
+        std = Standardization(G)
+        Zs = std.rows(Z)[:, 1:].cpu().numpy()
         model = lm.LogisticRegression(C=1.0 / self.ridge, max_iter=1000)
         model.fit(Zs, idx.cpu().numpy(), sample_weight=weights.cpu().numpy())
         coef = np.concatenate([model.intercept_[:, None], model.coef_], axis=1)
         if C == 2:  # one logit for class 1: softmax([0, d]) is its sigmoid
             coef = np.concatenate([np.zeros_like(coef), coef], axis=0)
-        return torch.as_tensor(coef, dtype=torch.float64, device=M.device) @ M
+        return std.raw(torch.as_tensor(coef, dtype=torch.float64, device=G.device))
 
     def _fit_steps(self, reservoirs, U: Batch, onehot, idx) -> tuple[torch.Tensor, float]:
         """Every step after the washout is a training row ``[1; u; x]`` with its sequence's label."""
@@ -436,7 +437,7 @@ class ESNClassifier(ReservoirModel):
         # the trainers only accumulate G and C here: solve_classifier standardises and solves them
         h = harvest(reservoirs, U, Y, [Ridge(0.0)] * len(reservoirs), features=StateInputs(bias=True, inputs=True),
                     washout=self.washout, chunk_size=self.chunk_size)
-        W = torch.stack([solve_classifier(f.G, f.C, self.ridge, self._solver())[0] for f in h.fits])
+        W = torch.stack([solve_classifier(f.G, f.C, self.ridge, self._solver()).weight for f in h.fits])
         d = (self._features(reservoirs, U) @ W.mT).mean(dim=0)  # in-sample sequence decisions
         return W, fit_temperature(d, idx.to(device))
 

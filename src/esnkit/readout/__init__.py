@@ -4,7 +4,16 @@ weights), the closed-form solvers and the ridge path, and the linear readout mod
 It knows tensors only: no reservoir, no time loop, no estimator.
 """
 
-from .classification import fit_temperature, leave_one_out, log_loss, softmax, solve_classifier, standardizing
+from .classification import (
+    ClassifierFit,
+    Standardization,
+    fit_temperature,
+    leave_one_out,
+    leverages,
+    log_loss,
+    softmax,
+    solve_classifier,
+)
 from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
@@ -23,7 +32,9 @@ __all__ = [
     "parse_pools",
     "softmax",
     "solve_classifier",
-    "standardizing",
+    "leverages",
+    "ClassifierFit",
+    "Standardization",
     "LAPACK_EIGH_FROM",
     "SOLVERS",
     "FeatureBuffer",

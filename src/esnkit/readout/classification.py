@@ -16,12 +16,14 @@ values are ``d = W z`` and the class is ``argmax d``.
 Probabilities are ``softmax(T d)``. ``T`` is fitted by minimising the log-loss of the
 leave-one-out decisions of the training rows (closed form for ridge: a row's left-out residual is
 its residual over ``1 - h``, ``h`` its leverage), so the temperature is set on predictions the
-readout did not train on (:func:`fit_temperature`).
+readout did not train on (:func:`fit_temperature`). ``M`` is never formed: :class:`Standardization`
+applies it in O(F²).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -29,57 +31,95 @@ import torch
 from .linalg import Solver, solve_normal_equations
 
 
-def standardizing(G: torch.Tensor) -> torch.Tensor:
-    """``M`` (1+F, 1+F) mapping rows ``[1; f]`` to ``[1; (f - m) / s]`` for the weighted mean ``m`` and
-    standard deviation ``s`` of the features in ``G`` (a constant feature keeps ``s = 1``)."""
-    n = G[0, 0]
-    m = G[0, 1:] / n
-    var = (torch.diagonal(G)[1:] / n - m * m).clamp(min=0)
-    s = var.sqrt()
-    # G_ii / n - m² cancels: a constant feature is left with s of about 1e-8 |m| from rounding alone,
-    # which must not be blown up to unit variance
-    s = torch.where(s > 1e-7 * m.abs() + 1e-12, s, torch.ones_like(s))
-    M = torch.zeros_like(G)
-    M[0, 0] = 1.0
-    M[1:, 0] = -m / s
-    M[1:, 1:] = torch.diag(1.0 / s)
-    return M
+class Standardization:
+    """The features' standardisation ``z' = [1; (f - m) / s]`` of rows ``z = [1; f]``, taken from
+    their normal equations ``G`` (``m`` and ``s`` the weighted mean and standard deviation; a
+    constant feature keeps ``s = 1``). It is the transform ``M`` of the module docstring, applied
+    in O(F²) without forming ``M``."""
+
+    def __init__(self, G: torch.Tensor) -> None:
+        G = G.to(torch.float64)
+        self.n = G[0, 0]
+        self.m = G[0, 1:] / self.n
+        var = (torch.diagonal(G)[1:] / self.n - self.m * self.m).clamp(min=0)
+        s = var.sqrt()
+        # G_ii / n - m² cancels: a constant feature is left with s of about 1e-8 |m| from rounding
+        # alone, which must not be blown up to unit variance
+        self.s = torch.where(s > 1e-7 * self.m.abs() + 1e-12, s, torch.ones_like(s))
+
+    def gram(self, G: torch.Tensor) -> torch.Tensor:
+        """``M G Mᵀ``: the normal equations of the standardised rows (their features are centred, so
+        the constant's row and column are zero but for ``n``)."""
+        G = G.to(torch.float64)
+        out = torch.zeros_like(G)
+        out[0, 0] = self.n
+        out[1:, 1:] = (G[1:, 1:] - self.n * torch.outer(self.m, self.m)) / torch.outer(self.s, self.s)
+        return out
+
+    def cross(self, C: torch.Tensor) -> torch.Tensor:
+        """``M C``."""
+        C = C.to(torch.float64)
+        return torch.cat([C[:1], (C[1:] - self.m[:, None] * C[:1]) / self.s[:, None]])
+
+    def rows(self, Z: torch.Tensor) -> torch.Tensor:
+        """``Z Mᵀ``: rows (..., 1+F) standardised."""
+        Z = Z.to(torch.float64)
+        return torch.cat([Z[..., :1], (Z[..., 1:] - self.m) / self.s], dim=-1)
+
+    def raw(self, Ws: torch.Tensor) -> torch.Tensor:
+        """``Ws M``: weights on standardised rows as weights on raw rows."""
+        Wf = Ws[..., 1:] / self.s
+        return torch.cat([Ws[..., :1] - (Wf * self.m).sum(dim=-1, keepdim=True), Wf], dim=-1)
 
 
-def solve_classifier(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto"
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weights ``W`` (classes, 1+F) on raw rows from the normal equations ``G`` (1+F, 1+F) and ``C``
-    (1+F, classes) of rows ``[1; f]``; also ``M`` and the standardised weights ``W'`` (see the module
-    docstring)."""
-    G = G.to(torch.float64)
-    C = C.to(torch.float64)
-    M = standardizing(G)
-    Gs, Cs = M @ G @ M.T, M @ C
+class ClassifierFit(NamedTuple):
+    """A solved classifier readout: ``weight`` (classes, 1+F) on raw rows, and what the
+    leave-one-out decisions reuse (the standardisation and the standardised Gram matrix)."""
+
+    weight: torch.Tensor
+    standardization: Standardization
+    gram: torch.Tensor
+
+
+def solve_classifier(G: torch.Tensor, C: torch.Tensor, ridge: float, solver: Solver = "auto") -> ClassifierFit:
+    """The readout from the normal equations ``G`` (1+F, 1+F) and ``C`` (1+F, classes) of rows
+    ``[1; f]`` (see the module docstring)."""
+    std = Standardization(G)
+    Gs, Cs = std.gram(G), std.cross(C)
     intercept = Cs[0] / Gs[0, 0]
     if Gs.shape[0] > 1:
         Wf = solve_normal_equations(Gs[1:, 1:], Cs[1:], ridge, solver)  # (classes, F)
         Ws = torch.cat([intercept[:, None], Wf], dim=1)
     else:
         Ws = intercept[:, None]
-    return Ws @ M, M, Ws
+    return ClassifierFit(std.raw(Ws), std, Gs)
 
 
-def leave_one_out(Z: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor, G: torch.Tensor, W: torch.Tensor,
-                  M: torch.Tensor, ridge: float) -> torch.Tensor:
-    """The decision values each training row (``Z`` (B, 1+F), one-hot ``Y`` (B, classes), row
-    ``weights`` (B,)) would get from the ridge readout fitted without it: ``y - (y - d) / (1 - h)``.
-    Exact for the standardisation ``M`` of all rows (the left-out row's share of the features' mean
-    and spread is not taken out)."""
-    Z = Z.to(torch.float64)
-    Zs = Z @ M.T
-    Gs = M @ G.to(torch.float64) @ M.T
-    d = Z @ W.T
+def leverages(Zs: torch.Tensor, Gs: torch.Tensor, weights: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Each standardised row's leverage ``h = w (1/n + z_fᵀ (G'_ff + ridge I)⁻¹ z_f)`` in the ridge
+    fit of normal equations ``Gs`` (the intercept is not regularised; the features are centred)."""
     h = weights / Gs[0, 0]
-    if Zs.shape[1] > 1:
-        A = Gs[1:, 1:] + ridge * torch.eye(Gs.shape[0] - 1, dtype=torch.float64, device=Gs.device)
-        sol = torch.linalg.lstsq(A, Zs[:, 1:].T).solution if ridge == 0 else torch.linalg.solve(A, Zs[:, 1:].T)
-        h = h + weights * (Zs[:, 1:] * sol.T).sum(dim=1)
-    h = h.clamp(max=1 - 1e-9)
+    F = Gs.shape[0] - 1
+    if F == 0:
+        return h
+    A = Gs[1:, 1:] + ridge * torch.eye(F, dtype=torch.float64, device=Gs.device)
+    L, info = torch.linalg.cholesky_ex(A)
+    if int(info) == 0:
+        half = torch.linalg.solve_triangular(L, Zs[:, 1:].T, upper=False)  # L⁻¹ z_f for every row
+        return h + weights * (half * half).sum(dim=0)
+    sol = torch.linalg.lstsq(A, Zs[:, 1:].T).solution  # singular without a ridge: the least-squares leverage
+    return h + weights * (Zs[:, 1:] * sol.T).sum(dim=1)
+
+
+def leave_one_out(Z: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor, fit: ClassifierFit,
+                  ridge: float) -> torch.Tensor:
+    """The decision values each training row (``Z`` (B, 1+F), one-hot ``Y`` (B, classes), row
+    ``weights`` (B,)) would get from the ridge readout ``fit`` fitted without it:
+    ``y - (y - d) / (1 - h)``. Exact for the standardisation of all rows (the left-out row's share
+    of the features' mean and spread is not taken out)."""
+    Z = Z.to(torch.float64)
+    d = Z @ fit.weight.T
+    h = leverages(fit.standardization.rows(Z), fit.gram, weights, ridge).clamp(max=1 - 1e-9)
     return Y - (Y - d) / (1 - h)[:, None]
 
 

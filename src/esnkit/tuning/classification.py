@@ -3,7 +3,7 @@ and every ridge value from it.
 
 A configuration's reservoirs run once over every sequence (the pooled features of a sequence do
 not depend on the others). Each fold's readout is then solved on the other folds' rows only: the
-standardisation (:func:`~esnkit.readout.standardizing`) and the normal equations come from the
+standardisation (:class:`~esnkit.readout.Standardization`) and the normal equations come from the
 training rows, and the whole ridge grid from one eigendecomposition (:class:`~esnkit.readout.RidgePath`).
 Probabilities use the temperature a refit would use (the log-loss minimiser on the training rows'
 leave-one-out decisions), so ``"log_loss"`` scores what the refitted model predicts. The input
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..models.classifier import ESNClassifier
-from ..readout import RidgePath, fit_temperature, log_loss, standardizing
+from ..readout import RidgePath, Standardization, fit_temperature, log_loss
 
 CLASS_OBJECTIVES = ("accuracy", "log_loss")
 
@@ -74,11 +74,11 @@ def _fold_decisions(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor
     root = weights[train].sqrt()[:, None]
     Zt, Yt = Z[train] * root, onehot[train] * root
     G, C = Zt.T @ Zt, Zt.T @ Yt
-    M = standardizing(G)
-    Gs, Cs = M @ G @ M.T, M @ C
+    std = Standardization(G)
+    Gs, Cs = std.gram(G), std.cross(C)
     intercept = Cs[0] / Gs[0, 0]
     path = RidgePath(Gs[1:, 1:], Cs[1:])
-    Zs_val, Zs_tr = Z[val] @ M.T, Z[train] @ M.T
+    Zs_val, Zs_tr = std.rows(Z[val]), std.rows(Z[train])
     d_val = intercept + path.predict(Zs_val[:, 1:], ridges)
     d_tr = intercept + path.predict(Zs_tr[:, 1:], ridges)
     s, V, _ = path._eigen()
