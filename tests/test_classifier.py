@@ -387,3 +387,19 @@ def test_a_single_2d_sequence_gets_a_hint():
     clf = ek.ESNClassifier(10, seed=0).fit(X, y)
     with pytest.raises(ValueError, match=r"as a list, \[x\]"):
         clf.predict(X[0])
+
+
+def test_leverages_dual_and_primal_agree():
+    from esnkit.readout import Standardization, leverages
+
+    rng = np.random.default_rng(4)
+    for B, F in ((10, 30), (40, 6)):  # fewer rows than features (the dual), and more (the primal)
+        Z = torch.from_numpy(np.c_[np.ones(B), rng.normal(size=(B, F))])
+        w = torch.from_numpy(rng.uniform(0.5, 2.0, B))
+        r = w.sqrt()[:, None]
+        G = (Z * r).T @ (Z * r)
+        std = Standardization(G)
+        Zs, Gs = std.rows(Z), std.gram(G)
+        A = Gs[1:, 1:] + 0.3 * torch.eye(F, dtype=torch.float64)
+        expect = w * (1 / Gs[0, 0] + (Zs[:, 1:] * torch.linalg.solve(A, Zs[:, 1:].T).T).sum(1))
+        torch.testing.assert_close(leverages(Zs, Gs, w, 0.3), expect, rtol=1e-9, atol=1e-12)

@@ -99,9 +99,18 @@ def leverages(Zs: torch.Tensor, Gs: torch.Tensor, weights: torch.Tensor, ridge: 
     """Each standardised row's leverage ``h = w (1/n + z_fᵀ (G'_ff + ridge I)⁻¹ z_f)`` in the ridge
     fit of normal equations ``Gs`` (the intercept is not regularised; the features are centred)."""
     h = weights / Gs[0, 0]
-    F = Gs.shape[0] - 1
+    B, F = Zs.shape[0], Gs.shape[0] - 1
     if F == 0:
         return h
+    if ridge > 0 and B < F:
+        # fewer rows than features (the usual case of pooled sequences): the B x B dual,
+        # z_fᵀ (Xᵀ X + λI)⁻¹ z_f = [K (K + λI)⁻¹]_ii = 1 - λ [(K + λI)⁻¹]_ii with K = X Xᵀ, X the weighted rows
+        X = Zs[:, 1:] * weights.sqrt()[:, None]
+        K = X @ X.T + ridge * torch.eye(B, dtype=torch.float64, device=Gs.device)
+        L, info = torch.linalg.cholesky_ex(K)
+        if int(info) == 0:
+            inv = torch.linalg.solve_triangular(L, torch.eye(B, dtype=torch.float64, device=Gs.device), upper=False)
+            return h + 1 - ridge * (inv * inv).sum(dim=0)
     A = Gs[1:, 1:] + ridge * torch.eye(F, dtype=torch.float64, device=Gs.device)
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) == 0:
