@@ -322,9 +322,16 @@ def test_search_value_is_what_a_refit_scores_on_the_holdout():
 
     X, y = _toy(11, n=45)
     r = ek.search(X, y, objective="accuracy", validation=0.3, n_trials=1, batch_size=1, seed=0, progress=False,
-                  space={"leak_rate": {"choices": [0.3]}}, fixed={"reservoir_size": 20, "seed": 0, "scale": False})
+                  space={"leak_rate": {"choices": [0.3]}}, fixed={"reservoir_size": 20, "seed": 0})
     val = stratified_holdout(y, 0.3, 0)
     assert r.best_esn.score([X[i] for i in val], y[val]) == pytest.approx(r.best_value)
+    rng = np.random.default_rng(5)  # overlapping classes: a log-loss well away from zero
+    X = [rng.normal(size=(int(rng.integers(8, 20)), 2)) + 0.4 * c for c in y]
+    r = ek.search(X, y, objective="log_loss", validation=0.3, n_trials=1, batch_size=1, seed=0, progress=False,
+                  space={"leak_rate": {"choices": [0.3]}}, fixed={"reservoir_size": 20, "seed": 0})
+    p = r.best_esn.predict_proba([X[i] for i in val])
+    nll = -np.log(p[np.arange(len(val)), np.searchsorted(r.best_esn.classes_, y[val])]).mean()
+    assert 0.05 < nll == pytest.approx(r.best_value, rel=1e-6)
 
 
 def test_sklearn_adapter_in_pipeline_and_grid_search():

@@ -311,11 +311,17 @@ class ESNClassifier(ReservoirModel):
         data = (U.data - self.input_mean_) / self.input_scale_
         return Batch(data, U.lengths, U.layout, U.kind)
 
-    def _set_scaling(self, U: Batch) -> None:
+    def _set_scaling(self, U: Batch, sequences: np.ndarray | None = None) -> None:
+        """The input standardisation from the frames of ``U``'s sequences (only ``sequences``, when given)."""
         if not self.scale:
             self.input_mean_ = self.input_scale_ = None
             return
-        frames = U.data[U.mask()].to(torch.float64)
+        mask = U.mask()
+        if sequences is not None:
+            keep = torch.zeros(U.batch_size, dtype=torch.bool, device=mask.device)
+            keep[torch.as_tensor(sequences, device=mask.device)] = True
+            mask = mask & keep[:, None]
+        frames = U.data[mask].to(torch.float64)
         mean = frames.mean(dim=0)
         sd = frames.std(dim=0, unbiased=False)
         sd = torch.where(sd > 1e-12 * (1 + mean.abs()), sd, torch.ones_like(sd))

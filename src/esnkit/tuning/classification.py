@@ -7,7 +7,9 @@ standardisation (:class:`~esnkit.readout.Standardization`) and the normal equati
 training rows, and the whole ridge grid from one eigendecomposition (:class:`~esnkit.readout.RidgePath`).
 Probabilities use the temperature a refit would use (the log-loss minimiser on the training rows'
 leave-one-out decisions), so ``"log_loss"`` scores what the refitted model predicts. The input
-standardisation (``scale=True``) is taken from all sequences: it uses no labels.
+standardisation (``scale=True``) is a refit's with one validation part (the training sequences'
+frames); with k folds it is taken once from all sequences' frames (it uses no labels), so a
+k-fold value can differ from any single refit by that much.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def score(cfg: Mapping[str, Any], task: ClassificationTask) -> dict:
                          "searchable yet; fit it directly")
     U = clf._inputs(task.sequences, fitting=True)
     classes, index = np.unique(task.labels, return_inverse=True)
-    clf._set_scaling(U)
+    # one validation part: the scaling a refit on the training sequences computes
+    clf._set_scaling(U, np.setdiff1d(np.arange(U.batch_size), task.folds[0]) if len(task.folds) == 1 else None)
     U = clf._scaled(U)
     reservoirs = [clf._esn(k)._build_reservoir(U.features, 0) for k in range(clf.n_reservoirs)]
     Z = clf._features(reservoirs, U)  # (K, B, 1+F)
