@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "washout": 0,
     "readout_bias": True,
     "readout_input": True,
+    "scale": False,
     "chunk_size": None,
     "seed": None,
     "dtype": "float64",
@@ -55,6 +56,8 @@ HELP: dict[str, str] = {
     "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
+    "scale": "standardise inputs and targets with the training data's mean and std (outputs come back in the "
+             "data's units)",
     "chunk_size": "time steps per chunk (memory grows with it, not with the series); None: about 8 MB buffers",
     "seed": "integer ≥ 0; the same seed gives bit-identical weights and results on the same machine",
     "dtype": "float32 or float64 (states and weights; the readout's regression is float64 either way)",
@@ -165,7 +168,7 @@ def check(p: Mapping[str, Any]) -> None:
     seed = p.get("seed")
     if seed is not None and not (is_int(seed) and seed >= 0):
         raise ValueError(f"seed must be None or an integer ≥ 0, got {seed!r}")
-    for name in ("readout_bias", "readout_input"):
+    for name in ("readout_bias", "readout_input", "scale"):
         if name in p and not isinstance(p[name], bool):
             raise TypeError(f"{name} must be True or False, got {p[name]!r}")
     if "dtype" in p and dtype_name(p["dtype"]) == "float32":

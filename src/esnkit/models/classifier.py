@@ -48,6 +48,7 @@ from ..reservoir import Activation, Reservoir
 from .engine import chunk_steps, harvest, pool, run
 from .esn import ESN
 from .reservoir_model import ReservoirModel
+from .scaling import standardisation, standardised
 
 _D = params.DEFAULTS
 READOUTS = ("ridge", "logistic")
@@ -308,23 +309,14 @@ class ESNClassifier(ReservoirModel):
     def _scaled(self, U: Batch) -> Batch:
         if self.input_mean_ is None:
             return U
-        data = (U.data - self.input_mean_) / self.input_scale_
-        return Batch(data, U.lengths, U.layout, U.kind)
+        return standardised(U, self.input_mean_, self.input_scale_)
 
     def _set_scaling(self, U: Batch, sequences: np.ndarray | None = None) -> None:
         """The input standardisation from the frames of ``U``'s sequences (only ``sequences``, when given)."""
         if not self.scale:
             self.input_mean_ = self.input_scale_ = None
             return
-        mask = U.mask()
-        if sequences is not None:
-            keep = torch.zeros(U.batch_size, dtype=torch.bool, device=mask.device)
-            keep[torch.as_tensor(sequences, device=mask.device)] = True
-            mask = mask & keep[:, None]
-        frames = U.data[mask].to(torch.float64)
-        mean = frames.mean(dim=0)
-        sd = frames.std(dim=0, unbiased=False)
-        sd = torch.where(sd > 1e-12 * (1 + mean.abs()), sd, torch.ones_like(sd))
+        mean, sd = standardisation(U, sequences=None if sequences is None else np.asarray(sequences).tolist())
         self.input_mean_, self.input_scale_ = mean.to(U.data.dtype), sd.to(U.data.dtype)
 
     def _require_memory(self, U: Batch, steps_mode: bool) -> None:

@@ -42,6 +42,7 @@ from ..reservoir import Activation, Reservoir, check_activation, seeded_effectiv
 from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
 from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
+from .scaling import restored, standardisation, standardised
 from .state_dict import RESERVOIR_KEYS, check_state_dict
 
 _D = params.DEFAULTS  # the constructor's defaults, shared with the search space and the command line
@@ -49,7 +50,10 @@ _D = params.DEFAULTS  # the constructor's defaults, shared with the search space
 
 # Parameters every model of one harvest must share: they fix the layout of the stacked run and of
 # the features.
-SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "chunk_size", "dtype", "device")
+SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "scale", "chunk_size", "dtype",
+          "device")
+# The standardisation of scale=True: (D_in,) for the inputs, (D_out,) for the targets.
+SCALE_BUFFERS = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
 # What a readout's solve depends on, beyond the harvest itself.
 READOUT_PARAMS = ("ridge", "solver")
 
@@ -106,6 +110,14 @@ class ESN(ReservoirModel):
         (least squares on the materialised states: more accurate, memory grows with the series).
     washout : number of initial steps of every training sequence left out of the readout fit.
     readout_bias, readout_input : whether the constant 1 and the input u[t] enter the readout.
+    scale : standardise every input and target feature with the mean and standard deviation of the
+        training data (``fit``'s steps; a search's training part), and give outputs back in the data's
+        units. ``input_scaling``, ``ridge`` and the bias then act on standardised data, whatever the
+        data's units. Off by default, so that a model on data already scaled (the chaotic benchmarks,
+        say) is the textbook ESN; ``esnkit forecast`` and the forecasting workflow turn it on.
+        The statistics are fitted attributes (``input_mean_``, ``input_scale_``, ``target_mean_``,
+        ``target_scale_``), saved with the model; the carried state's ``y`` and an
+        ``initial_state``'s are in standardised units.
     chunk_size : time steps processed per chunk; memory grows with chunk_size, not series length.
         Default (None): as many steps as keep each per-chunk buffer near 8 MB (2^20 values).
     seed : integer seed; the same seed gives bit-identical weights and results on the same machine.
@@ -139,6 +151,7 @@ class ESN(ReservoirModel):
         washout: int = _D["washout"],
         readout_bias: bool = _D["readout_bias"],
         readout_input: bool = _D["readout_input"],
+        scale: bool = _D["scale"],
         chunk_size: int | None = _D["chunk_size"],
         seed: int | None = _D["seed"],
         dtype: torch.dtype | str | Any = _D["dtype"],
@@ -154,7 +167,7 @@ class ESN(ReservoirModel):
             in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
             input_connectivity=input_connectivity, bias_scaling=bias_scaling, feedback_scaling=feedback_scaling,
             ridge=ridge, solver=solver, washout=washout, readout_bias=readout_bias,
-            readout_input=readout_input, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
+            readout_input=readout_input, scale=scale, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
         )
         self._check_params()
         self.reservoir_: Reservoir | None = None
@@ -162,6 +175,8 @@ class ESN(ReservoirModel):
         self.register_buffer("state_x", None)
         self.register_buffer("state_y", None)
         self.register_buffer("target_range_", None)  # (2, D_out): the training targets' min and max
+        for name in SCALE_BUFFERS:  # scale=True: each feature's training mean and standard deviation
+            self.register_buffer(name, None)
         self._output_kind = "numpy"
         self._output_layout = "2d"
 
@@ -348,8 +363,10 @@ class ESN(ReservoirModel):
     def _trainer(self) -> Trainer:
         return Lstsq(self.ridge) if self.solver == "lstsq" else Ridge(self.ridge, self.solver)
 
-    def _fit_data(self, inputs: Any, targets: Any) -> tuple[Batch | None, Batch]:
-        """Check and convert fit's arguments (see :meth:`fit`)."""
+    def _fit_data(self, inputs: Any, targets: Any,
+                  until: int | None = None) -> tuple[Batch | None, Batch, dict[str, torch.Tensor] | None]:
+        """Check and convert fit's arguments (see :meth:`fit`); with ``scale``, standardise them with the
+        statistics of the steps before ``until`` (all steps when None), returned by buffer name."""
         dtype, device = self._dtype_device()
         U = None if inputs is None else to_batch(inputs, "inputs", dtype=dtype, device=device)
         Y = to_batch(targets, "targets", dtype=dtype, device=device)
@@ -368,11 +385,22 @@ class ESN(ReservoirModel):
                 f"{which} has {Y.lengths[i]} time steps, not more than washout={self.washout}: nothing is "
                 "left to fit the readout on; use a longer series or a smaller washout"
             )
-        return U, Y
+        if not self.scale:
+            return U, Y, None
+        stats = dict(zip(SCALE_BUFFERS[2:], standardisation(Y, until=until)))
+        Y = standardised(Y, *stats.values())
+        if U is not None:
+            stats.update(zip(SCALE_BUFFERS[:2], standardisation(U, until=until)))
+            U = standardised(U, stats["input_mean_"], stats["input_scale_"])
+        return U, Y, {k: v.to(dtype) for k, v in stats.items()}
 
-    def _set_fitted(self, reservoir: Reservoir, weight: torch.Tensor, final: ESNState, like: Batch) -> None:
-        """Install the reservoir, the solved readout ``weight`` (D_out, F) and the carried final state."""
+    def _set_fitted(self, reservoir: Reservoir, weight: torch.Tensor, final: ESNState, like: Batch,
+                    scaling: dict[str, torch.Tensor] | None = None) -> None:
+        """Install the reservoir, the solved readout ``weight`` (D_out, F), the carried final state and
+        the standardisation (``scaling``, by buffer name)."""
         d_in = reservoir.input_size
+        for name in SCALE_BUFFERS:
+            setattr(self, name, None if scaling is None else scaling.get(name))
         self.reservoir_ = reservoir
         self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
                                 use_input=self.readout_input and d_in > 0)
@@ -430,7 +458,7 @@ class ESN(ReservoirModel):
         if split is not None and (not is_int(split) or split <= lead.washout):
             raise ValueError(f"split must be an integer above washout={lead.washout} (the rows before it fit the "
                              f"readout), got {split!r}")
-        U, Y = lead._fit_data(inputs, targets)
+        U, Y, scaling = lead._fit_data(inputs, targets, until=split)
         lead._require_fit_memory(U, Y, len(models))
         for m in models[1:]:
             if m.feedback_scaling > 0 or U is None:
@@ -449,6 +477,7 @@ class ESN(ReservoirModel):
                     washout=lead.washout, start=start, split=split, keep_all=keep_all, chunk_size=lead.chunk_size,
                     check_finite=check_finite)
         h.models = models
+        h.scaling = scaling
         return h
 
     def _require_fit_memory(self, U: Batch | None, Y: Batch, n_models: int) -> None:
@@ -485,13 +514,42 @@ class ESN(ReservoirModel):
                 raise ValueError(f"this ESN's {', '.join(differ)} differ from model {k} of the harvest: fit_from "
                                  "takes the reservoir and readout of a model with the same parameters")
         weight = h.fits[k].solve() if weight is None else weight
-        self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets)
+        self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets, h.scaling)
         return self
 
     def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:
+        """``inputs`` as a batch the reservoir takes (standardised when the model scales)."""
         dtype, device = self._dtype_device()
-        return to_batch(inputs, name, dtype=dtype, device=device, features=self.reservoir_.input_size,
-                        features_what="the model was fitted on")
+        U = to_batch(inputs, name, dtype=dtype, device=device, features=self.reservoir_.input_size,
+                     features_what="the model was fitted on")
+        return U if self.input_mean_ is None else standardised(U, self.input_mean_, self.input_scale_)
+
+    def _outputs(self, y: torch.Tensor) -> torch.Tensor:
+        """The readout's outputs in the data's units."""
+        return y if self.target_mean_ is None else restored(y, self.target_mean_, self.target_scale_)
+
+    def _closed_loop(self) -> tuple[Reservoir, Readout]:
+        """The reservoir and readout of a closed loop, in which each output (in the targets' units)
+        is the next input (in the inputs' units): with standardisation ``u = A y + c`` where
+        ``A = target_scale_ / input_scale_`` and ``c = (target_mean_ - input_mean_) / input_scale_``,
+        folded into ``W_in``, the bias and the readout's input columns, so the loop itself is the plain
+        one. Without scaling, or for a pattern generator, the model's own."""
+        res, readout = self.reservoir_, self.readout_
+        if self.input_mean_ is None or res.input_size == 0:
+            return res, readout
+        f64 = torch.float64
+        A = (self.target_scale_.to(f64) / self.input_scale_.to(f64))
+        c = (self.target_mean_.to(f64) - self.input_mean_.to(f64)) / self.input_scale_.to(f64)
+        W_in = res.W_in.to(f64)
+        dtype = res.W_in.dtype
+        loop_res = Reservoir(res.W_crow, res.W_col, res.W_values, (W_in * A).to(dtype), res.W_fb,
+                             (res.bias.to(f64) + W_in @ c).to(dtype), res.leak, activation=res.activation)
+        b, w_u, w_x = readout.parts()
+        D, d_in = readout.output_size, res.input_size
+        b = torch.zeros(D, dtype=f64, device=c.device) if b is None else b.to(f64)
+        w_u = torch.zeros(D, d_in, dtype=f64, device=c.device) if w_u is None else w_u.to(f64)
+        weight = torch.cat([(b + w_u @ c)[:, None], w_u * A, w_x.to(f64)], dim=1).to(dtype)
+        return loop_res, Readout(weight, input_size=d_in, use_bias=True, use_input=True)
 
     def _driven(self, U: Batch, start: ESNState, check_finite: bool, what: str) -> tuple[torch.Tensor, ESNState]:
         """Outputs (B, T, D) of a driven run over ``U`` from ``start``, and each sequence's final state."""
@@ -547,7 +605,7 @@ class ESN(ReservoirModel):
         self._require_fitted("forward")
         U = self._inputs(inputs)
         y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False), check_finite, "forward")
-        return from_batch(y, U)
+        return from_batch(self._outputs(y), U)
 
     def _check_free_run(self, what: str) -> tuple[bool, Readout]:
         """Whether the model is a one-step-ahead forecaster (else a pattern generator); raises when
@@ -567,7 +625,8 @@ class ESN(ReservoirModel):
     def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
         ys, x_last = [], start.x
-        for _, _, out in run([self.reservoir_], start, n_steps, readout=self.readout_, closed_loop=True,
+        reservoir, readout = self._closed_loop()
+        for _, _, out in run([reservoir], start, n_steps, readout=readout, closed_loop=True,
                              keep_states=False, chunk_size=self.chunk_size, check_finite=check_finite):
             ys.append(out.outputs)
             x_last = out.x
@@ -625,8 +684,11 @@ class ESN(ReservoirModel):
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
         self._require_output_memory("horizon", horizon, _n_series(histories))
         dtype, device = self._dtype_device()
-        H = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
-                     features_what="the model outputs")
+        raw = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
+                       features_what="the model outputs")
+        H = raw if self.target_mean_ is None else standardised(raw, self.target_mean_, self.target_scale_)
+        # a forecaster is driven by the histories in its inputs' units
+        H_in = raw if self.input_mean_ is None else standardised(raw, self.input_mean_, self.input_scale_)
         start = self._start(initial_state, H.batch_size, carried=False)
         # Warm-up, teacher-forced: a forecaster is driven by all but the last value of each history
         # (targets: the next values), and that last value is the closed loop's first input; a pattern
@@ -642,7 +704,7 @@ class ESN(ReservoirModel):
         if steps:
             ragged = any(n != steps for n in warm)
             xs = _alloc.empty((H.batch_size, steps, self.reservoir_size), dtype, device) if ragged else None
-            for _, _, out in run([self.reservoir_], start, steps, inputs=H.data[:, :steps] if forecaster else None,
+            for _, _, out in run([self.reservoir_], start, steps, inputs=H_in.data[:, :steps] if forecaster else None,
                                  teacher=H.data[:, 1:steps + 1] if forecaster else H.data, keep_states=ragged,
                                  chunk_size=self.chunk_size, into=(lambda sl: xs[:, sl]) if ragged else None,
                                  check_finite=check_finite):
@@ -653,7 +715,7 @@ class ESN(ReservoirModel):
         if check_finite:
             check_outputs(y, "forecast", target_range=self.target_range_)
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
-        return from_batch(y, Batch(y, (horizon,) * y.shape[0], layout, H.kind))
+        return from_batch(self._outputs(y), Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
     def states(self, inputs: Any, *, targets: Any = None, initial_state: Any = None) -> Any:
         """Reservoir states ``(..., time, N)`` for ``inputs`` (None for a pattern generator).
@@ -668,6 +730,8 @@ class ESN(ReservoirModel):
         Y = None if targets is None else to_batch(
             targets, "targets", dtype=dtype, device=device,
             features=self.readout_.output_size, features_what="the model was fitted on")
+        if Y is not None and self.target_mean_ is not None:
+            Y = standardised(Y, self.target_mean_, self.target_scale_)
         if U is not None and Y is not None:
             same_lengths(U, Y, "inputs", "targets")
         ref = U if U is not None else Y
@@ -689,7 +753,7 @@ class ESN(ReservoirModel):
     def _finish(self, y: torch.Tensor, like: Batch, final: ESNState, update_state: bool, return_state: bool):
         if update_state:
             self._store(final)
-        out = from_batch(y, like)
+        out = from_batch(self._outputs(y), like)
         return (out, final) if return_state else out
 
     # ------------------------------------------------------------------ state_dict, save and load
@@ -705,6 +769,7 @@ class ESN(ReservoirModel):
             "readout_bias": self.readout_.use_bias,
             "readout_input": self.readout_.use_input,
             "carries_state": self.state_x is not None,
+            "scaled": self.target_mean_ is not None,
             "output_kind": self._output_kind,
             "output_layout": self._output_layout,
             "params": self._comparable_params(),
@@ -738,6 +803,9 @@ class ESN(ReservoirModel):
                                 use_input=extra["readout_input"])
         rng = named.get("target_range_")
         self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
+        for name in SCALE_BUFFERS:
+            t = named.get(name)
+            setattr(self, name, None if t is None else torch.empty(t.shape, dtype=dtype, device=device))
         if carried:
             self.state_x = torch.empty_like(named["state_x"], dtype=dtype, device=device)
             self.state_y = torch.empty_like(named["state_y"], dtype=dtype, device=device)

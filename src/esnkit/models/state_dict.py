@@ -74,4 +74,21 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
         if bool((rng[0] > rng[1]).any()):
             raise ValueError("target_range_ must hold each output's minimum, then its maximum")
         named["target_range_"] = rng
+    scaled = extra.get("scaled", False)
+    if type(scaled) is not bool:
+        raise ValueError(f"the extra state's scaled must be true or false, got {scaled!r}")
+    widths = {"input_mean_": d_in, "input_scale_": d_in, "target_mean_": d_out, "target_scale_": d_out}
+    for name, width in widths.items():
+        t = tensors.get(name)
+        if not scaled or (width == d_in and d_in == 0 and t is None):
+            if t is not None:
+                raise ValueError(f"the state dict holds {name} but its extra state's scaled is false")
+            continue
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point() or tuple(t.shape) != (width,):
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a floating tensor of shape ({width},), got {got}")
+        require_finite(t, name, "a model's standardisation must be finite")
+        if name.endswith("scale_") and not bool((t > 0).all()):
+            raise ValueError(f"{name} must be positive: it divides the data")
+        named[name] = t
     return named
