@@ -41,6 +41,11 @@ _LAZY = {
     "NonFiniteStateError": ("esnkit.errors", "NonFiniteStateError"),
     "NotFittedError": ("esnkit.errors", "NotFittedError"),
     "OutputRangeWarning": ("esnkit.errors", "OutputRangeWarning"),
+    "EsnkitWarning": ("esnkit.errors", "EsnkitWarning"),
+    "UnderdeterminedFitWarning": ("esnkit.errors", "UnderdeterminedFitWarning"),
+    "SaturationWarning": ("esnkit.errors", "SaturationWarning"),
+    "ShortWashoutWarning": ("esnkit.errors", "ShortWashoutWarning"),
+    "SearchBoundaryWarning": ("esnkit.errors", "SearchBoundaryWarning"),
     "SearchCapWarning": ("esnkit.errors", "SearchCapWarning"),
     "SearchError": ("esnkit.errors", "SearchError"),
     "load": ("esnkit.models", "load"),
@@ -88,12 +93,17 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
     from . import readout as readout
     from . import reservoir as reservoir
     from .errors import (
+        EsnkitWarning,
         MissingExtraError,
         NonFiniteStateError,
         NotFittedError,
         OutputRangeWarning,
+        SaturationWarning,
+        SearchBoundaryWarning,
         SearchCapWarning,
         SearchError,
+        ShortWashoutWarning,
+        UnderdeterminedFitWarning,
     )
     from .loop import NativeKernelWarning, native, unroll, use_backend
     from .models import ESN, Ensemble, ESNClassifier, ESNState, load, save
@@ -144,7 +154,12 @@ __all__ = [
     "NonFiniteStateError",
     "NormalEquations",
     "NotFittedError",
+    "EsnkitWarning",
     "OutputRangeWarning",
+    "SaturationWarning",
+    "SearchBoundaryWarning",
+    "ShortWashoutWarning",
+    "UnderdeterminedFitWarning",
     "Pooling",
     "Readout",
     "Reservoir",

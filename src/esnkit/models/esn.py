@@ -39,6 +39,7 @@ from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
 from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
+from .diagnostics import check_fit
 from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
 from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
@@ -427,7 +428,11 @@ class ESN(ReservoirModel):
         self._require_flags(check_finite=check_finite)
         h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4,
                         check_finite=check_finite)
-        return self.fit_from(h)
+        self.fit_from(h)
+        features = self._features(h.input_size).size(self.reservoir_size, h.input_size)
+        check_fit(self, h.fits[0], h.count, features, h.targets.lengths, inputs, from_zeros=initial_state is None,
+                  stacklevel=2)
+        return self
 
     @staticmethod
     def harvest(

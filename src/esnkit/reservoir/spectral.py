@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..errors import EsnkitWarning
 from .initializers import _Streams, random_recurrent
 
 # Up to this size dense eigenvalues are exact and about as quick as ARPACK, and they are kept for
@@ -192,5 +193,5 @@ def seeded_effective_radius(
     return float(np.max(np.abs(1.0 - leak_rate + leak_rate * (spectral_radius / radius) * eigenvalues)))
 
 
-class EchoStatePropertyWarning(UserWarning):
+class EchoStatePropertyWarning(EsnkitWarning):
     """The configuration cannot have the echo state property."""

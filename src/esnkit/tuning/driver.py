@@ -37,10 +37,11 @@ import numpy as np
 import torch
 
 from .._series import to_batch
-from ..errors import SearchCapWarning, SearchError, import_extra
+from ..errors import SearchBoundaryWarning, SearchCapWarning, SearchError, import_extra
 from ..models.esn import ESN
 from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
+from ..reservoir import EchoStatePropertyWarning
 from .classification import CLASS_OBJECTIVES, ClassificationTask, stratified_folds, stratified_holdout
 from .executors import _Dask, _InProcess
 from .objectives import OBJECTIVES, Task, _failure, free_run_starts
@@ -848,8 +849,45 @@ def search(
             warnings.simplefilter("ignore")
             best_esn = ESN(**{**params, "ridge": ridge, "dtype": dtype, "device": device}).fit(
                 None if U is None else U[:end], Y[:end])
+    _check_best(space, best.params, ridge, best_esn)
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
+
+
+# A best value within this share of its range's width (in the range's own scale) is at its edge.
+EDGE = 0.02
+
+
+def _check_best(space: SearchSpace, sampled: Mapping[str, Any], ridge: float, best_esn: Any) -> None:
+    """Warn when the best configuration sits at the edge of a searched range or of the ridge grid, or
+    is recommended without the echo state property."""
+    where = {"stacklevel": 4}  # past search() and the verbosity decorator
+    ridges = np.asarray(space.ridges, dtype=float)
+    if len(ridges) > 1 and ridge in (ridges.min(), ridges.max()):
+        end = "lowest" if ridge == ridges.min() else "highest"
+        warnings.warn(f"search: the best ridge {ridge:.3g} is the {end} value of the ridge grid "
+                      f"({ridges.min():.3g}..{ridges.max():.3g}): the best may lie beyond it; widen the grid "
+                      "(ridges={'low': ..., 'high': ..., 'num': ...}, [ridge] in a space file)",
+                      SearchBoundaryWarning, **where)
+    for name, p in space.params.items():
+        v = sampled.get(name)
+        if p.choices is not None or not is_real(v) or p.low == p.high:
+            continue
+        scale = np.log if p.log else (lambda x: x)
+        at = (scale(v) - scale(p.low)) / (scale(p.high) - scale(p.low))
+        if min(at, 1 - at) <= EDGE:
+            end = "upper" if at > 0.5 else "lower"
+            warnings.warn(f"search: the best {name} = {v:.4g} is at the {end} end of its range [{p.low:g}, {p.high:g}] "
+                          f"(within {EDGE:.0%}): the best may lie beyond it; widen the range",
+                          SearchBoundaryWarning, **where)
+    if isinstance(best_esn, ESN) and best_esn.is_fitted:
+        rho = best_esn.effective_spectral_radius()
+        if rho >= 1:
+            shown = ", ".join(f"{k}={v:.3g}" if is_real(v) else f"{k}={v!r}" for k, v in sampled.items())
+            warnings.warn(f"search: the best configuration ({shown}) has an effective spectral radius {rho:.4g} ≥ 1, "
+                          "so the echo state property is not guaranteed: its states may depend on where they started, "
+                          "not only on the data. It scored best on this validation data; check it on other data, or "
+                          "search spectral_radius below 1", EchoStatePropertyWarning, **where)
 
 
 def _series_task(U, Y, space, objective, validation, split, folds, horizon, starts, threshold, time_scale,
