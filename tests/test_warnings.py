@@ -30,7 +30,8 @@ def test_a_well_set_fit_is_silent():
 
 def test_saturated_states_warn_with_the_share_and_the_inputs_scale():
     s = _co2_like()
-    with pytest.warns(ek.SaturationWarning, match=r"100% of the reservoir's neurons are saturated.*mean 40\d.*scale=True"):
+    match = r"100% of the reservoir's neurons are saturated.*mean 40\d.*scale=True"
+    with pytest.warns(ek.SaturationWarning, match=match):
         ek.ESN(100, seed=1, washout=50).fit(s[:-1], s[1:])
     # standardised data but a huge input scaling: the hint is the scalings, not scale=True
     with pytest.warns(ek.SaturationWarning, match="lower input_scaling") as rec:
