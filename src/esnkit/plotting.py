@@ -239,3 +239,48 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, path: str | os.PathLike, *, 
     ax.set_title((title + "\n" if title else "") + f"accuracy {accuracy:.2%} ({counts.sum() - np.trace(counts)} errors "
                  f"of {counts.sum()})")
     return _save(fig, path)
+
+
+def plot_forecast_band(
+    history: Any,
+    split: int,
+    validation: Any,
+    forecast: Any,
+    lower: Any,
+    upper: Any,
+    path: str | os.PathLike,
+    *,
+    dates: Any = None,
+    future_dates: Any = None,
+    columns: list[str] | None = None,
+    coverage: float | None = None,
+    title: str = "",
+) -> str:
+    """Write a PNG per series column: the ``history`` ``(T, D)``, the ``validation`` forecast
+    ``(T - split, D)`` drawn from row ``split`` on, and the ``forecast`` past the end with its band
+    ``lower``..``upper`` ``(horizon, D)``. ``dates`` (T) and ``future_dates`` (horizon) date the
+    x axis; without them it counts steps."""
+    h, v, f, lo, hi = (_np(a) for a in (history, validation, forecast, lower, upper))
+    T, D = h.shape
+    if v.shape != (T - split, D) or f.shape[1] != D or lo.shape != f.shape or hi.shape != f.shape:
+        raise ValueError(f"shapes do not fit together: history {h.shape}, split {split}, validation {v.shape}, "
+                         f"forecast {f.shape}, lower {lo.shape}, upper {hi.shape}")
+    x = np.asarray(dates) if dates is not None else np.arange(T)
+    xf = np.asarray(future_dates) if future_dates is not None else np.arange(T, T + len(f))
+    names = columns or [f"feature {j}" for j in range(D)]
+    fig = _figure((10, 2.8 * D))
+    axes = np.atleast_1d(fig.subplots(D, 1, sharex=True))
+    band = "band" if coverage is None else f"{coverage:.0%} band (backtest errors)"
+    for j, ax in enumerate(axes):
+        ax.plot(x, h[:, j], color="black", lw=1.0, label="history")
+        ax.plot(x[split:], v[:, j], color="tab:blue", lw=1.1, ls="--", label="validation forecast")
+        ax.axvline(x[split], color="gray", ls=":", lw=1)
+        ax.plot(xf, f[:, j], color="tab:orange", lw=1.4, label="forecast")
+        ax.fill_between(xf, lo[:, j], hi[:, j], color="tab:orange", alpha=0.25, lw=0, label=band)
+        ax.set_ylabel(names[j])
+        if j == 0:
+            ax.legend(loc="upper left", frameon=False, fontsize=8)
+            if title:
+                ax.set_title(title)
+    axes[-1].set_xlabel("date" if dates is not None else "step")
+    return _save(fig, path)
