@@ -195,3 +195,21 @@ def test_search_fixed_values_override_a_space_file(tmp_path):
     after = cli._override_fixed(before, {"washout": 5}, "x")
     assert after.fixed == {"reservoir_size": 80, "washout": 5} and after.params == before.params
     assert (after.ridges == before.ridges).all() and after.settings == before.settings
+
+
+@pytest.mark.parametrize("size", [10, 50])
+def test_demo_at_small_sizes_prints_sensible_figures(size, capsys):
+    import re
+
+    assert main(["demo", "--reservoir-size", str(size), "--horizon", "200", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "inf" not in out.lower() and "nan" not in out.lower()
+    assert re.search(r"ridge 1e-\d\d, of 9 values 1e-10\.\.1e-02: the longest free runs from the last 1000 "
+                     "training steps", out)
+    nrmse = [line for line in out.splitlines() if "NRMSE" in line]
+    assert len(nrmse) == 3
+    for line in nrmse:
+        value = line.split()[-1]
+        if "diverged at step" in line:
+            continue
+        assert float(value) < 10, line  # no absurd figure from an overfitted readout
