@@ -37,6 +37,7 @@ LAYERS = {
     "esnkit.datasets": "datasets",
     "esnkit._sequence_data": "datasets",
     "esnkit.io": "io",
+    "esnkit.tabular": "tabular",
     "esnkit.models": "models",
     "esnkit.tuning": "tuning",
     "esnkit.plotting": "plotting",
@@ -55,6 +56,7 @@ RULES = {
     "metrics": {"base"},
     "datasets": {"base"},
     "io": {"base"},
+    "tabular": {"base"},  # CSV series, read with pandas
     "models": {"base", "reservoir", "loop", "readout", "io", "metrics"},
     "tuning": {"base", "reservoir", "loop", "readout", "models", "metrics"},
     "plotting": {"base", "metrics"},

@@ -349,15 +349,17 @@ def test_bad_arguments_are_one_line_and_exit_2(argv, patterns, capsys):
                                          "mackey_glass, lorenz, rossler\\)"]),
     (["search", "--data", "lorenzz"], ["--data 'lorenzz': no such file"]),
     (["search", "--data", "{dir}"], ["--data '.*': a folder, not a file"]),
-    (["search", "--data", "{empty}"], ["--data '.*empty.csv' is empty"]),
-    (["search", "--data", "{header}"], ["--data '.*header.csv' has 0 rows of numbers; a search needs a longer series"]),
-    (["search", "--data", "{short}"], ["has 3 rows of numbers"]),
-    (["search", "--data", "{text}"], ["--data '.*text.csv': every row must be comma-separated numbers .*'abc'"]),
-    (["search", "--data", "{column}"], ["--data '.*column.csv': every row must be comma-separated numbers .*'x"]),
-    (["search", "--data", "{ragged}"], ["--data '.*ragged.csv': every row must be .*number of columns changed"]),
-    (["search", "--data", "{nan}"], ["--data '.*nan.csv': row 21, column 1 is nan, not a finite number"]),
-    (["search", "--data", "{huge}"], [r"--data '.*huge.csv': row 21, column 2 is 1e\+300, beyond ±1e150"]),
-    (["search", "--data", "{binary}"], ["--data '.*binary.csv' is not a text file"]),
+    (["search", "--data", "{empty}"], ["--data '.*empty.csv': the file is empty"]),
+    (["search", "--data", "{header}"], ["--data '.*header.csv': 0 rows of data; a series needs at least 10"]),
+    (["search", "--data", "{short}"], ["3 rows of data"]),
+    (["search", "--data", "{text}"], ["--data '.*text.csv': 2 rows of data"]),
+    (["search", "--data", "{column}", "--column", "x0"], ["--data '.*column.csv': line 2, column 'x0': 'x1' is not a "
+                                                          "number"]),
+    (["search", "--data", "{ragged}"], [r"--data '.*ragged.csv': 1 missing value\(s\) in column\(s\) '1' "
+                                        r"\(line\(s\) 21\): impute or drop them first"]),
+    (["search", "--data", "{nan}"], [r"--data '.*nan.csv': 1 missing value\(s\) in column\(s\) '0' \(line\(s\) 21\)"]),
+    (["search", "--data", "{huge}"], [r"--data '.*huge.csv': line 21, column '1' is 1e\+300, beyond ±1e150"]),
+    (["search", "--data", "{binary}"], [r"--data '.*binary.csv': not a text file \(not UTF-8\)"]),
     (["search", "--space", "{toml}"], ["--space '.*bad.toml': not valid TOML"]),
     (["search", "--space", "{range}"], ["--space '.*range.toml': \\[space\\] spectral_radius: empty range"]),
     (["search", "--space", "{unknown}"], ["--space '.*unknown.toml': \\[space\\] unknown parameter 'foo'"]),
@@ -393,7 +395,7 @@ def test_debug_shows_the_traceback(files, capsys):
 def test_an_unexpected_error_is_one_line_that_names_its_kind(monkeypatch, files, capsys):
     import esnkit.cli as cli
 
-    def boom(args):
+    def boom(*args):
         raise RuntimeError("something deep\ninside torch")
 
     monkeypatch.setattr(cli, "_read_csv", boom)

@@ -276,7 +276,8 @@ def test_dask_local_cluster_survives_a_killed_worker(series, tmp_path):
 
 def test_cli_search_writes_results_plots_and_model(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["search", "--steps", "800", "--trials", "8", "--batch-size", "4", "--quiet", "--out", str(out)])
+    code = main(["search", "--steps", "800", "--trials", "8", "--batch-size", "4", "--quiet", "--out", str(out),
+                 "--storage", str(out / "study.db")])
     assert code == 0
     for name in ("results.csv", "objective_vs_params.png", "best_forecast.png", "best.esnkit", "study.db"):
         assert (out / name).stat().st_size > 0

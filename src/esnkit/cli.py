@@ -32,10 +32,13 @@ SAMPLERS = ("tpe", "random", "grid", "cmaes")  # esnkit.tuning.driver.SAMPLERS
 DTYPES = ("float32", "float64")  # esnkit.search(dtype=...)
 PROTOCOLS = ("mackey_glass", "lorenz", "rossler")  # esnkit.benchmarks.PROTOCOLS
 # esnkit.search's defaults, quoted by --help (trials: its n_trials)
-SEARCH_DEFAULTS = {"trials": 100, "batch_size": 8, "validation": 0.2, "horizon": 84, "starts": 10,
-                   "warmup": 100, "threshold": 0.3, "seed": 0}
+SEARCH_DEFAULTS = {"objective": "nrmse", "sampler": "tpe", "trials": 100, "batch_size": 8, "validation": 0.2,
+                   "horizon": 84, "starts": 10, "warmup": 100, "threshold": 0.3, "ridge_candidates": 5, "seed": 0}
 LSTM_BUDGET = {"full": 180.0, "quick": 5.0}  # esnkit.benchmarks.runner.Settings.full() and .quick_run()
 DEMO_TRAIN, DEMO_TEST = 4000, 1000  # the demo's training and test steps
+DEMO_VALIDATION = 1000  # the training steps the demo's ridge is chosen on
+DEMO_RIDGES = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)  # the ridge values it chooses from
+DEMO_RIDGE = 1e-9  # its ridge when the washout leaves too few training steps to choose one
 MAX_THREADS = 1024  # torch crashes with absurd thread counts (10**6)
 CLASSIFICATION_DATASETS = ("japanese_vowels", "basic_motions", "exercise_watch")  # esnkit.datasets.CLASSIFICATION
 POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k> joined by '+', or steps"
@@ -102,6 +105,58 @@ def _need_plots(args: argparse.Namespace, command: str) -> None:
         import_extra("matplotlib", "plot", f"esnkit {command}'s plots{hint}")
 
 
+def _off_range(y, targets):
+    """Which values of ``y`` are off the output range: not finite, or more than the library's
+    RANGE_FACTOR half-ranges of ``targets`` from their centre (a diverging free run)."""
+    import numpy as np
+
+    from esnkit.models.output_policy import RANGE_FACTOR
+
+    lo, hi = targets.min(axis=0), targets.max(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return ~(np.abs(y - (hi + lo) / 2) <= RANGE_FACTOR * (hi - lo) / 2)
+
+
+def _demo_ridge(esn, inputs, targets) -> tuple[float, int]:
+    """(the ridge of DEMO_RIDGES whose readout, fitted on all but the last ``v`` steps, gives the best
+    free runs from points in them, ``v``): the longest median valid prediction time, then the fewest
+    runs off the output range, then the lowest median NRMSE. ``v`` is DEMO_VALIDATION, or half of
+    the steps past a long washout; (DEMO_RIDGE, 0) when too few are left. One harvest; each ridge value
+    costs one solve and the runs."""
+    import warnings
+
+    import numpy as np
+
+    from esnkit.metrics import valid_prediction_time
+
+    validation = min(DEMO_VALIDATION, (len(targets) - esn.washout) // 2)
+    if validation < 40:
+        return DEMO_RIDGE, 0
+    split = len(targets) - validation
+    h = type(esn).harvest([esn], inputs, targets, split=split)
+    horizon, warmup = validation // 2, min(200, split - esn.washout)
+    starts = range(split, len(targets) - horizon + 1, validation // 10)
+    histories = np.stack([targets[s - warmup: s] for s in starts])  # values up to the step before each start
+    truth = np.stack([targets[s: s + horizon] for s in starts])
+    scale = targets[:split].std(axis=0)
+    best, best_key = DEMO_RIDGES[-1], None
+    for ridge in DEMO_RIDGES:
+        candidate = esn.clone(ridge=ridge).fit_from(h, 0, weight=h.fits[0].solve(ridge, "auto"))
+        with warnings.catch_warnings():  # 200 steps forget the zero start, however long the washout
+            warnings.filterwarnings("ignore", message="forecast: a history warms the reservoir up")
+            runs = candidate.forecast(histories, horizon, check_finite=False)
+        far = _off_range(runs, targets)
+        runs = np.where(far, np.nan, runs)  # off the range counts as past the threshold
+        vpt = valid_prediction_time(truth, runs, threshold=0.3, scale=scale)
+        with np.errstate(invalid="ignore"):
+            err = np.sqrt(np.nanmean((runs - truth) ** 2, axis=(1, 2)) / np.mean(scale ** 2))
+        key = (float(np.median(vpt)), -int(far.any(axis=(1, 2)).sum()),
+               -float(np.median(np.nan_to_num(err, nan=np.inf))))
+        if best_key is None or key > best_key:
+            best, best_key = ridge, key
+    return best, validation
+
+
 def _demo(args: argparse.Namespace) -> int:
     _need_plots(args, "demo")
     from esnkit import params
@@ -124,10 +179,19 @@ def _demo(args: argparse.Namespace) -> int:
     test = data[n_train + 1 : n_train + 1 + n_test]
     esn = ek.ESN(
         args.reservoir_size, spectral_radius=0.9, leak_rate=1.0, input_scaling=1.0, bias_scaling=0.5,
-        ridge=1e-9, washout=args.washout, seed=args.seed,
+        washout=args.washout, seed=args.seed,
     )
     print(f"esnkit {ek.__version__} demo: Mackey-Glass (tau=17), one sample per time unit")
     print(f"  reservoir: N={args.reservoir_size}, spectral radius 0.9, ~10 connections per neuron, seed {args.seed}")
+    t0 = time.perf_counter()
+    ridge, validation = _demo_ridge(esn, train_in, train_out)
+    choose_s = time.perf_counter() - t0
+    if validation:
+        print(f"  ridge {ridge:.0e}, of {len(DEMO_RIDGES)} values {DEMO_RIDGES[0]:.0e}..{DEMO_RIDGES[-1]:.0e}: the "
+              f"longest free runs from the last {validation} training steps ({choose_s:.3f} s)")
+    else:
+        print(f"  ridge {ridge:.0e} (too few steps past the washout to choose it on)")
+    esn.set_params(ridge=ridge)
     t0 = time.perf_counter()
     esn.fit(train_in, train_out)
     fit_s = time.perf_counter() - t0
@@ -138,12 +202,13 @@ def _demo(args: argparse.Namespace) -> int:
     forecast = esn.generate(n_test, check_finite=False)
     gen_s = time.perf_counter() - t0
     h = args.horizon
-    finite = np.isfinite(forecast).all(axis=1)
-    diverged = int(np.argmin(finite)) if not finite.all() else None
+    # off the output range (non-finite, or more than RANGE_FACTOR half-ranges from the training targets)
+    far = _off_range(forecast, train_out).any(axis=1)
+    diverged = int(np.argmax(far)) if far.any() else None
 
     def free_run_nrmse(steps: int) -> str:
         if diverged is not None and diverged < steps:
-            return f"diverged at step {diverged}"
+            return f"diverged at step {diverged + 1}"
         return f"{ek.metrics.nrmse(test[:steps], forecast[:steps]):.3e}"
 
     rows = [
@@ -153,16 +218,16 @@ def _demo(args: argparse.Namespace) -> int:
     ]
     for label, value in rows:
         print(f"  {label:<40} {value}")
-    vpt = ek.metrics.valid_prediction_time(test, forecast, threshold=0.3, scale=data.std(axis=0))
+    shown = np.where(far[:, None], np.nan, forecast)  # a step off the range counts as an error past the threshold
+    vpt = ek.metrics.valid_prediction_time(test, shown, threshold=0.3, scale=data.std(axis=0))
     print(f"  {'valid prediction time (error < 0.3 std)':<40} {vpt:.0f} time units")
     print(f"  generated {n_test} free-running steps in {gen_s:.3f} s")
     if not args.no_plot:
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, "mackey_glass_forecast.png")
-        # values far off the series (a diverging run) are left out of the plot, not drawn to scale
-        span = float(np.ptp(data))
-        shown = np.where(np.abs(forecast - data.mean()) <= 10 * span, forecast, np.nan)[: args.horizon]
-        off = "" if diverged is None and np.isfinite(shown).all() else ", diverging"
+        # values off the output range (a diverging run) are left out of the plot, not drawn to scale
+        shown = shown[: args.horizon]
+        off = "" if diverged is None else ", diverging"
         ek.plotting.plot_forecast(
             test[: args.horizon], shown, path, threshold=0.3,
             title=f"Mackey-Glass: free-running ESN (N={args.reservoir_size}) vs truth{off}",
@@ -185,48 +250,43 @@ DEFAULT_SPACE = {
 DEFAULT_FIXED = {"reservoir_size": 500, "washout": 100, "seed": 0}
 
 
-def _read_csv(path: str):
-    """A CSV series as a (rows, columns) float array; a non-numeric first row is a header."""
-    import warnings
-
-    import numpy as np
-
+def _read_csv(path: str, columns: list[str] | None):
+    """The chosen columns of a CSV series (see esnkit.tabular.read_series); its errors name --data."""
     if not os.path.isfile(path):
         what = "a folder, not a file" if os.path.isdir(path) else "no such file"
         raise CommandError(f"--data {path!r}: {what} (and not a built-in dataset: {', '.join(BUILTIN)})")
+    from esnkit.tabular import read_series
+
     try:
-        with open(path) as f:
-            first = f.readline()
-    except UnicodeDecodeError:
-        raise CommandError(f"--data {path!r} is not a text file: give a CSV of comma-separated numbers") from None
-    except OSError as exc:
-        raise CommandError(f"--data {path!r}: cannot read it ({exc.strerror or exc})") from None
-    if not first.strip():
-        raise CommandError(f"--data {path!r} is empty (or starts with a blank line): give a CSV of "
-                           "comma-separated numbers, one time step per row")
+        return read_series(path, column=columns)
+    except (OSError, ValueError, TypeError) as exc:
+        text = str(exc)
+        text = text[len(path):].lstrip(": ") if text.startswith(path) else text  # the messages start with the path
+        raise CommandError(f"--data {path!r}: {text}") from None
+
+
+def _spec(p) -> dict:
+    """A search-space parameter (esnkit.tuning.space.Param) as the mapping make_space reads."""
+    if p.choices is not None:
+        return {"choices": list(p.choices)}
+    return {"low": p.low, "high": p.high, "log": p.log, **({"step": p.step} if p.step is not None else {})}
+
+
+def _override_fixed(space, overrides: dict, where: str):
+    """``space`` with the fixed values ``overrides`` (--reservoir-size, --washout) in place of its own."""
+    from esnkit.tuning import make_space
+
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    for key, value in overrides.items():
+        if key in space.params:
+            raise CommandError(f"--{key.replace('_', '-')} {value}: {where} searches {key} as a range or choices; "
+                               f"give it a fixed value there, or leave out the option")
+    model = "ESNClassifier" if space.settings.get("objective") in ("accuracy", "log_loss") else "ESN"
     try:
-        [float(v) for v in first.strip().split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1  # a header row
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data": reported below
-            data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CommandError(f"--data {path!r}: every row must be comma-separated numbers "
-                           f"({str(exc).splitlines()[0]})") from None
-    if data.shape[0] < 10:
-        raise CommandError(f"--data {path!r} has {data.shape[0]} rows of numbers; a search needs a longer "
-                           "series (at least 10 rows, one time step per row)")
-    bad = np.argwhere(~(np.abs(data) <= 1e150))  # the limit of every series (esnkit._checks.MAX_ABS)
-    if bad.size:
-        r, c = (int(i) for i in bad[0])
-        what = "not a finite number; clean or impute" if not np.isfinite(data[r, c]) else \
-            "beyond ±1e150, where the readout's float64 sums of squares overflow; rescale"
-        raise CommandError(f"--data {path!r}: row {r + 1 + skip}, column {c + 1} is {data[r, c]:g}, {what} the "
-                           "series first")
-    return data
+        return make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **overrides},
+                          space.ridges, space.settings, model=model)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{flags}: {exc}") from None
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -252,6 +312,9 @@ def _search(args: argparse.Namespace) -> int:
             raise CommandError(f"--space {args.space!r}: {text}") from None
     else:
         space = make_space(DEFAULT_SPACE, DEFAULT_FIXED)
+    overrides = {k: getattr(args, k) for k in ("reservoir_size", "washout") if getattr(args, k) is not None}
+    if overrides:
+        space = _override_fixed(space, overrides, f"--space {args.space!r}" if args.space else "the default space")
     settings = dict(space.settings)
     for key in ("objective", "sampler", "trials", "batch_size", "validation", "split", "folds", "horizon", "starts",
                 "warmup", "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device"):
@@ -260,6 +323,9 @@ def _search(args: argparse.Namespace) -> int:
             settings[key] = v
     time_scale, unit = 1.0, "steps"
     if args.data in BUILTIN:
+        if args.column:
+            raise CommandError(f"--column {args.column[0]!r}: --column picks columns of a CSV file, and --data "
+                               f"{args.data} is a built-in dataset")
         kwargs, time_scale, unit = BUILTIN[args.data]
         try:
             data = getattr(ek.datasets, args.data)(args.steps, **kwargs)
@@ -267,23 +333,25 @@ def _search(args: argparse.Namespace) -> int:
             raise CommandError(f"--steps {args.steps}: {exc}") from None
         name = args.data
     else:
-        data = _read_csv(args.data)
-        name = os.path.basename(args.data)
+        table = _read_csv(args.data, args.column)
+        data, name = table.values, f"{os.path.basename(args.data)} [{', '.join(table.columns)}]"
     _output_folder(args.out)
-    storage = args.storage or os.path.join(args.out, "study.db")
+    storage = args.storage  # None: in memory (a SQLite file costs seconds per search)
     objective = settings.pop("objective", "nrmse")
     n_trials = settings.pop("trials", SEARCH_DEFAULTS["trials"])
     settings.setdefault("time_scale", time_scale)
+    where = storage if storage else "memory; pass --storage to keep or resume it"
     print(f"esnkit search: {name} ({data.shape[0]} steps, {data.shape[1]} feature(s)), objective {objective}, "
-          f"{n_trials} trials, study {args.study_name!r} in {storage}")
+          f"{n_trials} trials, study {args.study_name!r} in {where}")
     try:
         result = search(
             data, space=space, objective=objective, n_trials=n_trials, scheduler=args.scheduler,
             workers=args.workers, storage=storage, study_name=args.study_name, progress=not args.quiet, **settings,
         )
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials are kept in {storage}; run the same command again to resume",
-              file=sys.stderr)
+        print(f"\ninterrupted: finished trials are kept in {storage}; run the same command again to resume"
+              if storage else "\ninterrupted: the study was in memory and is gone; pass --storage FILE.db to keep "
+              "the trials of a search you may interrupt", file=sys.stderr)
         return 130
     csv_path = os.path.join(args.out, "results.csv")
     result.to_csv(csv_path)
@@ -416,12 +484,13 @@ def build_parser() -> argparse.ArgumentParser:
     threads = _integer(1, MAX_THREADS)
     demo = sub.add_parser("demo", help="train on Mackey-Glass, forecast, print errors and write a plot",
                           parents=[common])
-    demo.add_argument("--reservoir-size", type=count, default=1000, metavar="N")
+    demo.add_argument("--reservoir-size", type=count, default=1000, metavar="N",
+                      help="reservoir neurons (default 1000; any size down to 10 runs)")
     demo.add_argument("--washout", type=_integer(0, DEMO_TRAIN - 1), default=100,
                       help=f"steps left out of the fit (0..{DEMO_TRAIN - 1}; default 100)")
     demo.add_argument("--horizon", type=_integer(1, DEMO_TEST), default=500,
                       help=f"free-run steps to score and plot (1..{DEMO_TEST}; default 500)")
-    demo.add_argument("--seed", type=natural, default=0)
+    demo.add_argument("--seed", type=natural, default=0, help="reservoir seed (default 0)")
     demo.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
     demo.add_argument("--out", default="esnkit-demo", help="folder for the plot (default ./esnkit-demo)")
     demo.add_argument("--no-plot", action="store_true", help="skip writing the PNG")
@@ -431,39 +500,59 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Search ESN hyper-parameters on a built-in dataset or a CSV series; "
                                     "writes results.csv, plots and the best model to --out.", parents=[common])
     se.add_argument("--data", default="mackey_glass",
-                    help=f"built-in dataset ({', '.join(BUILTIN)}) or a CSV file of one series (default mackey_glass)")
+                    help=f"built-in dataset ({', '.join(BUILTIN)}) or a CSV file, one time step per row, usually "
+                         "under a header row; a date column and the index column pandas writes are not features "
+                         "(default mackey_glass)")
+    se.add_argument("--column", action="append", metavar="NAME",
+                    help="a target column of the CSV file (repeatable; default every numeric column)")
     se.add_argument("--steps", type=_integer(10), default=3000, help="length of a built-in series (default 3000)")
     se.add_argument("--space", help="search-space TOML file (default: spectral radius, leak, input scaling "
                                     "at N=500)")
+    se.add_argument("--reservoir-size", type=count, metavar="N",
+                    help=f"fixed reservoir size, in place of the space's (default {DEFAULT_FIXED['reservoir_size']}, "
+                         "or the --space file's)")
+    se.add_argument("--washout", type=natural, metavar="STEPS",
+                    help=f"fixed washout, in place of the space's (default {DEFAULT_FIXED['washout']}, or the "
+                         "--space file's)")
     d = SEARCH_DEFAULTS
-    se.add_argument("--objective", choices=OBJECTIVES)
-    se.add_argument("--sampler", choices=SAMPLERS)
+    se.add_argument("--objective", choices=OBJECTIVES,
+                    help="what is scored on the validation part: one-step NRMSE, free-run NRMSE (both minimised) "
+                         f"or valid prediction time (maximised) (default {d['objective']})")
+    se.add_argument("--sampler", choices=SAMPLERS, help=f"Optuna sampler (default {d['sampler']})")
     se.add_argument("--trials", type=count, help=f"trials the study should hold when done (default {d['trials']})")
     se.add_argument("--batch-size", type=count, help=f"configurations harvested together (default {d['batch_size']})")
     se.add_argument("--validation", type=_number(0, high=1),
                     help=f"fraction of the series held out (default {d['validation']})")
-    se.add_argument("--split", type=count, help="index of the first validation step, instead of --validation")
-    se.add_argument("--folds", type=_integer(2), help="blocked k-fold validation instead of one split")
+    se.add_argument("--split", type=count,
+                    help="index of the first validation step, instead of --validation (default: from --validation)")
+    se.add_argument("--folds", type=_integer(2),
+                    help="blocked k-fold validation instead of one split (default: one split)")
     se.add_argument("--horizon", type=count, help=f"free-run steps scored (default {d['horizon']})")
     se.add_argument("--starts", type=count, help=f"free-run starting points (default {d['starts']})")
     se.add_argument("--warmup", type=count, help=f"steps each free run is warmed up on (default {d['warmup']})")
     se.add_argument("--threshold", type=positive, help=f"VPT error threshold (default {d['threshold']})")
     se.add_argument("--time-scale", type=positive, help="VPT units per step (default: Lyapunov times for "
                                                         "lorenz/rossler, else steps)")
-    se.add_argument("--ridge-candidates", type=count)
-    se.add_argument("--dtype", choices=DTYPES)
+    se.add_argument("--ridge-candidates", type=count,
+                    help="ridge values, the best of each configuration's exact ridge path, scored with refitted "
+                         f"weights (default {d['ridge_candidates']})")
+    se.add_argument("--dtype", choices=DTYPES, help=f"precision of the reservoirs (default {DTYPES[-1]})")
     se.add_argument("--device", help="torch device the ensembles run on, e.g. cuda (default cpu)")
     se.add_argument("--seed", type=natural, help=f"sampler seed (default {d['seed']})")
-    se.add_argument("--timeout", type=positive, help="stop proposing trials after this many seconds")
+    se.add_argument("--timeout", type=positive,
+                    help="stop proposing trials after this many seconds (default: no limit)")
     se.add_argument("--scheduler", help="'local' for a Dask LocalCluster, or a scheduler address "
                                         "tcp://host:8786 (default: run in this process)")
     se.add_argument("--workers", type=count, help="LocalCluster worker processes (default: CPU count)")
-    se.add_argument("--storage", help="Optuna storage URL or SQLite file (default OUT/study.db)")
-    se.add_argument("--study-name", default="esnkit-search")
+    se.add_argument("--storage", help="Optuna storage URL or SQLite .db file, to keep the study and resume it "
+                                      "(default: in memory)")
+    se.add_argument("--study-name", default="esnkit-search",
+                    help="name of the study in --storage (default esnkit-search)")
     se.add_argument("--out", default="esnkit-search", help="output folder (default ./esnkit-search)")
-    se.add_argument("--plot-horizon", type=count, default=500)
+    se.add_argument("--plot-horizon", type=count, default=500,
+                    help="free-run steps of the best model drawn in best_forecast.png (default 500)")
     se.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
-    se.add_argument("--no-plot", action="store_true")
+    se.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     se.add_argument("--quiet", action="store_true", help="no progress bar")
     se.set_defaults(run=_search)
 
