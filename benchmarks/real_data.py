@@ -2,7 +2,7 @@
 rolling-origin backtest, on series that ship inside installed packages (nothing is downloaded).
 
     python benchmarks/real_data.py            # every series, 10 origins, ~10 minutes on one core
-    python benchmarks/real_data.py --quick    # 3 origins, few trials, one series: a smoke test, not for quoting
+    python benchmarks/real_data.py --quick    # 3 origins, few trials, sunspots only: a smoke test (written to /tmp)
     python benchmarks/real_data.py --series sunspots co2
 
 Series (statsmodels.datasets): annual sunspot numbers (season 11), Mauna Loa CO2 (weekly, made
@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread, before NumPy and torch start theirs
+if __name__ == "__main__":  # one thread, set before NumPy and torch start theirs (not when a test imports this)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -36,6 +37,7 @@ import itertools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -157,8 +159,8 @@ def backtest(y: np.ndarray, season: int, make: Callable[..., Forecaster], at: li
              seed: int = 0) -> Backtest:
     """Run one method over the origins ``at``: ``make(y[:at[0]], season, seed)`` chooses its form
     once (timed as tuning); the forecaster it returns is called with ``y[:o]`` at every origin
-    (timed as fitting). A forecast that is not finite at a lead time scores as the naive
-    forecast's last value would not: it is replaced by NaN and reported as such (never a crash)."""
+    (timed as fitting). A forecast that is not finite at a lead time scores an infinite MASE and
+    sMAPE there (never a crash)."""
     out = Backtest()
     c0 = time.process_time()
     forecaster = make(y[: at[0]], season, seed)
@@ -218,24 +220,32 @@ def autoreg(train: np.ndarray, season: int, seed: int, calendar: bool = True) ->
     return forecast
 
 
-def ets(train: np.ndarray, season: int, seed: int) -> Forecaster:
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    seasonal = [None] + (["add"] if season > 1 and len(train) >= 3 * season else [])
+def _lowest_aic(fit: Callable[[dict], object], candidates: list[dict]) -> tuple[dict, np.ndarray]:
+    """The candidate (model arguments) whose fit has the lowest finite AIC, and its fitted parameters
+    (the start of every refit); a candidate whose fit fails is passed over."""
     best = None
-    for trend, damped, seas in [(None, False, s) for s in seasonal] + [("add", d, s) for d in (False, True)
-                                                                         for s in seasonal]:
-        kw = dict(error="add", trend=trend, damped_trend=damped, seasonal=seas,
-                  seasonal_periods=season if seas else None)
+    for kw in candidates:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = ETSModel(train, **kw).fit(disp=False)
+                res = fit(kw)
             except (ValueError, np.linalg.LinAlgError):
                 continue
         if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
             best = (res.aic, kw, res.params)
-    kw, start = best[1], best[2]
+    if best is None:
+        raise RuntimeError("no candidate model could be fitted")
+    return best[1], best[2]
+
+
+def ets(train: np.ndarray, season: int, seed: int) -> Forecaster:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    seasonal = [None] + (["add"] if season > 1 and len(train) >= 3 * season else [])
+    candidates = [dict(error="add", trend=trend, damped_trend=damped, seasonal=seas,
+                       seasonal_periods=season if seas else None)
+                  for trend, damped in ((None, False), ("add", False), ("add", True)) for seas in seasonal]
+    kw, start = _lowest_aic(lambda kw: ETSModel(train, **kw).fit(disp=False), candidates)
 
     def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
         with warnings.catch_warnings():
@@ -256,21 +266,11 @@ def arima(train: np.ndarray, season: int, seed: int) -> Forecaster:
     from statsmodels.tsa.arima.model import ARIMA
 
     seasonal_orders = [(0, 0, 0)] + ([(1, 0, 0), (0, 1, 1), (1, 0, 1)] if season > 1 else [])
-    best = None
-    for (p, d, q), S in itertools.product(itertools.product((0, 1, 2), (0, 1), (0, 1, 2)), seasonal_orders):
-        if p == q == 0 and S == (0, 0, 0):
-            continue
-        kw = dict(order=(p, d, q), seasonal_order=(*S, season) if S != (0, 0, 0) else (0, 0, 0, 0),
-                  trend="c" if d + S[1] == 0 else "n")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                res = ARIMA(train, **kw).fit()
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-        if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
-            best = (res.aic, kw, res.params)
-    kw, start = best[1], best[2]
+    candidates = [dict(order=(p, d, q), seasonal_order=(*S, season) if S != (0, 0, 0) else (0, 0, 0, 0),
+                       trend="c" if d + S[1] == 0 else "n")
+                  for (p, d, q), S in itertools.product(itertools.product((0, 1, 2), (0, 1), (0, 1, 2)),
+                                                        seasonal_orders) if p + q > 0 or S != (0, 0, 0)]
+    kw, start = _lowest_aic(lambda kw: ARIMA(train, **kw).fit(), candidates)
 
     def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
         with warnings.catch_warnings():
@@ -536,12 +536,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=ESN_TRIALS, help="esnkit search trials per series")
     ap.add_argument("--members", type=int, default=ESN_MEMBERS, help="reservoirs averaged in esnkit's forecast")
     ap.add_argument("--quick", action="store_true", help="3 origins, 8 trials, 3 members, sunspots only: a smoke test")
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "real_data.md"))
+    ap.add_argument("--out", default=None, help="the results table (default benchmarks/results/real_data.md; "
+                    "with --quick, real_data.md in the system's temporary folder, so a smoke test leaves the "
+                    "quoted results alone)")
     args = ap.parse_args(argv)
     if args.quick:
         args.origins, args.trials, args.members = 3, 8, 3
-        if argv is None and "--series" not in sys.argv:
+        if "--series" not in (sys.argv if argv is None else argv):
             args.series = ["sunspots"]
+    if args.out is None:
+        folder = os.path.join(tempfile.gettempdir(), "esnkit-real-data") if args.quick else HERE + "/results"
+        args.out = os.path.join(folder, "real_data.md")
     torch.set_num_threads(1)
     plot_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), "real_data")
     results = []
