@@ -364,3 +364,43 @@ def test_interrupted_run_keeps_the_finished_protocols(monkeypatch, tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert "Incomplete: not run yet: lorenz" in text and "## Mackey-Glass" in text
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_real_data_backtest_scores_seasonal_naive_as_by_hand(monkeypatch):
+    pytest.importorskip("statsmodels")
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    rd = importlib.import_module("real_data")
+    assert rd.lead_times(4) == [1, 4, 12] and rd.lead_times(12) == [1, 12] and rd.lead_times(1) == [1, 12]
+    # y[t] = t mod 4 + t / 2: the seasonal-naive forecast at lead h is y[t + h] less 2 per season it
+    # spans, and the in-sample seasonal-naive error is 2 at every step: MASE 1 at h = 1..4, 3 at h = 12.
+    t = np.arange(80.0)
+    y = t % 4 + t / 2
+    at = rd.origins(len(y), 5, 12)
+    assert at == [64, 65, 66, 67, 68]  # the last 20 % (16 values), the last origin 12 values before the end
+    b = rd.backtest(y, 4, rd.seasonal_naive, at, [1, 4, 12])
+    assert b.mase[1] == pytest.approx([1.0] * 5) and b.mase[4] == pytest.approx([1.0] * 5)
+    assert b.mase[12] == pytest.approx([3.0] * 5)
+    truth = y[np.array(at)]  # lead 1: y[o] against y[o] - 2
+    assert b.smape[1] == pytest.approx(200 * 2 / (truth + truth - 2))
+    assert len(b.fit_cpu_s) == 5 and b.last_forecast.shape == (12,)
+    summary = b.summary()
+    assert summary["mase"] == pytest.approx({1: 1.0, 4: 1.0, 12: 3.0})
+    # A forecaster that diverges scores inf, never a crash; the table's cells compare methods by MASE.
+    diverging = rd.backtest(y, 4, lambda tr, m, s: lambda h, H: np.full(H, np.nan), at, [1])
+    assert diverging.summary()["mase"][1] == float("inf")
+    res = {"leads": [1], "methods": {"seasonal naive": summary, "esnkit": {**summary, "mase": {1: 1.04}}}}
+    (cell,) = rd._cells(res)
+    assert cell["best"] == "seasonal naive" and cell["esnkit_within_5pct"] and not cell["esnkit_not_worse_than_naive"]
+
+
+def test_real_data_esnkit_forecaster_runs_on_a_short_series(monkeypatch):
+    pytest.importorskip("statsmodels")
+    pytest.importorskip("optuna")
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    rd = importlib.import_module("real_data")
+    t = np.arange(160.0)
+    y = 10 + np.sin(2 * np.pi * t / 4) + 0.05 * t + 0.1 * np.random.default_rng(0).normal(size=t.size)
+    forecast = rd.esnkit_forecaster(y[:140], 4, 0, trials=2, members=2)
+    f = forecast(y[:150], 12)
+    assert f.shape == (12,) and np.isfinite(f).all()
+    assert forecast.detail

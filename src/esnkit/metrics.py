@@ -8,7 +8,9 @@ through these functions:
 - NRMSE: ``RMSE / s`` per feature, ``s`` the feature's standard deviation (of ``y_true``, of a
   ``reference`` series, or given as ``scale``), averaged over features;
 - normalised error at a step: ``sqrt(mean_i ((y_true_i - y_pred_i) / s_i)²)`` over features ``i``;
-- valid prediction time: the first step at which that error exceeds a threshold.
+- valid prediction time: the first step at which that error exceeds a threshold;
+- MASE: mean absolute error over the in-sample mean absolute error of the seasonal-naive forecast;
+- sMAPE: ``200 · mean(|y - ŷ| / (|y| + |ŷ|))``, in percent on 0..200.
 """
 
 from __future__ import annotations
@@ -116,6 +118,53 @@ def nrmse(
         raise ValueError(f"cannot normalise: the {normalization} of a target feature is 0 (a constant series)")
     value = err / scale if normalization == "var" else np.sqrt(err) / scale
     return _reduce(value, multioutput)
+
+
+def mase(y_true: Any, y_pred: Any, *, insample: Any, season: int = 1, multioutput: str = "uniform_average"):
+    """Mean absolute scaled error (Hyndman and Koehler 2006), per feature, averaged over features by default.
+
+    ``MASE = mean|y_true - y_pred| / mean_t |insample[t] - insample[t - season]|``: the forecast's
+    mean absolute error over the in-sample mean absolute error of the seasonal-naive forecast
+    (the naive one, ``y[t-1]``, for ``season=1``). ``insample`` is the training series the forecast
+    was made from, ``(time,)`` or ``(time, features)`` with the features of ``y_true`` and more
+    than ``season`` steps; ``season`` an integer ≥ 1. Below 1 the forecast beats the in-sample
+    seasonal-naive forecast on average. An ``insample`` that repeats itself exactly at lag
+    ``season`` in a feature (a scale of 0) raises ``ValueError``.
+    """
+    if not is_int(season) or season < 1:
+        raise ValueError(f"season must be an integer ≥ 1, got {season!r}")
+    t, p = _pair(y_true, y_pred)
+    x = _truth(insample, "insample")
+    if x.ndim != 2:
+        raise ValueError(f"insample must be a (time,) or (time, features) series, got shape {x.shape}")
+    if x.shape[1] != t.shape[1]:
+        raise ValueError(f"insample has {x.shape[1]} feature(s) but y_true has {t.shape[1]}")
+    if x.shape[0] <= season:
+        raise ValueError(f"insample has {x.shape[0]} step(s); the seasonal-naive scale with season={season} "
+                         f"needs more than {season}")
+    scale = np.abs(x[season:] - x[:-season]).mean(axis=0)
+    if np.any(scale == 0):
+        raise ValueError(f"cannot scale: insample repeats itself exactly at lag {season} in feature "
+                         f"{int(np.argmax(scale == 0))} (its seasonal-naive error is 0)")
+    with np.errstate(over="ignore"):
+        value = np.abs(t - p).mean(axis=0) / scale
+    return _reduce(value, multioutput)
+
+
+def smape(y_true: Any, y_pred: Any, *, multioutput: str = "uniform_average"):
+    """Symmetric mean absolute percentage error, in percent on 0..200, per feature, averaged over
+    features by default.
+
+    ``sMAPE = 200 · mean(|y_true - y_pred| / (|y_true| + |y_pred|))`` (the M3/M4 competitions'
+    definition). A step where both are 0 is a perfect forecast and counts 0; a step where one of
+    them is 0 and the other not counts 200, the most.
+    """
+    t, p = _pair(y_true, y_pred)
+    with np.errstate(over="ignore", invalid="ignore"):
+        num, den = np.abs(t - p), np.abs(t) + np.abs(p)
+        ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    ratio = np.where(np.isfinite(ratio), ratio, 1.0)  # |y_pred| beyond float64 after the sum: 200 %
+    return _reduce(200.0 * ratio.mean(axis=0), multioutput)
 
 
 def _scale(scale: Any, features: int) -> np.ndarray:
