@@ -1,7 +1,8 @@
 """The ``esnkit`` command line.
 
 ``esnkit demo`` trains on Mackey-Glass and plots a free-running forecast; ``esnkit search`` runs a
-hyper-parameter search on a built-in dataset or a CSV file and writes its results; ``esnkit bench``
+hyper-parameter search on a built-in dataset or a CSV file and writes its results; ``esnkit forecast``
+forecasts a CSV series past its end with a band; ``esnkit bench``
 runs the chaotic forecasting benchmark (esnkit vs an LSTM and reservoirpy); ``esnkit classify``
 trains a sequence classifier on a named dataset or ``.ts`` files and reports its test accuracy.
 
@@ -39,6 +40,9 @@ DEMO_TRAIN, DEMO_TEST = 4000, 1000  # the demo's training and test steps
 DEMO_VALIDATION = 1000  # the training steps the demo's ridge is chosen on
 DEMO_RIDGES = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)  # the ridge values it chooses from
 DEMO_RIDGE = 1e-9  # its ridge when the washout leaves too few training steps to choose one
+# esnkit.forecasting.forecast_series's defaults (reservoir_sizes: its RESERVOIR_SIZES)
+FORECAST_DEFAULTS = {"trials": 60, "washout": 20, "validation": 0.2, "ensemble": 10, "coverage": 0.8,
+                     "reservoir_sizes": (50, 100, 200, 300)}
 MAX_THREADS = 1024  # torch crashes with absurd thread counts (10**6)
 CLASSIFICATION_DATASETS = ("japanese_vowels", "basic_motions", "exercise_watch")  # esnkit.datasets.CLASSIFICATION
 POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k> joined by '+', or steps"
@@ -250,19 +254,20 @@ DEFAULT_SPACE = {
 DEFAULT_FIXED = {"reservoir_size": 500, "washout": 100, "seed": 0}
 
 
-def _read_csv(path: str, columns: list[str] | None):
-    """The chosen columns of a CSV series (see esnkit.tabular.read_series); its errors name --data."""
+def _read_csv(path: str, columns: list[str] | None, flag: str = "--data", date_column: str | None = None):
+    """The chosen columns of a CSV series (see esnkit.tabular.read_series); its errors name ``flag``."""
     if not os.path.isfile(path):
         what = "a folder, not a file" if os.path.isdir(path) else "no such file"
-        raise CommandError(f"--data {path!r}: {what} (and not a built-in dataset: {', '.join(BUILTIN)})")
+        builtin = f" (and not a built-in dataset: {', '.join(BUILTIN)})" if flag == "--data" else ""
+        raise CommandError(f"{flag} {path!r}: {what}{builtin}")
     from esnkit.tabular import read_series
 
     try:
-        return read_series(path, column=columns)
+        return read_series(path, column=columns, date_column=date_column)
     except (OSError, ValueError, TypeError) as exc:
         text = str(exc)
         text = text[len(path):].lstrip(": ") if text.startswith(path) else text  # the messages start with the path
-        raise CommandError(f"--data {path!r}: {text}") from None
+        raise CommandError(f"{flag} {path!r}: {text}") from None
 
 
 def _spec(p) -> dict:
@@ -335,6 +340,9 @@ def _search(args: argparse.Namespace) -> int:
     else:
         table = _read_csv(args.data, args.column)
         data, name = table.values, f"{os.path.basename(args.data)} [{', '.join(table.columns)}]"
+        if "scale" not in space.params and "scale" not in space.fixed:
+            # a file's series comes in its own units: standardised for the reservoir, unless the space says
+            space = _override_fixed(space, {"scale": True}, "the space")
     _output_folder(args.out)
     storage = args.storage  # None: in memory (a SQLite file costs seconds per search)
     objective = settings.pop("objective", "nrmse")
@@ -377,6 +385,86 @@ def _search(args: argparse.Namespace) -> int:
         p2 = ek.plotting.plot_forecast(truth, pred, os.path.join(args.out, "best_forecast.png"), threshold=0.3,
                                        title=f"{name}: best configuration, {what} from the end of training")
         print(f"  plots: {p1}, {p2}")
+    return 0
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    _need_plots(args, "forecast")
+    import json
+
+    import numpy as np
+    import torch
+
+    from esnkit import forecasting
+    from esnkit.metrics import mase
+    from esnkit.tabular import seasonal_period
+
+    torch.set_num_threads(args.threads)
+    table = _read_csv(args.data, args.column, "DATA", args.date_column)
+    config = None
+    if args.config is not None:
+        try:
+            with open(args.config) as f:
+                config = json.load(f)
+        except OSError as exc:
+            raise CommandError(f"--config {args.config!r}: cannot read it ({exc.strerror or exc})") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CommandError(f"--config {args.config!r} is not a JSON file ({exc})") from None
+        if not isinstance(config, dict):
+            raise CommandError(f"--config {args.config!r} must hold a JSON object of ESN arguments, as the "
+                               "config.json a run writes")
+    _output_folder(args.out)
+    season = args.season if args.season is not None else seasonal_period(table.freq)
+    T, D = table.values.shape
+    span = (f", {np.datetime_as_string(table.dates[0], unit='D')} .. {np.datetime_as_string(table.dates[-1], unit='D')}"
+            f" ({table.freq or 'irregular'})" if table.dates is not None else "")
+    print(f"esnkit forecast: {os.path.basename(args.data)} [{', '.join(table.columns)}], {T} rows{span}; "
+          f"horizon {args.horizon}, season {season}")
+    what = "configuration from --config" if config is not None else f"tuning ({args.trials} trials per form)"
+    print(f"  {what}, backtest on the last {args.validation:.0%} or more, refit on all rows, "
+          f"ensemble of {args.ensemble}")
+    t0 = time.perf_counter()
+    try:
+        fc = forecasting.forecast_series(
+            table.values, args.horizon, season=season, dates=table.dates, future_dates=table.future_dates(args.horizon),
+            columns=table.columns, config=config, validation=args.validation, trials=args.trials,
+            reservoir_size=args.reservoir_size, washout=args.washout, ensemble=args.ensemble, coverage=args.coverage,
+            seed=args.seed, progress=not args.quiet, timeout=args.timeout)
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - t0
+    train = fc.history[: fc.split]
+    leads = sorted({1, min(season, args.horizon), args.horizon})
+    by_lead = {}
+    for h in leads:
+        pred = fc.backtest_forecasts[:, h - 1]
+        try:  # scaled by the training part's in-sample seasonal-naive error
+            score = float(mase(fc.backtest_truth[:, h - 1], pred, insample=train, season=season)) \
+                if np.isfinite(pred).all() else float("inf")
+        except ValueError:  # a training part that repeats itself exactly at the season: no scale
+            score = float("nan")
+        by_lead[h] = {"mase": score, "nrmse": float(np.mean(fc.backtest_nrmse[h - 1]))}
+    print(f"  chosen: {fc.forecaster.form}, " + ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in fc.forecaster.params.items()
+        if k not in ("scale",)))
+    print(f"  backtest ({len(fc.backtest_errors)} origins): " + "; ".join(
+        f"lead {h}: MASE {v['mase']:.3f}, NRMSE {v['nrmse']:.3f}" for h, v in by_lead.items()))
+    csv_path = fc.to_csv(os.path.join(args.out, "forecast.csv"))
+    config_path = os.path.join(args.out, "config.json")
+    with open(config_path, "w") as f:
+        json.dump(fc.params, f, indent=2)
+    results = {"data": os.path.abspath(args.data), "columns": fc.columns, "rows": T, "horizon": args.horizon,
+               "season": season, "coverage": fc.coverage, "band": "empirical quantiles of the backtest errors by lead",
+               "backtest_origins": len(fc.backtest_errors), "backtest": {str(h): v for h, v in by_lead.items()},
+               "params": fc.params, "seconds": seconds}
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"  {seconds:.1f} s; forecast: {csv_path}; configuration: {config_path} (reuse with --config)")
+    if not args.no_plot:
+        png = fc.plot(os.path.join(args.out, "forecast.png"),
+                      title=f"{os.path.basename(args.data)}: {args.horizon}-step forecast, {fc.coverage:.0%} band")
+        print(f"  plot: {png}")
     return 0
 
 
@@ -556,6 +644,42 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--quiet", action="store_true", help="no progress bar")
     se.set_defaults(run=_search)
 
+    fo = sub.add_parser("forecast", help="forecast a CSV series past its end, with a band (tune, backtest, refit)",
+                        description="Read a time series from a CSV file (header, index and date columns as pandas "
+                                    "and spreadsheets write them), tune an ESN forecaster on a validation split (or "
+                                    "take --config), backtest it, refit it on all rows and forecast --horizon steps "
+                                    "past the last one. Writes forecast.csv (dated rows, the forecast and its band), "
+                                    "forecast.png, config.json and results.json to --out.", parents=[common])
+    fo.add_argument("data", metavar="DATA", help="CSV file, one time step per row")
+    fo.add_argument("--column", action="append", metavar="NAME",
+                    help="the column to forecast (repeatable; default every numeric column)")
+    fo.add_argument("--date-column", metavar="NAME", help="the column of dates (default: detected)")
+    fo.add_argument("--horizon", type=count, default=12, help="steps to forecast past the last row (default 12)")
+    fo.add_argument("--season", type=count, help="seasonal period in rows (default: from the dates' frequency, e.g. "
+                                                 "12 for monthly, 4 quarterly, 52 weekly, 7 daily; else 1, none)")
+    fo.add_argument("--config", metavar="FILE.json", help="a configuration to use instead of tuning (the "
+                                                          "config.json an earlier run wrote)")
+    fo.add_argument("--trials", type=count, default=FORECAST_DEFAULTS["trials"],
+                    help=f"search trials per form of the series (default {FORECAST_DEFAULTS['trials']})")
+    fo.add_argument("--reservoir-size", type=count, metavar="N",
+                    help=f"neurons per reservoir (default: searched among {FORECAST_DEFAULTS['reservoir_sizes']})")
+    fo.add_argument("--washout", type=natural, default=FORECAST_DEFAULTS["washout"],
+                    help=f"steps each fit leaves out at its start (default {FORECAST_DEFAULTS['washout']})")
+    fo.add_argument("--validation", type=_number(0, high=1), default=FORECAST_DEFAULTS["validation"],
+                    help=f"fraction of the rows held out to backtest (default {FORECAST_DEFAULTS['validation']}; "
+                         "more when the horizon needs it)")
+    fo.add_argument("--ensemble", type=_integer(1, 1000), default=FORECAST_DEFAULTS["ensemble"], metavar="K",
+                    help=f"reservoirs averaged (default {FORECAST_DEFAULTS['ensemble']})")
+    fo.add_argument("--coverage", type=_number(0, high=1), default=FORECAST_DEFAULTS["coverage"],
+                    help=f"the band's nominal coverage (default {FORECAST_DEFAULTS['coverage']})")
+    fo.add_argument("--seed", type=natural, default=0, help="reservoir and sampler seed (default 0)")
+    fo.add_argument("--timeout", type=positive, help="stop each form's search after this many seconds")
+    fo.add_argument("--threads", type=threads, default=1, help="torch threads (default 1)")
+    fo.add_argument("--out", default="esnkit-forecast", help="output folder (default ./esnkit-forecast)")
+    fo.add_argument("--no-plot", action="store_true", help="skip forecast.png")
+    fo.add_argument("--quiet", action="store_true", help="no progress bars")
+    fo.set_defaults(run=_forecast)
+
     be = sub.add_parser("bench", help="chaotic forecasting benchmark: esnkit vs an LSTM and reservoirpy",
                         description="Run the pinned Mackey-Glass NRMSE84, Lorenz-63 and Rössler VPT protocols "
                                     "against a tuned LSTM (and reservoirpy when installed); writes results.md, "
@@ -621,6 +745,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    import warnings
+
+    before = warnings.formatwarning
+    # a warning is one line, as the errors are: what happened and what to do, not where in the source
+    warnings.formatwarning = lambda message, category, *_, **__: f"esnkit: {category.__name__}: {message}\n"
     try:
         return args.run(args)
     except Exception as exc:
@@ -628,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"esnkit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,52 +1,301 @@
-"""The everyday forecasting job on one real series, in one call: tune, check, refit, forecast.
+"""The everyday forecasting job on one real series: tune, check, refit, forecast, with a band.
 
 :func:`forecast_series` does what a careful analyst does by hand:
 
 1. **split** the series: the last part (``validation``, at least a warm-up plus ``horizon`` plus a
    few origins) is held out; the rest trains;
-2. **tune** the reservoir on that split with :func:`esnkit.search` (objective: the NRMSE of free runs
-   of ``horizon`` steps from several points of the validation part), the data standardised by the
-   model (``scale=True``) — or take a given configuration;
-3. **backtest**: an ensemble of ``ensemble`` reservoirs (seeds ``seed, seed+1, ...``) with that
-   configuration, fitted on the training part, forecasts ``horizon`` steps from every origin of the
-   validation part; its errors by lead time are what the band is made of;
-4. **refit** the ensemble on all the data and forecast ``horizon`` steps past the last observation,
-   as the ensemble's mean;
+2. **tune** on the training part with :func:`tune_forecaster`: for each *form* of the series (its
+   values or their first differences, each as it is or, with a ``season``, less its mean at each
+   phase of the season), :func:`esnkit.search` picks the reservoir (size, spectral radius, leak,
+   input and bias scaling, and the ridge exactly) by the error of free runs of ``horizon`` steps
+   on validation windows at the end of the training part, the data standardised by the model
+   (``scale=True``); the form kept is the one with the lowest error in a small rolling-origin
+   backtest on the last quarter of the training part. Or take a given configuration;
+3. **backtest**: the tuned :class:`SeriesForecaster` (an ensemble of ``ensemble`` reservoirs,
+   seeds ``seed, seed+1, ...``), fitted on the training part, forecasts ``horizon`` steps from
+   origins spread over the validation part; its errors by lead time make the band;
+4. **refit** on all the data and forecast ``horizon`` steps past the last observation (the
+   ensemble's mean);
 5. **band**: at each lead time ``h``, the forecast plus the ``(1 - coverage) / 2`` and
-   ``(1 + coverage) / 2`` quantiles of the backtest errors at that lead (an empirical interval from
-   out-of-sample errors, not a model assumption; with few origins it is rough, and it assumes the
-   future is as predictable as the validation part was).
+   ``(1 + coverage) / 2`` quantiles of the backtest errors at that lead: an empirical interval
+   from out-of-sample errors, not a model assumption. With few origins it is rough, and it assumes
+   the future is as predictable as the validation part was.
 
 The band is the backtest errors', not the spread of the ensemble's members: members that agree can
 all be wrong together, which only out-of-sample errors show.
+
+A differenced form is forecast as steps and summed back onto the last value: a trending series
+leaves the range a reservoir was trained on, its differences do not. A deseasonalised form has
+the training data's mean at each phase (the index modulo ``season``) removed and added back.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import tabular
+from .errors import EsnkitWarning
 from .models import ESN, Ensemble
 from .params import is_int, is_real
 
-# The search space of the workflow: wide ranges on standardised data, with the ridge solved exactly
-# over its grid at every trial (see esnkit.search).
+# The search space of the workflow: wide ranges on standardised data (spectral radius below 1, so
+# every recommended reservoir has the echo state property), with the ridge solved exactly over its
+# grid at every trial (see esnkit.search).
 SPACE = {
-    "spectral_radius": {"low": 0.1, "high": 0.99},
+    "spectral_radius": {"low": 0.05, "high": 0.99},
     "leak_rate": {"low": 0.05, "high": 1.0, "log": True},
-    "input_scaling": {"low": 0.02, "high": 3.0, "log": True},
+    "input_scaling": {"low": 0.02, "high": 2.0, "log": True},
     "bias_scaling": {"low": 0.0, "high": 1.0},
 }
-RIDGES = {"low": 1e-8, "high": 1e2, "num": 21}
+RESERVOIR_SIZES = (50, 100, 200, 300)
+RIDGES = {"low": 1e-10, "high": 1e2, "num": 25}
 MIN_STEPS = 30
 # Backtest origins at most (evenly spread), and the history each forecast warms up on at most: far
 # more than a reservoir remembers, and it keeps a long series' backtest one short batched pass.
 MAX_ORIGINS = 200
 MAX_HISTORY = 2000
+INNER_ORIGINS = 6  # the form-choosing backtest inside the training part
+
+
+def _as_series(series: Any, name: str = "series") -> np.ndarray:
+    if hasattr(series, "detach"):
+        series = series.detach().cpu().numpy()
+    try:
+        a = np.asarray(series, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers (time,) or (time, features), got "
+                        f"{type(series).__name__}") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (time,) or (time, features), got {a.shape}")
+    bad = np.argwhere(~np.isfinite(a))
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
+        raise ValueError(f"{name} holds {len(bad)} missing or non-finite value(s), the first at row {r}, column {c}: "
+                         "impute or drop them first")
+    return a
+
+
+def _positive_int(v: Any, name: str) -> int:
+    if not is_int(v) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+class SeriesForecaster:
+    """A forecasting recipe for one series: a form of the series and an ensemble of ESNs on it.
+
+    ``params``: the ESN arguments (``scale=True`` unless they say otherwise); ``difference``: 0
+    (model the values) or 1 (model the steps ``y[t+1] - y[t]``, summed back); ``season`` > 1 with
+    ``deseason=True``: the fitted series' mean at each phase ``t mod season`` is removed before and
+    added back after; ``ensemble`` reservoirs (seeds ``seed, seed+1, ...``) are averaged.
+
+    ``fit(series)`` fits every member on the whole series (one pass for all of them);
+    ``forecast(history, horizon)`` warms the members up on ``history`` and returns the mean of their
+    free runs, ``(horizon, D)`` (``(n, horizon, D)`` for a list of histories). A history is taken to
+    start at index ``start`` of the fitted series' time axis (default 0), which places its phases.
+    """
+
+    def __init__(self, params: dict[str, Any], *, difference: int = 0, season: int = 1, deseason: bool = False,
+                 ensemble: int = 10, seed: int = 0) -> None:
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict of ESN arguments, got {type(params).__name__}")
+        if difference not in (0, 1) or isinstance(difference, bool):
+            raise ValueError(f"difference must be 0 or 1, got {difference!r}")
+        if not isinstance(deseason, bool):
+            raise TypeError(f"deseason must be True or False, got {deseason!r}")
+        self.params = {"scale": True, **{k: v for k, v in params.items() if k != "seed"}}
+        ESN(**self.params)  # a bad argument fails here, naming it
+        self.difference = difference
+        self.season = _positive_int(season, "season")
+        self.deseason = deseason and self.season > 1
+        self.ensemble = _positive_int(ensemble, "ensemble")
+        if not is_int(seed) or seed < 0:
+            raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
+        self.seed = int(seed)
+        self.members_: list[ESN] | None = None
+        self.profile_: np.ndarray | None = None
+
+    @property
+    def form(self) -> str:
+        return ("differences" if self.difference else "values") + (" less seasonal means" if self.deseason else "")
+
+    def _phase(self, start: int, n: int) -> np.ndarray:
+        return (start + self.difference + np.arange(n)) % self.season
+
+    def _transformed(self, y: np.ndarray, start: int = 0) -> np.ndarray:
+        z = np.diff(y, axis=0) if self.difference else y
+        return z - self.profile_[self._phase(start, len(z))] if self.deseason else z
+
+    def _prepared(self, y: np.ndarray) -> np.ndarray:
+        """``y`` in the form the reservoirs model, with the seasonal profile taken from it."""
+        z = np.diff(y, axis=0) if self.difference else y
+        if self.deseason:
+            phase = self._phase(0, len(z))
+            self.profile_ = np.stack([z[phase == k].mean(axis=0) if (phase == k).any() else np.zeros(z.shape[1])
+                                      for k in range(self.season)])
+        else:
+            self.profile_ = np.zeros((1, z.shape[1]))
+        return self._transformed(y)
+
+    def fit(self, series: Any) -> SeriesForecaster:
+        """Fit the ensemble on ``series`` ``(time,)`` or ``(time, D)``. Returns ``self``."""
+        y = _as_series(series)
+        washout = self.params.get("washout", 0)
+        if len(y) - self.difference <= washout + 1:
+            raise ValueError(f"series has {len(y)} steps: too few for washout={washout}")
+        x = self._prepared(y)
+        members = [ESN(**{**self.params, "seed": self.seed + k}) for k in range(self.ensemble)]
+        Ensemble(members).fit(x[:-1], x[1:])
+        self.members_ = members
+        return self
+
+    def forecast(self, history: Any, horizon: int, *, start: Any = 0) -> np.ndarray:
+        """The ensemble's mean forecast of the ``horizon`` values after ``history`` (a series, or a
+        list of them starting at the indices ``start``); a member whose free run diverges (not
+        finite) is left out, and when all do the forecast is NaN."""
+        if self.members_ is None:
+            from .errors import NotFittedError
+
+            raise NotFittedError("this SeriesForecaster is not fitted yet: call fit(series) first")
+        horizon = _positive_int(horizon, "horizon")
+        one = not isinstance(history, (list, tuple))
+        ys = [_as_series(history, "history")] if one else [_as_series(h, f"history[{i}]")
+                                                            for i, h in enumerate(history)]
+        starts = [start] * len(ys) if is_int(start) else list(start)
+        if len(starts) != len(ys) or not all(is_int(s) and s >= 0 for s in starts):
+            raise ValueError(f"start must be an integer ≥ 0 or one per history, got {start!r}")
+        need = self.difference + 1
+        short = [i for i, y in enumerate(ys) if len(y) < need + 1]
+        if short:
+            raise ValueError(f"history{'' if one else f'[{short[0]}]'} has {len(ys[short[0]])} step(s); a forecast "
+                             f"needs at least {need + 1}")
+        xs = [self._transformed(y, s) for y, s in zip(ys, starts)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a diverging member is left out below
+            runs = np.stack([np.asarray(m.forecast(xs, horizon, check_finite=False)) for m in self.members_])
+        finite = np.isfinite(runs).all(axis=(2, 3))  # (members, histories)
+        runs = np.where(finite[..., None, None], runs, 0.0)
+        count = finite.sum(axis=0)
+        steps = np.where(count[:, None, None] > 0, runs.sum(axis=0) / np.maximum(count, 1)[:, None, None], np.nan)
+        out = []
+        for b, (y, s) in enumerate(zip(ys, starts)):
+            f = steps[b]
+            if self.deseason:
+                f = f + self.profile_[self._phase(s + len(y) - self.difference, horizon)]
+            out.append(y[-1] + np.cumsum(f, axis=0) if self.difference else f)
+        return out[0] if one else np.stack(out)
+
+
+def _origins(lo: int, hi: int, count: int) -> np.ndarray:
+    """Up to ``count`` origins spread evenly over ``lo..hi`` (inclusive)."""
+    if hi < lo:
+        return np.zeros(0, dtype=int)
+    return np.unique(np.linspace(lo, hi, min(count, hi - lo + 1)).round().astype(int))
+
+
+def _backtest(forecaster: SeriesForecaster, y: np.ndarray, fit_until: int, origins: np.ndarray,
+              horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The truth and the forecasts ``(origins, horizon, D)`` of ``forecaster`` fitted on
+    ``y[:fit_until]``, forecasting from each origin ``o`` (history ``y[:o]``, at most the last
+    :data:`MAX_HISTORY` steps)."""
+    forecaster.fit(y[:fit_until])
+    lo = [max(0, o - MAX_HISTORY) for o in origins]
+    pred = forecaster.forecast([y[a:o] for a, o in zip(lo, origins)], horizon, start=lo)
+    return np.stack([y[o: o + horizon] for o in origins]), pred
+
+
+def tune_forecaster(
+    series: Any,
+    horizon: int,
+    *,
+    season: int = 1,
+    difference: int | str = "auto",
+    deseason: bool | str = "auto",
+    reservoir_size: int | None = None,
+    washout: int = 20,
+    trials: int = 60,
+    ensemble: int = 10,
+    seed: int = 0,
+    progress: bool = False,
+    timeout: float | None = None,
+) -> SeriesForecaster:
+    """Tune a :class:`SeriesForecaster` on ``series`` for forecasts of up to ``horizon`` steps.
+
+    Each form (``difference`` 0/1 and ``deseason`` False/True; ``"auto"`` tries both, and
+    deseasonalising needs ``season`` > 1) is searched with :func:`esnkit.search` (``trials`` trials,
+    objective: the NRMSE of free runs of ``horizon`` steps from 10 points of a validation part at
+    the end of ``series``; ``reservoir_size`` None searches it among :data:`RESERVOIR_SIZES`). The
+    form kept is the one with the lowest mean absolute error over lead times 1..``horizon`` in a
+    rolling-origin backtest on the last quarter of ``series``. Returns the forecaster, unfitted.
+    """
+    from .tuning import search
+
+    y = _as_series(series)
+    horizon = _positive_int(horizon, "horizon")
+    season = _positive_int(season, "season")
+    trials = _positive_int(trials, "trials")
+    if difference not in (0, 1, "auto") or isinstance(difference, bool):
+        raise ValueError(f"difference must be 0, 1 or 'auto', got {difference!r}")
+    if deseason not in (False, True, "auto"):
+        raise ValueError(f"deseason must be True, False or 'auto', got {deseason!r}")
+    if reservoir_size is not None:
+        _positive_int(reservoir_size, "reservoir_size")
+    if not is_int(washout) or washout < 0:
+        raise ValueError(f"washout must be an integer ≥ 0, got {washout!r}")
+    T = len(y)
+    warmup, starts = max(washout, 10), 10
+    n_val = warmup + horizon + 2 * starts
+    if T - n_val - washout < 20:
+        raise ValueError(f"series has {T} steps: too few to tune forecasts of horizon={horizon} (a validation part of "
+                         f"{n_val} steps, washout={washout} and 20 training rows at least)")
+    validation = min(0.5, max(0.2, n_val / T))
+    forms = [(d, s) for d in ((0, 1) if difference == "auto" else (difference,))
+             for s in (((False, True) if deseason == "auto" else (deseason,)) if season > 1 else (False,))]
+    inner_fit = int(T * 0.75)
+    inner = _origins(max(inner_fit, 2), T - horizon, INNER_ORIGINS)
+    fixed = {"washout": washout, "seed": seed, "scale": True}
+    space = dict(SPACE)
+    if reservoir_size is None:
+        space["reservoir_size"] = {"choices": list(RESERVOIR_SIZES)}
+    else:
+        fixed["reservoir_size"] = reservoir_size
+    best, best_score = None, math.inf
+    for d, s in forms:
+        # the search sees the series in the form the forecaster will fit
+        z = SeriesForecaster({"washout": washout}, difference=d, season=season, deseason=s)._prepared(y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # kept, and repeated below for the form chosen only
+            r = search(z, space=space, fixed=fixed, ridges=RIDGES, objective="free_run", horizon=horizon,
+                       warmup=warmup, starts=starts, validation=validation, n_trials=trials, seed=seed,
+                       progress=progress, timeout=timeout, storage=None, refit=False)
+        params = {**fixed, **r.best_params, "ridge": r.best_ridge}
+        candidate = SeriesForecaster(params, difference=d, season=season, deseason=s, ensemble=ensemble, seed=seed)
+        candidate.search_ = r
+        candidate.warnings_ = [w for w in caught if issubclass(w.category, EsnkitWarning)]
+        if len(forms) == 1:
+            return _announced(candidate)
+        truth, pred = _backtest(candidate, y, inner_fit, inner, horizon) if len(inner) else (0.0, 0.0)
+        score = float(np.nanmean(np.abs(truth - pred))) if len(inner) else 0.0
+        candidate.inner_score_ = score
+        if best is None or score < best_score:
+            best, best_score = candidate, score
+    return _announced(best)
+
+
+def _announced(forecaster: SeriesForecaster) -> SeriesForecaster:
+    """Repeat the warnings of the chosen form's search (a best value at the edge of its range...)."""
+    for w in dict((str(w.message), w) for w in forecaster.warnings_).values():
+        warnings.warn(f"{forecaster.form}: {w.message}", w.category, stacklevel=3)
+    return forecaster
 
 
 @dataclass
@@ -54,12 +303,12 @@ class Forecast:
     """What :func:`forecast_series` found. Arrays are ``(steps, D)`` in the data's units.
 
     ``values``, ``lower``, ``upper``: the forecast past the last observation and its band;
-    ``dates``: their dates (None without dates); ``validation``: the training-only ensemble's free
-    run from the start of the validation part (what the plot shows against the truth);
-    ``backtest_errors`` ``(origins, horizon, D)``: truth minus forecast from every validation origin;
-    ``backtest_nrmse``: the backtest's RMSE by lead time over the training part's standard deviation
-    ``(horizon, D)``; ``params``: the ESN arguments used (ridge included), ``models``: the refitted
-    ensemble; ``search``: the search's result (None with a given configuration).
+    ``dates``: their dates (None without dates); ``validation``: the training-only forecaster's free
+    run over the validation part (what the plot shows against the truth); ``backtest_truth`` and
+    ``backtest_forecasts`` ``(origins, horizon, D)``: what followed each validation origin and what
+    was forecast from it (``backtest_errors``: their difference); ``backtest_nrmse``:
+    the backtest's RMSE by lead time over the training part's standard deviation ``(horizon, D)``;
+    ``forecaster``: the :class:`SeriesForecaster`, refitted on all the data.
     """
 
     values: np.ndarray
@@ -72,23 +321,35 @@ class Forecast:
     history_dates: np.ndarray | None
     split: int
     validation: np.ndarray
-    backtest_errors: np.ndarray
+    backtest_truth: np.ndarray
+    backtest_forecasts: np.ndarray
     backtest_nrmse: np.ndarray
-    params: dict[str, Any]
-    models: list[ESN] = field(repr=False)
-    search: Any = field(default=None, repr=False)
+    forecaster: SeriesForecaster = field(repr=False)
 
     @property
     def horizon(self) -> int:
         return self.values.shape[0]
 
+    @property
+    def backtest_errors(self) -> np.ndarray:
+        """Truth minus forecast, ``(origins, horizon, D)``."""
+        return self.backtest_truth - self.backtest_forecasts
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The configuration: the ESN arguments plus the form (``difference``, ``season``, ``deseason``)."""
+        f = self.forecaster
+        return {**f.params, "difference": f.difference, "season": f.season, "deseason": f.deseason,
+                "ensemble": f.ensemble}
+
     def to_csv(self, path: str | os.PathLike) -> str:
         """Write the forecast: a ``date`` (or ``step``) column, then per series column ``name``,
         ``name_lower``, ``name_upper``. Returns the path."""
         path = os.fspath(path)
+        T = len(self.history)
         first = "date" if self.dates is not None else "step"
-        keys = self.dates.astype(str) if self.dates is not None else np.arange(len(self.history), len(
-            self.history) + self.horizon).astype(str)
+        keys = (np.datetime_as_string(self.dates, unit="auto") if self.dates is not None
+                else np.arange(T, T + self.horizon).astype(str))
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow([first] + [f"{c}{s}" for c in self.columns for s in ("", "_lower", "_upper")])
@@ -104,138 +365,27 @@ class Forecast:
         forecast and its band."""
         from .plotting import plot_forecast_band
 
+        dated = self.history_dates is not None and self.dates is not None  # else both count steps
         return plot_forecast_band(self.history, self.split, self.validation, self.values, self.lower, self.upper,
-                                  path, dates=self.history_dates, future_dates=self.dates, columns=self.columns,
+                                  path, dates=self.history_dates if dated else None,
+                                  future_dates=self.dates if dated else None, columns=self.columns,
                                   coverage=self.coverage, title=title)
-
-
-def _as_series(series: Any) -> np.ndarray:
-    if hasattr(series, "detach"):
-        series = series.detach().cpu().numpy()
-    try:
-        a = np.asarray(series, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"series must be an array of numbers (time,) or (time, features), got "
-                        f"{type(series).__name__}") from None
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[1] == 0:
-        raise ValueError(f"series must have shape (time,) or (time, features), got {a.shape}")
-    if a.shape[0] < MIN_STEPS:
-        raise ValueError(f"series has {a.shape[0]} steps; forecasting with a validation part needs at least "
-                         f"{MIN_STEPS}")
-    bad = np.argwhere(~np.isfinite(a))
-    if bad.size:
-        r, c = (int(i) for i in bad[0])
-        raise ValueError(f"series holds {len(bad)} missing or non-finite value(s), the first at row {r}, column {c}: "
-                         "impute or drop them first")
-    return a
-
-
-def _check(horizon, validation, ensemble, coverage, reservoir_size, washout, trials) -> None:
-    if not is_int(horizon) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-    if not (is_real(validation) and 0 < validation < 1):
-        raise ValueError(f"validation must be a fraction in (0, 1), got {validation!r}")
-    if not is_int(ensemble) or ensemble < 1:
-        raise ValueError(f"ensemble must be a positive integer, got {ensemble!r}")
-    if not (is_real(coverage) and 0 < coverage < 1):
-        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
-    if not is_int(reservoir_size) or reservoir_size < 1:
-        raise ValueError(f"reservoir_size must be a positive integer, got {reservoir_size!r}")
-    if washout is not None and (not is_int(washout) or washout < 0):
-        raise ValueError(f"washout must be None or an integer ≥ 0, got {washout!r}")
-    if not is_int(trials) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}")
-
-
-def _members(params: dict[str, Any], ensemble: int, seed: int) -> list[ESN]:
-    return [ESN(**{**params, "seed": seed + k}) for k in range(ensemble)]
-
-
-def _mean_forecast(models: list[ESN], histories: Any, horizon: int) -> np.ndarray:
-    """The members' mean forecast; a member whose run diverges (non-finite) is left out, and when all
-    do, the forecast is NaN (scored as such, not raised)."""
-    runs = np.stack([np.asarray(m.forecast(histories, horizon, check_finite=False)) for m in models])
-    ok = np.isfinite(runs).reshape(len(models), -1).all(axis=1)
-    return runs[ok].mean(axis=0) if ok.any() else np.full(runs.shape[1:], np.nan)
-
-
-def _differenced(y: np.ndarray, d: int) -> np.ndarray:
-    return np.diff(y, n=d, axis=0) if d else y
-
-
-def _integrated(last: np.ndarray, steps: np.ndarray, d: int) -> np.ndarray:
-    """Forecasts of the differenced series ``steps`` (..., horizon, D) back as levels after the last
-    observed values ``last`` (..., d, D): the inverse of ``d`` differences."""
-    for k in range(d, 0, -1):
-        # the k-th difference's forecast integrates onto the last value of the (k-1)-th difference
-        base = np.diff(last, n=k - 1, axis=-2)[..., -1:, :]
-        steps = base + np.cumsum(steps, axis=-2)
-    return steps
-
-
-@dataclass
-class _Fitted:
-    """One candidate transform (``d`` differences), tuned and backtested."""
-
-    d: int
-    params: dict[str, Any]
-    search: Any
-    errors: np.ndarray  # (origins, horizon, D)
-    members: list[ESN]
-    score: float = field(init=False)
-
-    def __post_init__(self):
-        self.score = float(np.sqrt(np.nanmean(self.errors ** 2))) if np.isfinite(self.errors).any() else math.inf
-
-
-def _forecast_levels(models: list[ESN], y: np.ndarray, origins: Any, horizon: int, d: int) -> np.ndarray:
-    """The ensemble's mean forecast of ``horizon`` levels after each origin ``o`` (from ``y[:o]``), for a
-    model of the ``d``-times differenced series: ``(len(origins), horizon, D)``."""
-    histories = [_differenced(y[max(0, o - MAX_HISTORY): o], d) for o in origins]
-    steps = _mean_forecast(models, histories, horizon)
-    last = np.stack([y[o - d: o] for o in origins]) if d else None
-    return _integrated(last, steps, d) if d else steps
-
-
-def _candidate(y, d, split, origins, horizon, config, reservoir_size, washout, warmup, starts, trials, ensemble, seed,
-               progress, timeout) -> _Fitted:
-    z = _differenced(y, d)
-    split_z = split - d  # the same training rows of y, fewer of z
-    result = None
-    if config is None:
-        from .tuning import search
-
-        result = search(
-            z, space=SPACE, fixed={"reservoir_size": reservoir_size, "washout": washout, "seed": seed, "scale": True},
-            ridges=RIDGES, objective="free_run", horizon=horizon, starts=starts, warmup=warmup, split=split_z,
-            n_trials=trials, seed=seed, progress=progress, timeout=timeout, storage=None)
-        params = {**result.best_params, "ridge": result.best_ridge}
-    else:
-        params = {"scale": True, "washout": washout, **config}
-    params = {k: v for k, v in params.items() if k != "seed"}
-    members = _members(params, ensemble, seed)
-    Ensemble(members).fit(z[:split_z], z[1:split_z + 1])
-    truth = np.stack([y[o: o + horizon] for o in origins])
-    errors = truth - _forecast_levels(members, y, origins, horizon, d)
-    return _Fitted(d, params, result, errors, members)
 
 
 def forecast_series(
     series: Any,
     horizon: int,
     *,
+    season: int = 1,
     dates: Any = None,
     future_dates: Any = None,
     columns: list[str] | None = None,
     config: dict[str, Any] | None = None,
-    difference: int | str = "auto",
     validation: float = 0.2,
     trials: int = 60,
-    reservoir_size: int = 200,
-    washout: int | None = None,
-    ensemble: int = 5,
+    reservoir_size: int | None = None,
+    washout: int = 20,
+    ensemble: int = 10,
     coverage: float = 0.8,
     seed: int = 0,
     progress: bool = False,
@@ -245,35 +395,31 @@ def forecast_series(
     the end of ``series`` (``(time,)`` or ``(time, features)``), with a band from the backtest's
     errors by lead time (see the module docstring for each step).
 
-    ``difference``: model the series itself (0) or its first differences (1), whose forecasts are
-    summed back onto the last value: a trending series leaves the range a reservoir was trained
-    on, its differences do not. ``"auto"`` tunes both and keeps the one with the lower backtest
-    error. ``dates`` (one per row) date the history and ``future_dates`` (``horizon`` of them) the
-    forecast rows, for the CSV and the plot (by default continued from ``dates`` at their
-    frequency). ``config``: ESN arguments to use instead of tuning (``ridge`` included; ``scale`` is
-    on unless it says otherwise). ``reservoir_size`` and ``washout`` (default: a tenth of the
-    series, at most 100) fix those of the search; ``trials`` is its budget per transform
-    (``timeout`` seconds at most); ``ensemble`` reservoirs are averaged.
+    ``season``: the period of the series' seasonality in steps (12 for monthly data), 1 for none.
+    ``dates`` (one per row) date the history and ``future_dates`` (``horizon`` of them) the forecast
+    rows, for the CSV and the plot (by default continued from ``dates`` at their frequency).
+    ``config``: a configuration to use instead of tuning, as :attr:`Forecast.params` gives it (ESN
+    arguments, ``ridge`` included, plus optional ``difference``, ``deseason``, ``ensemble``).
+    ``reservoir_size`` (default: searched), ``washout`` and ``trials`` (per form, at most
+    ``timeout`` seconds) go to :func:`tune_forecaster`.
     """
     y = _as_series(series)
-    _check(horizon, validation, ensemble, coverage, reservoir_size, washout, trials)
-    if difference not in (0, 1, "auto") or isinstance(difference, bool):
-        raise ValueError(f"difference must be 0, 1 or 'auto', got {difference!r}")
+    horizon = _positive_int(horizon, "horizon")
+    season = _positive_int(season, "season")
+    if not (is_real(validation) and 0 < validation < 1):
+        raise ValueError(f"validation must be a fraction in (0, 1), got {validation!r}")
+    if not (is_real(coverage) and 0 < coverage < 1):
+        raise ValueError(f"coverage must be in (0, 1), got {coverage!r}")
     T, D = y.shape
+    if T < MIN_STEPS:
+        raise ValueError(f"series has {T} steps; forecasting with a validation part needs at least {MIN_STEPS}")
     if columns is None:
         columns = [str(j) for j in range(D)] if D > 1 else ["value"]
     if len(columns) != D:
         raise ValueError(f"columns names {len(columns)} column(s) but the series has {D}")
-    washout = min(100, T // 10) if washout is None else washout
-    warmup = max(washout, 1)
-    starts = 10
-    # the validation part holds a warm-up, the horizon and the origins after it
+    warmup, starts = max(washout, 10) if is_int(washout) else 10, 10
     n_val = max(int(round(validation * T)), warmup + horizon + starts)
-    split = T - 1 - n_val  # index into the one-step targets y[1:]: the model trains on y[:split + 1]
-    if split - washout - 1 < max(20, horizon):
-        raise ValueError(f"series has {T} steps: too few for washout={washout}, horizon={horizon} and a validation "
-                         f"part of {n_val} steps (a warm-up, the horizon and {starts} origins); use a shorter horizon "
-                         "or washout, or a longer series")
+    split = T - n_val  # the forecaster is tuned and fitted on y[:split]
     if dates is not None:
         dates = np.asarray(dates)
         if len(dates) != T:
@@ -282,51 +428,33 @@ def forecast_series(
         future_dates = np.asarray(future_dates)
         if len(future_dates) != horizon:
             raise ValueError(f"future_dates has {len(future_dates)} values but horizon is {horizon}")
-    if config is not None:
+
+    if config is None:
+        forecaster = tune_forecaster(y[:split], horizon, season=season, reservoir_size=reservoir_size,
+                                     washout=washout, trials=trials, ensemble=ensemble, seed=seed, progress=progress,
+                                     timeout=timeout)
+    else:
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict of ESN arguments, got {type(config).__name__}")
-        ESN(**{k: v for k, v in config.items() if k != "seed"})  # a bad argument fails here, naming it
-
-    origins = np.unique(np.linspace(split + 1 + warmup, T - horizon, min(MAX_ORIGINS, T - horizon - split - warmup))
-                        .round().astype(int))
-    candidates = [_candidate(y, d, split, origins, horizon, config, reservoir_size, washout, warmup, starts, trials,
-                             ensemble, seed, progress, timeout)
-                  for d in ((0, 1) if difference == "auto" else (difference,))]
-    best = min(candidates, key=lambda c: c.score)
-    errors = best.errors
-    sd = y[: split + 1].std(axis=0)
+        cfg = dict(config)
+        form = {k: cfg.pop(k) for k in ("difference", "deseason", "ensemble", "season") if k in cfg}
+        forecaster = SeriesForecaster({"washout": washout, **cfg}, difference=form.get("difference", 0),
+                                      season=form.get("season", season), deseason=form.get("deseason", False),
+                                      ensemble=form.get("ensemble", ensemble), seed=seed)
+    origins = _origins(split + warmup, T - horizon, MAX_ORIGINS)
+    truth, pred = _backtest(forecaster, y, split, origins, horizon)
+    errors = truth - pred
+    sd = y[:split].std(axis=0)
     backtest_nrmse = np.sqrt(np.nanmean(errors ** 2, axis=0)) / np.where(sd > 0, sd, 1.0)
-    validation_run = _forecast_levels(best.members, y, [split + 1], T - split - 1, best.d)[0]
+    lo = max(0, split - MAX_HISTORY)
+    validation_run = forecaster.forecast(y[lo:split], T - split, start=lo)
 
-    # refit on everything, forecast past the end
-    models = _members(best.params, ensemble, seed)
-    z = _differenced(y, best.d)
-    Ensemble(models).fit(z[:-1], z[1:])
-    values = _forecast_levels(models, y, [T], horizon, best.d)[0]
+    forecaster.fit(y)
+    lo = max(0, T - MAX_HISTORY)
+    values = forecaster.forecast(y[lo:], horizon, start=lo)
     q = np.nanquantile(errors, [(1 - coverage) / 2, (1 + coverage) / 2], axis=0)  # (2, horizon, D)
     lower, upper = values + q[0], values + q[1]
     if dates is not None and future_dates is None:
-        future_dates = _future_dates(dates, horizon)
-    return Forecast(values, lower, upper, future_dates, float(coverage), list(columns), y, dates, split + 1,
-                    validation_run, errors, backtest_nrmse, {**best.params, "difference": best.d}, models,
-                    best.search)
-
-
-def _future_dates(dates: np.ndarray, n: int) -> np.ndarray | None:
-    """``n`` dates after the last: by the calendar frequency pandas infers (monthly data step by
-    months), else by a constant step; None when neither exists."""
-    if not np.issubdtype(dates.dtype, np.datetime64) or len(dates) < 3:
-        return None
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas comes with the search extra
-        pd = None
-    if pd is not None:
-        index = pd.DatetimeIndex(dates)
-        freq = pd.infer_freq(index)
-        if freq is not None:
-            return pd.date_range(index[-1], periods=n + 1, freq=freq)[1:].to_numpy()
-    step = np.diff(dates)
-    if not (step == step[0]).all():
-        return None
-    return dates[-1] + step[0] * np.arange(1, n + 1)
+        future_dates = tabular.future_dates(dates, horizon)
+    return Forecast(values, lower, upper, future_dates, float(coverage), list(columns), y, dates, split,
+                    validation_run, truth, pred, backtest_nrmse, forecaster)

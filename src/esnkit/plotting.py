@@ -267,6 +267,12 @@ def plot_forecast_band(
                          f"forecast {f.shape}, lower {lo.shape}, upper {hi.shape}")
     x = np.asarray(dates) if dates is not None else np.arange(T)
     xf = np.asarray(future_dates) if future_dates is not None else np.arange(T, T + len(f))
+    if dates is not None and future_dates is None:
+        raise ValueError("dates are given but future_dates are not: give both, or neither")
+    # the recent past only: twice the validation part before it, so the forecasts are legible
+    first = max(0, split - 2 * (T - split))
+    h, x = h[first:], x[first:]
+    split -= first
     names = columns or [f"feature {j}" for j in range(D)]
     fig = _figure((10, 2.8 * D))
     axes = np.atleast_1d(fig.subplots(D, 1, sharex=True))

@@ -57,20 +57,29 @@ class SeriesTable:
     path: str
 
     def future_dates(self, n: int) -> np.ndarray | None:
-        """The ``n`` dates after the last one, by ``freq`` (or by the constant step between the dates
-        when no frequency was inferred); None without dates or when their steps differ."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n!r}")
-        if self.dates is None:
-            return None
-        last = self.dates[-1]
-        if self.freq is not None:
-            pd = import_extra("pandas", "search", "dates of a CSV series")
-            return pd.date_range(last, periods=int(n) + 1, freq=self.freq)[1:].as_unit("ns").to_numpy()
-        steps = np.diff(self.dates)
-        if steps.size == 0 or not np.all(steps == steps[0]):
-            return None
-        return last + steps[0] * np.arange(1, int(n) + 1)
+        """The ``n`` dates after the last one (see :func:`future_dates`)."""
+        return None if self.dates is None else future_dates(self.dates, n, self.freq)
+
+
+def future_dates(dates: np.ndarray, n: int, freq: str | None = None) -> np.ndarray | None:
+    """The ``n`` dates after the last of ``dates`` (datetime64): by the pandas frequency ``freq``
+    (inferred from the dates when None: monthly data step by calendar months), else by the constant
+    step between the dates; None when the dates are not datetimes or their steps differ."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    dates = np.asarray(dates)
+    if not np.issubdtype(dates.dtype, np.datetime64) or len(dates) == 0:
+        return None
+    pd = import_extra("pandas", "search", "dates of a series")
+    if freq is None and len(dates) >= 3:
+        freq = _freq(pd, dates)
+    last = dates[-1]
+    if freq is not None:
+        return pd.date_range(last, periods=int(n) + 1, freq=freq)[1:].as_unit("ns").to_numpy()
+    steps = np.diff(dates)
+    if steps.size == 0 or not np.all(steps == steps[0]):
+        return None
+    return last + steps[0] * np.arange(1, int(n) + 1)
 
 
 def read_series(path: str | os.PathLike, column: str | list[str] | None = None,
@@ -259,3 +268,24 @@ def _freq(pd, dates: np.ndarray) -> str | None:
         except (ValueError, TypeError):
             return None
     return None if freq is None else str(getattr(freq, "freqstr", freq))
+
+
+# Seasonal periods of the calendar frequencies (pandas offset aliases, by their leading letters).
+_PERIODS = (("QS", 4), ("Q", 4), ("MS", 12), ("ME", 12), ("M", 12), ("W", 52), ("D", 7), ("B", 5), ("h", 24),
+            ("H", 24))
+
+
+def seasonal_period(freq: str | None) -> int:
+    """The usual seasonal period of data at frequency ``freq`` (a pandas offset alias): 12 for
+    monthly, 4 for quarterly, 52 for weekly, 7 for daily, 5 for business days, 24 for hourly;
+    1 (no season) for yearly, other or unknown frequencies."""
+    if not freq:
+        return 1
+    base = freq.split("-")[0]
+    if base[:1].isdigit():
+        return 1  # every 2 days, 3 months...: no usual period
+    for prefix, period in _PERIODS:
+        if base == prefix or (base.startswith(prefix) and prefix in ("W",)):
+            return period
+    return 1
+
