@@ -16,7 +16,8 @@ sMAPE (esnkit.metrics), averaged over origins. Methods:
 2. statsmodels AutoReg, lags chosen by ``ar_select_order`` (AIC), seasonal dummies for calendar seasons;
 3. statsmodels ETSModel, additive error, trend none/additive/damped and seasonal none/additive, lowest AIC;
 4. statsmodels ARIMA, (p, d, q) x (P, D, Q)_m over a small grid, lowest AIC;
-5. esnkit: ``esnkit_forecaster`` below (``esnkit.search`` on the free-run error, an ensemble of reservoirs).
+5. esnkit: ``esnkit_forecaster`` below, the library's ``esnkit.tune_forecaster`` (forms of the series searched by
+   their free-run error, an ensemble of reservoirs).
 
 Orders, model forms and esnkit's hyper-parameters are chosen once per series, on the first
 origin's training window; the parameters (the ESN readouts) are refitted at every origin.
@@ -284,104 +285,34 @@ def arima(train: np.ndarray, season: int, seed: int) -> Forecaster:
     return forecast
 
 
-# esnkit's search space: small reservoirs for short series; the ridge is optimised exactly over ESN_RIDGES.
-ESN_SPACE = {"spectral_radius": {"low": 0.05, "high": 1.3}, "leak_rate": {"low": 0.05, "high": 1.0, "log": True},
-             "input_scaling": {"low": 0.02, "high": 2.0, "log": True}, "bias_scaling": {"low": 0.0, "high": 1.0},
-             "reservoir_size": {"choices": [50, 100, 200, 300]}}
-ESN_FIXED = {"washout": 20}
-ESN_RIDGES = np.logspace(-8, 2, 21)
+# esnkit's budget: search trials per form of the series, and reservoirs averaged in a forecast.
 ESN_TRIALS, ESN_MEMBERS = 96, 20
 
 
 def esnkit_forecaster(train: np.ndarray, season: int, seed: int, *, trials: int | None = None,
                       members: int | None = None) -> Forecaster:
-    """esnkit's forecaster for one series: tuned once on ``train``, refitted on each history.
-
-    Up to four forms of the series are tuned: the values themselves and their first differences
-    (forecast, then summed onto the last value), each as it is and, for a season > 1, less its
-    mean at each phase of the season (the history's own means, added back to the forecast). Each
-    form is standardised with its mean and standard deviation on ``train``, and ``esnkit.search``
-    (reservoir seed ``seed``) chooses reservoir size, spectral radius, leak rate, input and bias
-    scaling, and the ridge exactly, by the free-run NRMSE over the largest lead time on validation
-    windows at the end of ``train``. The form kept is the one with the lowest MASE (averaged over
-    the lead times) in a small rolling-origin backtest on the last quarter of ``train``.
-
-    At each origin the forecast is the mean of ``members`` reservoirs (seeds ``seed``,
-    ``seed + 1``, ...) fitted one step ahead on the whole history and run free from its end; a
-    member whose free run diverges (not finite, or beyond 1000 standard deviations) is left out of
-    the mean, and when all do the form's mean is forecast."""
+    """esnkit's forecaster for one series, the library's workflow: ``esnkit.tune_forecaster`` on
+    ``train`` (each form of the series, values or first differences, each as it is or less its
+    seasonal means, searched by the free-run error over the largest lead time; the form kept by a
+    small backtest on the last quarter of ``train``; the data standardised by the model), then at
+    every origin the :class:`esnkit.SeriesForecaster` refitted on the history and run free from its
+    end, the mean of ``members`` reservoirs."""
     trials = ESN_TRIALS if trials is None else trials
     members = ESN_MEMBERS if members is None else members
-    leads = lead_times(season)
-    forms = [(diff, deseason) for diff in (False, True) for deseason in ((False, True) if season > 1 else (False,))]
-    candidates = [_esn_form(train, season, seed, diff, deseason, trials, members) for diff, deseason in forms]
-    inner = origins(len(train), 6, max(leads), holdout=0.25)
-    scores = []
-    for f in candidates:
-        b = backtest(train, season, lambda tr, m, s, f=f: f, inner, leads)
-        scores.append(float(np.mean([np.mean(v) for v in b.mase.values()])))
-    best = candidates[int(np.argmin(scores))]
-    best.detail += "; inner backtest MASE " + ", ".join(f"{f.form} {v:.3f}" for f, v in zip(candidates, scores))
-    return best
-
-
-def _seasonal_means(x: np.ndarray, season: int) -> np.ndarray:
-    """(season,): the mean of ``x`` at each phase of the season, phase 0 being the step after the last one."""
-    n = len(x)
-    phase = (np.arange(n) - n) % season
-    return np.array([x[phase == k].mean() for k in range(season)])
-
-
-def _esn_form(train: np.ndarray, season: int, seed: int, diff: bool, deseason: bool, trials: int,
-              members: int) -> Forecaster:
-    """One form of :func:`esnkit_forecaster`: the levels (``diff=False``) or the first differences,
-    as they are or (``deseason``) less their mean at each phase of the season (the history's own
-    seasonal means, added back to the forecast)."""
-
-    def prepare(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = np.diff(history) if diff else np.asarray(history, dtype=np.float64)
-        profile = _seasonal_means(x, season) if deseason else np.zeros(season)
-        return x - profile[(np.arange(len(x)) - len(x)) % season], profile
-
-    x, _ = prepare(train)
-    mu, sd = float(x.mean()), float(x.std()) or 1.0
-
-    def features(x: np.ndarray) -> np.ndarray:
-        return ((x - mu) / sd)[:, None]
-
-    z = features(x)
-    horizon = max(lead_times(season))
-    warmup, starts = 30, 10
-    validation = min(0.5, max(0.2, (warmup + horizon + 2 * starts) / len(z)))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        r = ek.search(z, space=ESN_SPACE, fixed={**ESN_FIXED, "seed": seed}, ridges=ESN_RIDGES, objective="free_run",
-                      horizon=horizon, warmup=warmup, starts=starts, validation=validation, n_trials=trials,
-                      batch_size=8, progress=False, seed=seed, refit=False)
-    params = {**ESN_FIXED, **r.best_params, "ridge": r.best_ridge}
-    params.pop("seed", None)
+        warnings.simplefilter("ignore")  # the search's notices; the scores below are what counts
+        tuned = ek.tune_forecaster(train, max(lead_times(season)), season=season, trials=trials, ensemble=members,
+                                   seed=seed)
 
     def forecast(history: np.ndarray, horizon: int) -> np.ndarray:
-        history = np.asarray(history, dtype=np.float64)
-        x, profile = prepare(history)
-        h = features(x)
-        runs = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for k in range(members):
-                esn = ek.ESN(**params, seed=seed + k).fit(h[:-1], h[1:])
-                f = np.asarray(esn.forecast(h, horizon, check_finite=False))[:, 0]
-                if np.isfinite(f).all() and np.abs(f).max() < 1e3:
-                    runs.append(f)
-        f = np.mean(runs, axis=0) if runs else np.full(horizon, 0.0 if diff else h[-1, 0])
-        f = mu + sd * f + profile[np.arange(horizon) % season]
-        return history[-1] + np.cumsum(f) if diff else f
+            return tuned.fit(history).forecast(history, horizon)[:, 0]
 
-    forecast.form = ("differences" if diff else "levels") + (" less seasonal means" if deseason else "")
-    forecast.detail = (forecast.form + f", N={params['reservoir_size']} x {members} "
-                       "seeds, " + ", ".join(f"{k}={v:.3g}" for k, v in params.items() if k in (*ESN_SPACE, "ridge"))
-                       + f"; validation free-run NRMSE {r.best_value:.3f}")
-    forecast.params = params
+    p = tuned.params
+    forecast.detail = (f"{tuned.form}, N={p['reservoir_size']} x {members} seeds, "
+                       + ", ".join(f"{k}={p[k]:.3g}" for k in (*ek.forecasting.SPACE, "ridge"))
+                       + f"; validation free-run NRMSE {tuned.search_.best_value:.3f}")
     return forecast
 
 

@@ -105,3 +105,13 @@ def test_forecast_series_bad_input():
         forecast_series(y, 3, coverage=1.5)
     with pytest.raises(ValueError, match="too few to tune"):
         forecast_series(y[:60], 20, trials=2)
+
+
+def test_a_tuned_forecaster_without_the_echo_state_property_is_announced(monkeypatch):
+    import esnkit as ek
+    from esnkit import forecasting
+
+    monkeypatch.setitem(forecasting.SPACE, "spectral_radius", {"low": 1.2, "high": 1.3})
+    monkeypatch.setitem(forecasting.SPACE, "leak_rate", {"low": 0.99, "high": 1.0})
+    with pytest.warns(ek.EchoStatePropertyWarning, match=r"the tuned forecaster \(values, spectral_radius=1\.[23]"):
+        tune_forecaster(_seasonal(200), 6, difference=0, trials=3, reservoir_size=30, ensemble=2)

@@ -323,3 +323,15 @@ def test_search_on_cuda_scores_the_trials_as_the_cpu_does(series, objective, fol
     for a, b in zip(gpu.table, cpu.table):
         assert {k: a[k] for k in SPACE} == {k: b[k] for k in SPACE}
         assert a["value"] == pytest.approx(b["value"], rel=rel), (a, b)
+
+
+def test_a_space_without_a_reservoir_seed_gets_the_search_seed():
+    """Every trial and the refit draw one reservoir: the search repeats itself and best_esn
+    reproduces best_value (each trial once drew a random reservoir, and the refit another)."""
+    d = ek.datasets.mackey_glass(1500, tau=17)
+    kw = dict(space={"spectral_radius": {"low": 0.5, "high": 0.95}}, fixed={"reservoir_size": 40, "washout": 50},
+              n_trials=3, progress=False, seed=5)
+    a, b = ek.search(d, **kw), ek.search(d, **kw)
+    assert a.best_params == b.best_params and a.best_value == b.best_value and a.best_params["seed"] == 5
+    pred = a.best_esn.predict(d[a.split:-1])
+    assert ek.metrics.nrmse(d[a.split + 1:], pred) == pytest.approx(a.best_value, rel=1e-9)

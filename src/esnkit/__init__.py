@@ -79,6 +79,12 @@ _LAZY = {
     "load_space": ("esnkit.tuning", "load_space"),
     "make_space": ("esnkit.tuning", "make_space"),
     "tuning": ("esnkit.tuning", None),
+    "forecast_series": ("esnkit.forecasting", "forecast_series"),
+    "tune_forecaster": ("esnkit.forecasting", "tune_forecaster"),
+    "SeriesForecaster": ("esnkit.forecasting", "SeriesForecaster"),
+    "Forecast": ("esnkit.forecasting", "Forecast"),
+    "forecasting": ("esnkit.forecasting", None),
+    "tabular": ("esnkit.tabular", None),
     "plotting": ("esnkit.plotting", None),
     "benchmarks": ("esnkit.benchmarks", None),
     "sklearn": ("esnkit.sklearn", None),
@@ -92,6 +98,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
     from . import models as models
     from . import readout as readout
     from . import reservoir as reservoir
+    from . import tabular as tabular
     from .errors import (
         EsnkitWarning,
         MissingExtraError,
@@ -148,6 +155,8 @@ __all__ = [
     "ESNClassifier",
     "ESNState",
     "Ensemble",
+    "Forecast",
+    "SeriesForecaster",
     "EchoStatePropertyWarning",
     "MissingExtraError",
     "NativeKernelWarning",
@@ -171,6 +180,8 @@ __all__ = [
     "benchmarks",
     "datasets",
     "effective_spectral_radius",
+    "forecast_series",
+    "forecasting",
     "kfold_sse",
     "load",
     "load_space",
@@ -185,6 +196,8 @@ __all__ = [
     "solve_lstsq",
     "solve_normal_equations",
     "spectral_radius",
+    "tabular",
+    "tune_forecaster",
     "unroll",
     "use_backend",
     "__version__",

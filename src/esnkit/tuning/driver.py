@@ -20,6 +20,7 @@ Objectives: ``"nrmse"`` one-step NRMSE on the validation part (or blocked k-fold
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -651,7 +652,9 @@ def search(
     ``space`` maps parameter names to ranges or choices (see :mod:`esnkit.tuning.space`), or is a
     TOML file path (its ``[space]``, ``[fixed]`` and ``[ridge]`` apply; its search settings such as
     ``objective`` are read by the ``esnkit search`` command, and here are this function's arguments).
-    ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``).
+    ``fixed`` sets parameters that are not searched (e.g. ``reservoir_size``). A reservoir ``seed``
+    neither searched nor fixed is fixed to ``seed`` (a random one when ``seed`` is None), so that
+    every trial and the refit draw the same reservoir and ``best_esn`` reproduces ``best_value``.
     The ridge is optimised exactly for every trial over ``ridges`` (default 25 values 1e-12..1).
 
     ``objective``: ``"nrmse"`` (one-step NRMSE on the validation part, normalised by its standard
@@ -700,6 +703,12 @@ def search(
     elif fixed or ridges is not None:
         space = make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **(fixed or {})},
                            space.ridges if ridges is None else ridges, model=model)
+    if "seed" not in space.params and space.fixed.get("seed") is None:
+        # Every trial, and the refit, draw the same reservoir: otherwise each configuration is scored
+        # on a random one, the study is not reproducible and best_esn (a new draw) would not
+        # reproduce best_value. Without a search seed, one random reservoir seed for the whole search.
+        drawn = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        space = dataclasses.replace(space, fixed={**space.fixed, "seed": drawn})
     _check_settings(n_trials=n_trials, batch_size=batch_size, horizon=horizon, starts=starts, validation=validation,
                     split=split, warmup=warmup, threshold=threshold, time_scale=time_scale,
                     connect_timeout=connect_timeout, ridge_candidates=ridge_candidates, folds=folds, timeout=timeout)
