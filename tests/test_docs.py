@@ -100,14 +100,16 @@ def test_classification_doc_python_blocks_run(tmp_path, monkeypatch):
     assert run_python_blocks("docs/classification.md") == 2
 
 
-def test_classification_doc_quotes_the_committed_run():
-    doc = (ROOT / "docs" / "classification.md").read_text()
-    results = (ROOT / "benchmarks" / "results" / "classification.md").read_text()
-    section = doc.split("## Benchmark", 1)[1]
+@pytest.mark.parametrize("doc, results", [("classification.md", "classification.md"),
+                                          ("real-data.md", "real_data.md")])
+def test_benchmark_sections_quote_the_committed_run(doc, results):
+    text = (ROOT / "docs" / doc).read_text()
+    written = (ROOT / "benchmarks" / "results" / results).read_text()
+    section = text.split("## Benchmark", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows, "the benchmark section quotes no table"
     for row in rows:
-        assert row in results, f"docs/classification.md quotes a row the run did not write: {row}"
+        assert row in written, f"docs/{doc} quotes a row the run did not write: {row}"
 
 
 def test_real_data_doc_python_blocks_run(tmp_path, monkeypatch):
@@ -117,13 +119,3 @@ def test_real_data_doc_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_python_blocks("docs/real-data.md") == 2
     assert (tmp_path / "forecast.csv").exists() and (tmp_path / "forecast.png").exists()
-
-
-def test_real_data_doc_quotes_the_committed_run():
-    doc = (ROOT / "docs" / "real-data.md").read_text()
-    results = (ROOT / "benchmarks" / "results" / "real_data.md").read_text()
-    section = doc.split("## Benchmark", 1)[1]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
-    assert rows, "the benchmark section quotes no table"
-    for row in rows:
-        assert row in results, f"docs/real-data.md quotes a row the run did not write: {row}"
