@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from . import tabular
-from .errors import EsnkitWarning
+from .errors import EsnkitWarning, import_extra
 from .models import ESN, Ensemble
 from .params import DEFAULTS, is_int, is_real
 from .reservoir import EchoStatePropertyWarning, seeded_effective_radius
@@ -470,18 +470,30 @@ def forecast_series(
                                       season=form.get("season", season), deseason=form.get("deseason", False),
                                       ensemble=form.get("ensemble", ensemble), seed=seed)
     origins = _origins(split + warmup, T - horizon, MAX_ORIGINS)
+    bar = None
+    if progress:  # the steps after the search: a long series makes each take seconds
+        tqdm = import_extra("tqdm.auto", "search", "the forecast's progress bar (progress=True)").tqdm
+        bar = tqdm(total=3, unit="step", desc="esnkit forecast", postfix="backtest", leave=False)
     truth, pred = _backtest(forecaster, y, split, origins, horizon)
     errors = truth - pred
     sd = y[:split].std(axis=0)
     backtest_nrmse = np.sqrt(np.nanmean(errors ** 2, axis=0)) / np.where(sd > 0, sd, 1.0)
     lo = max(0, split - MAX_HISTORY)
     validation_run = forecaster.forecast(y[lo:split], T - split, start=lo)
-
+    if bar is not None:
+        bar.update()
+        bar.set_postfix_str("refit on all rows")
     forecaster.fit(y)
+    if bar is not None:
+        bar.update()
+        bar.set_postfix_str("forecast")
     lo = max(0, T - MAX_HISTORY)
     values = forecaster.forecast(y[lo:], horizon, start=lo)
     q = np.nanquantile(errors, [(1 - coverage) / 2, (1 + coverage) / 2], axis=0)  # (2, horizon, D)
     lower, upper = values + q[0], values + q[1]
+    if bar is not None:
+        bar.update()
+        bar.close()
     if dates is not None and future_dates is None:
         future_dates = tabular.future_dates(dates, horizon)
     return Forecast(values, lower, upper, future_dates, float(coverage), list(columns), y, dates, split,
