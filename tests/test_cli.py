@@ -156,9 +156,9 @@ def test_search_a_csv_column_in_memory_with_a_fixed_size(dated_csv, tmp_path, ca
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--column", "nope"], r"--data '.*mg\.csv': no column 'nope' is not a series to read; the numeric columns "
+    (["--column", "nope"], r"--data '.*mg\.csv': there is no column 'nope'; the numeric columns "
                            r"are mg, noise$"),
-    (["--column", "date"], r"--data '.*mg\.csv': the date column 'date' is not a series to read"),
+    (["--column", "date"], r"--data '.*mg\.csv': 'date' is the date column, not a series to read"),
 ])
 def test_search_csv_column_errors(dated_csv, tmp_path, capsys, extra, message):
     import re

@@ -103,7 +103,7 @@ def test_forecast_series_bad_input():
         forecast_series(y, 3, config=[1, 2])
     with pytest.raises(ValueError, match="coverage must be in"):
         forecast_series(y, 3, coverage=1.5)
-    with pytest.raises(ValueError, match="too few to tune"):
+    with pytest.raises(ValueError, match="too few for horizon=20"):
         forecast_series(y[:60], 20, trials=2)
 
 
@@ -115,3 +115,31 @@ def test_a_tuned_forecaster_without_the_echo_state_property_is_announced(monkeyp
     monkeypatch.setitem(forecasting.SPACE, "leak_rate", {"low": 0.99, "high": 1.0})
     with pytest.warns(ek.EchoStatePropertyWarning, match=r"the tuned forecaster \(values, spectral_radius=1\.[23]"):
         tune_forecaster(_seasonal(200), 6, difference=0, trials=3, reservoir_size=30, ensemble=2)
+
+
+def test_review_cases_fail_clearly_or_work():
+    y = _seasonal(150)
+    cfg = {"reservoir_size": 30, "ridge": 1e-4}
+    with pytest.raises(ValueError, match="season"):
+        forecast_series(y, 12, config={**cfg, "deseason": True}, season=200, ensemble=1)
+    # tune_forecaster hands back an unfitted forecaster, whatever it fitted to choose a form
+    f = tune_forecaster(_seasonal(260), 12, season=12, trials=3, reservoir_size=30, ensemble=2)
+    with pytest.raises(ValueError, match="not fitted"):
+        f.forecast(np.ones(30), 3)
+    # a list of numbers is one history; string and timezone-aware dates are parsed
+    g = SeriesForecaster(cfg, ensemble=2).fit(y)
+    assert g.forecast([1.0, 2.0, 3.0], 2).shape == (2, 1)
+    days = [str(d)[:10] for d in pd.date_range("2000-01-01", periods=150, freq="D")]
+    fc = forecast_series(y, 5, config=cfg, ensemble=2, dates=days)
+    assert str(fc.dates[0])[:10] == "2000-05-30"
+    assert fc.params["seed"] == 0
+    with pytest.raises(TypeError, match="columns must be a list"):
+        forecast_series(y, 5, config=cfg, columns=3)
+
+
+def test_seasonal_period_of_pandas_frequencies():
+    from esnkit.tabular import seasonal_period
+
+    cases = {"MS": 12, "ME": 12, "BME": 12, "QE-DEC": 4, "BQE-DEC": 4, "QS-OCT": 4, "W-SUN": 52, "D": 7, "B": 5,
+             "h": 24, "YS-JAN": 1, "2D": 1, None: 1}
+    assert {f: seasonal_period(f) for f in cases} == cases

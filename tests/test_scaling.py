@@ -122,3 +122,20 @@ def test_search_standardises_with_the_training_part_only():
                     n_trials=2, batch_size=2, validation=0.3, progress=False, storage=None)
     split = res.split
     np.testing.assert_allclose(res.best_esn.input_mean_.numpy(), s[:-1][:split].mean(axis=0), rtol=1e-12)
+
+
+def test_output_messages_speak_in_the_data_units():
+    t = np.arange(400)
+    y = (1000 + 50 * np.sin(t / 5))[:, None]
+    m = ek.ESN(50, scale=True, seed=0, washout=20, ridge=1e-9, spectral_radius=1.5, input_scaling=3).fit(y[:-1], y[1:])
+    np.testing.assert_allclose(m.target_range_.numpy().ravel(), [y[1:].min(), y[1:].max()])
+    with pytest.warns(ek.OutputRangeWarning, match=r"training targets' range \[950, 1050\]"):
+        m.generate(300)
+
+
+def test_float32_models_standardise_in_float64():
+    """Data near 1e6: a float32 model keeps the varying digits (its float32 outputs carry ~7 digits)."""
+    t = np.arange(400)
+    s = (1e6 + np.sin(t / 5))[:, None]
+    m = ek.ESN(50, scale=True, seed=0, washout=20, ridge=1e-6, dtype="float32").fit(s[:-1], s[1:])
+    assert np.abs(m.forecast(s[:300], 5) - s[300:305]).max() < 0.2  # 0.0625 is one float32 step at 1e6

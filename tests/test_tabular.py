@@ -79,10 +79,10 @@ def test_choosing_columns_by_name_or_list(tmp_path):
     assert read_series(path, column="b").values[:, 0].tolist() == [2.0 * i for i in range(12)]
     t = read_series(path, column=["c", "a"])
     assert t.columns == ["c", "a"] and t.values[3].tolist() == [9.0, 3.0]
-    with pytest.raises(ValueError, match=r"s\.csv: no column 'z' is not a series to read; the numeric columns "
+    with pytest.raises(ValueError, match=r"s\.csv: there is no column 'z'; the numeric columns "
                                          "are a, b, c"):
         read_series(path, column="z")
-    with pytest.raises(ValueError, match="the date column 't' is not a series to read"):
+    with pytest.raises(ValueError, match="'t' is the date column, not a series to read"):
         read_series(path, column=["a", "t"])
     with pytest.raises(ValueError, match=r"line 2, column 'label': 'x' is not a number \(12 such cells\)"):
         read_series(path, column="label")

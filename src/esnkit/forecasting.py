@@ -103,7 +103,9 @@ class SeriesForecaster:
     ``fit(series)`` fits every member on the whole series (one pass for all of them);
     ``forecast(history, horizon)`` warms the members up on ``history`` and returns the mean of their
     free runs, ``(horizon, D)`` (``(n, horizon, D)`` for a list of histories). A history is taken to
-    start at index ``start`` of the fitted series' time axis (default 0), which places its phases.
+    start at index ``start`` of the fitted series' time axis (default 0: the history begins where
+    the fitted series began), which places its seasonal phases: pass ``start`` for a history that
+    begins elsewhere (its last 100 steps, say), or the seasonal means are added at the wrong phases.
     """
 
     def __init__(self, params: dict[str, Any], *, difference: int = 0, season: int = 1, deseason: bool = False,
@@ -154,9 +156,15 @@ class SeriesForecaster:
         washout = self.params.get("washout", 0)
         if len(y) - self.difference <= washout + 1:
             raise ValueError(f"series has {len(y)} steps: too few for washout={washout}")
+        if self.deseason and len(y) - self.difference < 2 * self.season:
+            raise ValueError(f"series has {len(y)} steps: removing seasonal means needs two full seasons of "
+                             f"{self.season} at least; use deseason=False or a shorter season")
         x = self._prepared(y)
         members = [ESN(**{**self.params, "seed": self.seed + k}) for k in range(self.ensemble)]
-        Ensemble(members).fit(x[:-1], x[1:])
+        with warnings.catch_warnings():
+            # said once by tune_forecaster for the configuration it recommends, not at every refit
+            warnings.simplefilter("ignore", EchoStatePropertyWarning)
+            Ensemble(members).fit(x[:-1], x[1:])
         self.members_ = members
         return self
 
@@ -169,12 +177,15 @@ class SeriesForecaster:
 
             raise NotFittedError("this SeriesForecaster is not fitted yet: call fit(series) first")
         horizon = _positive_int(horizon, "horizon")
-        one = not isinstance(history, (list, tuple))
+        # a list of series is several histories; a list of numbers, one
+        one = not isinstance(history, (list, tuple)) or all(is_real(v) for v in history)
         ys = [_as_series(history, "history")] if one else [_as_series(h, f"history[{i}]")
                                                             for i, h in enumerate(history)]
-        starts = [start] * len(ys) if is_int(start) else list(start)
-        if len(starts) != len(ys) or not all(is_int(s) and s >= 0 for s in starts):
-            raise ValueError(f"start must be an integer ≥ 0 or one per history, got {start!r}")
+        starts = [start] * len(ys) if is_int(start) else start
+        if not isinstance(starts, (list, tuple, np.ndarray)) or len(starts) != len(ys) or not all(
+                is_int(s) and s >= 0 for s in starts):
+            raise ValueError(f"start must be an integer ≥ 0 (or one per history): the index of the history's first "
+                             f"step on the fitted series' time axis, got {start!r}")
         need = self.difference + 1
         short = [i for i, y in enumerate(ys) if len(y) < need + 1]
         if short:
@@ -261,9 +272,17 @@ def tune_forecaster(
         raise ValueError(f"series has {T} steps: too few to tune forecasts of horizon={horizon} (a validation part of "
                          f"{n_val} steps, washout={washout} and 20 training rows at least)")
     validation = min(0.5, max(0.2, n_val / T))
+    seasonal = season > 1 and T - 1 >= 2 * season  # two full seasons to take means over
+    if deseason is True and not seasonal:
+        raise ValueError(f"deseason=True needs a season > 1 and two full seasons of data: series has {T} steps, "
+                         f"season={season}")
     forms = [(d, s) for d in ((0, 1) if difference == "auto" else (difference,))
-             for s in (((False, True) if deseason == "auto" else (deseason,)) if season > 1 else (False,))]
+             for s in (((False, True) if deseason == "auto" else (deseason,)) if seasonal else (False,))]
     inner = _origins(max(int(T * 0.75), season + 2), T - horizon, INNER_ORIGINS)
+    if len(forms) > 1 and len(inner) == 0:
+        raise ValueError(f"series has {T} steps: too few to compare the forms of the series by a backtest of "
+                         f"horizon={horizon} on its last quarter; fix difference= and deseason=, or shorten the "
+                         "horizon")
     fixed = {"washout": washout, "seed": seed, "scale": True}
     space = dict(SPACE)
     if reservoir_size is None:
@@ -309,7 +328,8 @@ def _inner_score(forecaster: SeriesForecaster, y: np.ndarray, origins: np.ndarra
 
 def _announced(forecaster: SeriesForecaster) -> SeriesForecaster:
     """Repeat the warnings of the chosen form's search (a best value at the edge of its range...), and
-    say so when its reservoirs lack the echo state property."""
+    say so when its reservoirs lack the echo state property. Returns it unfitted."""
+    forecaster.members_ = forecaster.profile_ = None
     for w in dict((str(w.message), w) for w in forecaster.warnings_).values():
         warnings.warn(f"{forecaster.form}: {w.message}", w.category, stacklevel=3)
     p = {**DEFAULTS, **forecaster.params}
@@ -365,10 +385,11 @@ class Forecast:
 
     @property
     def params(self) -> dict[str, Any]:
-        """The configuration: the ESN arguments plus the form (``difference``, ``season``, ``deseason``)."""
+        """The configuration: the ESN arguments plus the form (``difference``, ``season``, ``deseason``),
+        the ensemble's size and its first seed: ``forecast_series(..., config=params)`` repeats it."""
         f = self.forecaster
         return {**f.params, "difference": f.difference, "season": f.season, "deseason": f.deseason,
-                "ensemble": f.ensemble}
+                "ensemble": f.ensemble, "seed": f.seed}
 
     def to_csv(self, path: str | os.PathLike) -> str:
         """Write the forecast: a ``date`` (or ``step``) column, then per series column ``name``,
@@ -398,6 +419,28 @@ class Forecast:
                                   path, dates=self.history_dates if dated else None,
                                   future_dates=self.dates if dated else None, columns=self.columns,
                                   coverage=self.coverage, title=title)
+
+
+def _dates(dates: Any, n: int, name: str) -> np.ndarray | None:
+    """``dates`` as datetime64 (strings and timezone-aware dates parsed by pandas; a timezone is
+    converted to UTC and dropped), checked to hold ``n`` values."""
+    if dates is None:
+        return None
+    a = np.asarray(dates)
+    if len(a) != n:
+        what = "the series has" if name == "dates" else "horizon is"
+        n_text = f"{n} rows" if name == "dates" else str(n)
+        raise ValueError(f"{name} has {len(a)} values but {what} {n_text}")
+    if np.issubdtype(a.dtype, np.datetime64):
+        return a
+    pd = import_extra("pandas", "search", f"reading {name}")
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(list(a), utc=any(getattr(d, "tzinfo", None) for d in a)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be dates (datetime64, datetime or date strings): {exc}") from None
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.to_numpy()
 
 
 def forecast_series(
@@ -443,19 +486,22 @@ def forecast_series(
         raise ValueError(f"series has {T} steps; forecasting with a validation part needs at least {MIN_STEPS}")
     if columns is None:
         columns = [str(j) for j in range(D)] if D > 1 else ["value"]
+    if not isinstance(columns, (list, tuple)) or not all(isinstance(c, str) for c in columns):
+        raise TypeError(f"columns must be a list of column names (str), got {columns!r}")
     if len(columns) != D:
         raise ValueError(f"columns names {len(columns)} column(s) but the series has {D}")
-    warmup, starts = max(washout, 10) if is_int(washout) else 10, 10
+    if not is_int(washout) or washout < 0:
+        raise ValueError(f"washout must be an integer ≥ 0, got {washout!r}")
+    warmup, starts = max(washout, 10), 10
     n_val = max(int(round(validation * T)), warmup + horizon + starts)
     split = T - n_val  # the forecaster is tuned and fitted on y[:split]
-    if dates is not None:
-        dates = np.asarray(dates)
-        if len(dates) != T:
-            raise ValueError(f"dates has {len(dates)} values but the series has {T} rows")
-    if future_dates is not None:
-        future_dates = np.asarray(future_dates)
-        if len(future_dates) != horizon:
-            raise ValueError(f"future_dates has {len(future_dates)} values but horizon is {horizon}")
+    if split < washout + max(20, 2 * horizon):
+        raise ValueError(f"series has {T} rows: too few for horizon={horizon} with washout={washout} and "
+                         f"validation={validation:g} (a validation part of {n_val} rows: a warm-up of {warmup}, the "
+                         f"horizon and {starts} origins, leaving {split} to train on, fewer than washout + "
+                         f"{max(20, 2 * horizon)}); use a shorter horizon or a longer series")
+    dates = _dates(dates, T, "dates")
+    future_dates = _dates(future_dates, horizon, "future_dates")
 
     if config is None:
         forecaster = tune_forecaster(y[:split], horizon, season=season, reservoir_size=reservoir_size,
@@ -465,10 +511,10 @@ def forecast_series(
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict of ESN arguments, got {type(config).__name__}")
         cfg = dict(config)
-        form = {k: cfg.pop(k) for k in ("difference", "deseason", "ensemble", "season") if k in cfg}
+        form = {k: cfg.pop(k) for k in ("difference", "deseason", "ensemble", "season", "seed") if k in cfg}
         forecaster = SeriesForecaster({"washout": washout, **cfg}, difference=form.get("difference", 0),
                                       season=form.get("season", season), deseason=form.get("deseason", False),
-                                      ensemble=form.get("ensemble", ensemble), seed=seed)
+                                      ensemble=form.get("ensemble", ensemble), seed=form.get("seed", seed))
     origins = _origins(split + warmup, T - horizon, MAX_ORIGINS)
     bar = None
     if progress:  # the steps after the search: a long series makes each take seconds

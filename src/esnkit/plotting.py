@@ -262,6 +262,11 @@ def plot_forecast_band(
     x axis; without them it counts steps."""
     h, v, f, lo, hi = (_np(a) for a in (history, validation, forecast, lower, upper))
     T, D = h.shape
+    if isinstance(split, bool) or not isinstance(split, (int, np.integer)) or not 0 < split < T:
+        raise ValueError(f"split must be an integer in 1..{T - 1} (the first validation row), got {split!r}")
+    for name, d, n in (("dates", dates, T), ("future_dates", future_dates, len(f))):
+        if d is not None and len(d) != n:
+            raise ValueError(f"{name} has {len(d)} values, expected {n}")
     if v.shape != (T - split, D) or f.shape[1] != D or lo.shape != f.shape or hi.shape != f.shape:
         raise ValueError(f"shapes do not fit together: history {h.shape}, split {split}, validation {v.shape}, "
                          f"forecast {f.shape}, lower {lo.shape}, upper {hi.shape}")

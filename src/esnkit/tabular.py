@@ -149,8 +149,10 @@ def read_series(path: str | os.PathLike, column: str | list[str] | None = None,
             raise TypeError(f"column must be a column name or a non-empty list of names, got {column!r}")
         for c in chosen:
             if c not in names or c in skip:
-                what = "the date column" if c == date_name else "the index column" if c in skip else "no column"
-                raise ValueError(f"{path}: {what} {c!r} is not a series to read; the numeric columns are "
+                what = (f"{c!r} is the date column, not a series to read" if c == date_name
+                        else f"{c!r} is the index column, not a series to read" if c in skip
+                        else f"there is no column {c!r}")
+                raise ValueError(f"{path}: {what}; the numeric columns are "
                                  f"{', '.join(available) or 'none'}")
         if len(set(chosen)) < len(chosen):
             raise ValueError(f"{path}: column {chosen!r} names a column twice")
@@ -270,9 +272,9 @@ def _freq(pd, dates: np.ndarray) -> str | None:
     return None if freq is None else str(getattr(freq, "freqstr", freq))
 
 
-# Seasonal periods of the calendar frequencies (pandas offset aliases, by their leading letters).
-_PERIODS = (("QS", 4), ("Q", 4), ("MS", 12), ("ME", 12), ("M", 12), ("W", 52), ("D", 7), ("B", 5), ("h", 24),
-            ("H", 24))
+# Seasonal periods of the calendar frequencies (pandas offset aliases, their business-day "B" prefix and
+# start/end "S"/"E" suffix taken off).
+_PERIODS = {"Q": 4, "M": 12, "W": 52, "D": 7, "B": 5, "C": 5, "h": 24, "H": 24}
 
 
 def seasonal_period(freq: str | None) -> int:
@@ -284,8 +286,9 @@ def seasonal_period(freq: str | None) -> int:
     base = freq.split("-")[0]
     if base[:1].isdigit():
         return 1  # every 2 days, 3 months...: no usual period
-    for prefix, period in _PERIODS:
-        if base == prefix or (base.startswith(prefix) and prefix in ("W",)):
-            return period
-    return 1
+    if len(base) > 1 and base[0] == "B":
+        base = base[1:]  # business quarters and months ("BQE", "BMS") keep their period
+    if len(base) > 1 and base[-1] in "SE":
+        base = base[:-1]  # "QS", "QE", "MS", "ME"
+    return _PERIODS.get(base, 1)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .diagnostics import check_fit
 from .engine import Harvest
 from .esn import ESN, check_members
 
@@ -27,7 +28,7 @@ from .esn import ESN, check_members
 class Ensemble:
     """K unfitted :class:`ESN` models with one reservoir size, fitted or harvested together.
 
-    ``models`` share ``reservoir_size``, ``activation``, ``washout``, the readout flags,
+    ``models`` share ``reservoir_size``, ``activation``, ``washout``, the readout flags, ``scale``,
     ``chunk_size``, ``dtype`` and ``device``; anything else (spectral radius, leak, scalings,
     feedback, connectivity, seed, ridge, solver) may differ.
     """
@@ -70,4 +71,8 @@ class Ensemble:
         reservoirs; see the module notes).
         """
         h = ESN.harvest(self.models, inputs, targets, stacklevel=4)
-        return [m.fit_from(h, k) for k, m in enumerate(self.models)]
+        fitted = [m.fit_from(h, k) for k, m in enumerate(self.models)]
+        features = self.models[0]._features(h.input_size).size(self.models[0].reservoir_size, h.input_size)
+        for k, m in enumerate(fitted):  # what ESN.fit says about a fit, member by member
+            check_fit(m, h.fits[k], h.count, features, h.targets.lengths, inputs, from_zeros=True, stacklevel=2)
+        return fitted

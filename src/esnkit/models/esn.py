@@ -369,8 +369,9 @@ class ESN(ReservoirModel):
         """Check and convert fit's arguments (see :meth:`fit`); with ``scale``, standardise them with the
         statistics of the steps before ``until`` (all steps when None), returned by buffer name."""
         dtype, device = self._dtype_device()
-        U = None if inputs is None else to_batch(inputs, "inputs", dtype=dtype, device=device)
-        Y = to_batch(targets, "targets", dtype=dtype, device=device)
+        read = torch.float64 if self.scale else dtype  # standardised in float64, then cast: digits kept
+        U = None if inputs is None else to_batch(inputs, "inputs", dtype=read, device=device)
+        Y = to_batch(targets, "targets", dtype=read, device=device)
         if U is not None:
             same_lengths(U, Y, "inputs", "targets")
         elif self.feedback_scaling == 0:
@@ -389,10 +390,10 @@ class ESN(ReservoirModel):
         if not self.scale:
             return U, Y, None
         stats = dict(zip(SCALE_BUFFERS[2:], standardisation(Y, until=until)))
-        Y = standardised(Y, *stats.values())
+        Y = standardised(Y, *stats.values(), dtype=dtype)
         if U is not None:
             stats.update(zip(SCALE_BUFFERS[:2], standardisation(U, until=until)))
-            U = standardised(U, stats["input_mean_"], stats["input_scale_"])
+            U = standardised(U, stats["input_mean_"], stats["input_scale_"], dtype=dtype)
         return U, Y, {k: v.to(dtype) for k, v in stats.items()}
 
     def _set_fitted(self, reservoir: Reservoir, weight: torch.Tensor, final: ESNState, like: Batch,
@@ -406,7 +407,8 @@ class ESN(ReservoirModel):
         self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
                                 use_input=self.readout_input and d_in > 0)
         self._store(final)
-        self.target_range_ = target_range(like)
+        rng = target_range(like)  # in the data's units, as the output policy's messages quote it
+        self.target_range_ = rng if self.target_mean_ is None else restored(rng, self.target_mean_, self.target_scale_)
         self._output_kind = like.kind
         self._output_layout = like.layout if like.layout in ("1d", "2d") else "3d"
 
@@ -525,9 +527,10 @@ class ESN(ReservoirModel):
     def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:
         """``inputs`` as a batch the reservoir takes (standardised when the model scales)."""
         dtype, device = self._dtype_device()
-        U = to_batch(inputs, name, dtype=dtype, device=device, features=self.reservoir_.input_size,
-                     features_what="the model was fitted on")
-        return U if self.input_mean_ is None else standardised(U, self.input_mean_, self.input_scale_)
+        scaled = self.input_mean_ is not None
+        U = to_batch(inputs, name, dtype=torch.float64 if scaled else dtype, device=device,
+                     features=self.reservoir_.input_size, features_what="the model was fitted on")
+        return standardised(U, self.input_mean_, self.input_scale_, dtype=dtype) if scaled else U
 
     def _outputs(self, y: torch.Tensor) -> torch.Tensor:
         """The readout's outputs in the data's units."""
@@ -572,7 +575,7 @@ class ESN(ReservoirModel):
                 final_y[b] = y[b, t]
         y = torch.cat(ys, dim=1)
         if check_finite:
-            check_outputs(y, what, U.mask(), free=False)
+            check_outputs(self._outputs(y), what, U.mask(), free=False)
         return y, ESNState(final_x, final_y)
 
     def predict(
@@ -664,7 +667,7 @@ class ESN(ReservoirModel):
         self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
         y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True), check_finite)
         if check_finite:
-            check_outputs(y, "generate", target_range=self.target_range_)
+            check_outputs(self._outputs(y), "generate", target_range=self.target_range_)
         layout = self._output_layout if y.shape[0] == 1 else "3d"
         like = Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind)
         return self._finish(y, like, ESNState(x_last, y[:, -1]), update_state, return_state)
@@ -689,11 +692,12 @@ class ESN(ReservoirModel):
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
         self._require_output_memory("horizon", horizon, _n_series(histories))
         dtype, device = self._dtype_device()
-        raw = to_batch(histories, "histories", dtype=dtype, device=device, features=readout.output_size,
-                       features_what="the model outputs")
-        H = raw if self.target_mean_ is None else standardised(raw, self.target_mean_, self.target_scale_)
+        scaled = self.target_mean_ is not None
+        raw = to_batch(histories, "histories", dtype=torch.float64 if scaled else dtype, device=device,
+                       features=readout.output_size, features_what="the model outputs")
+        H = standardised(raw, self.target_mean_, self.target_scale_, dtype=dtype) if scaled else raw
         # a forecaster is driven by the histories in its inputs' units
-        H_in = raw if self.input_mean_ is None else standardised(raw, self.input_mean_, self.input_scale_)
+        H_in = raw if self.input_mean_ is None else standardised(raw, self.input_mean_, self.input_scale_, dtype=dtype)
         start = self._start(initial_state, H.batch_size, carried=False)
         # Warm-up, teacher-forced: a forecaster is driven by all but the last value of each history
         # (targets: the next values), and that last value is the closed loop's first input; a pattern
@@ -718,7 +722,7 @@ class ESN(ReservoirModel):
                 x = torch.stack([xs[b, n - 1] if n else start.x[b] for b, n in enumerate(warm)])
         y = self._free_run(horizon, ESNState(x, last_steps(H.data, H.lengths)), check_finite)[0]
         if check_finite:
-            check_outputs(y, "forecast", target_range=self.target_range_)
+            check_outputs(self._outputs(y), "forecast", target_range=self.target_range_)
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
         return from_batch(self._outputs(y), Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
@@ -732,11 +736,12 @@ class ESN(ReservoirModel):
         self._require_fitted("states")
         dtype, device = self._dtype_device()
         U = None if inputs is None else self._inputs(inputs)
+        scaled = self.target_mean_ is not None
         Y = None if targets is None else to_batch(
-            targets, "targets", dtype=dtype, device=device,
+            targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
             features=self.readout_.output_size, features_what="the model was fitted on")
-        if Y is not None and self.target_mean_ is not None:
-            Y = standardised(Y, self.target_mean_, self.target_scale_)
+        if Y is not None and scaled:
+            Y = standardised(Y, self.target_mean_, self.target_scale_, dtype=dtype)
         if U is not None and Y is not None:
             same_lengths(U, Y, "inputs", "targets")
         ref = U if U is not None else Y

@@ -35,9 +35,12 @@ def standardisation(batch: Batch, *, until: int | None = None,
     return mean, sd
 
 
-def standardised(batch: Batch, mean: torch.Tensor, sd: torch.Tensor) -> Batch:
-    """``batch`` with every feature standardised; padding stays zero."""
-    data = ((batch.data.to(torch.float64) - mean.to(torch.float64)) / sd.to(torch.float64)).to(batch.data.dtype)
+def standardised(batch: Batch, mean: torch.Tensor, sd: torch.Tensor, *, dtype: torch.dtype | None = None) -> Batch:
+    """``batch`` with every feature standardised, as ``dtype`` (default: the batch's); padding stays zero.
+    A float32 model reads its data in float64 and standardises them before the cast, so a series
+    far from zero keeps the digits that vary."""
+    data = ((batch.data.to(torch.float64) - mean.to(torch.float64)) / sd.to(torch.float64)).to(
+        dtype or batch.data.dtype)
     if batch.ragged:
         data = data * batch.mask()[..., None]
     return dataclasses.replace(batch, data=data)
