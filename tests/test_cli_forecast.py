@@ -60,7 +60,7 @@ def test_missing_values_are_reported_with_their_lines(tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--column", "nope"], "nope"),
     (["--column", "co2", "--config", "CONFIG"], "is not a JSON file"),
-    (["--column", "co2", "--horizon", "150"], "too few"),
+    (["--column", "co2", "--horizon", "150"], "needs at least"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, extra, message):
     _write(tmp_path / "s.csv")

@@ -182,3 +182,45 @@ def test_without_pandas_the_extra_is_named(tmp_path, uninstalled):
 
     with pytest.raises(MissingExtraError, match=r'reading CSV files needs pandas.*pip install "esnkit\[search\]"'):
         read_series(write(tmp_path, "a\n" + "1\n" * 12))
+
+
+def _monthly(n=60):
+    return pd.date_range("1958-03-01", periods=n, freq="MS"), np.round(np.linspace(300, 320, n), 2)
+
+
+def test_day_first_dates_are_read_when_only_they_make_a_regular_series(tmp_path):
+    dates, v = _monthly()
+    for fmt in ("%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y"):
+        path = tmp_path / "m.csv"
+        pd.DataFrame({"when": dates.strftime(fmt), "v": v}).to_csv(path, index=False)
+        t = read_series(path)
+        assert t.freq == "MS" and str(t.dates[1])[:10] == "1958-04-01", fmt
+    days = pd.date_range("2022-01-01", periods=40, freq="D")
+    pd.DataFrame({"d": days.strftime("%d/%m/%Y"), "v": np.arange(40.0)}).to_csv(tmp_path / "d.csv", index=False)
+    assert read_series(tmp_path / "d.csv").freq == "D"
+
+
+def test_semicolons_with_decimal_commas_and_blank_trailing_rows(tmp_path):
+    dates, v = _monthly(20)
+    text = "date;co2\n" + "".join(f"{d:%Y-%m-%d};{str(x).replace('.', ',')}\n" for d, x in zip(dates, v)) + ";\n;\n"
+    (tmp_path / "eu.csv").write_text(text)
+    t = read_series(tmp_path / "eu.csv")
+    np.testing.assert_array_equal(t.values[:, 0], v)
+
+
+def test_a_year_column_dates_the_rows(tmp_path):
+    pd.DataFrame({"YEAR": np.arange(1700.0, 1730.0), "spots": np.arange(30.0)}).to_csv(tmp_path / "y.csv",
+                                                                                       index=False)
+    t = read_series(tmp_path / "y.csv")
+    assert t.columns == ["spots"] and t.freq.startswith("YS") and str(t.future_dates(1)[0])[:4] == "1730"
+
+
+def test_gaps_in_a_calendar_keep_its_frequency_and_are_counted(tmp_path):
+    b = pd.bdate_range("2022-01-03", periods=60).delete([10, 30])
+    pd.DataFrame({"Date": b, "Close": np.arange(58.0)}).to_csv(tmp_path / "b.csv", index=False)
+    t = read_series(tmp_path / "b.csv")
+    assert (t.freq, t.gaps) == ("B", 2)
+    d = pd.date_range("2022-01-01", periods=60, freq="D").delete(list(range(20, 25)))
+    pd.DataFrame({"day": d, "sales": np.arange(55.0)}).to_csv(tmp_path / "g.csv", index=False)
+    t = read_series(tmp_path / "g.csv")
+    assert (t.freq, t.gaps) == ("D", 5) and str(t.future_dates(1)[0])[:10] == "2022-03-02"

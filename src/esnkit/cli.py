@@ -420,6 +420,12 @@ def _forecast(args: argparse.Namespace) -> int:
             f" ({table.freq or 'irregular'})" if table.dates is not None else "")
     print(f"esnkit forecast: {os.path.basename(args.data)} [{', '.join(table.columns)}], {T} rows{span}; "
           f"horizon {args.horizon}, season {season}")
+    if table.gaps:
+        import warnings
+
+        warnings.warn(f"{args.data}: the dates skip {table.gaps} step(s) of their frequency {table.freq} (holidays, "
+                      "missing days): the rows are modelled as consecutive steps; fill the gaps for a calendar-true "
+                      "model", UserWarning, stacklevel=2)
     what = "configuration from --config" if config is not None else f"tuning ({args.trials} trials per form)"
     print(f"  {what}, backtest on the last {args.validation:.0%} or more, refit on all rows, "
           f"ensemble of {args.ensemble}")
@@ -437,11 +443,12 @@ def _forecast(args: argparse.Namespace) -> int:
     train = fc.history[: fc.split]
     leads = sorted({1, min(season, args.horizon), args.horizon})
     by_lead = {}
+    ok = np.isfinite(fc.backtest_forecasts).all(axis=(1, 2))  # origins where some reservoir stayed in range
     for h in leads:
-        pred = fc.backtest_forecasts[:, h - 1]
+        pred = fc.backtest_forecasts[ok, h - 1]
         try:  # scaled by the training part's in-sample seasonal-naive error
-            score = float(mase(fc.backtest_truth[:, h - 1], pred, insample=train, season=season)) \
-                if np.isfinite(pred).all() else float("inf")
+            score = float(mase(fc.backtest_truth[ok, h - 1], pred, insample=train, season=season)) if ok.any() \
+                else float("inf")
         except ValueError:  # a training part that repeats itself exactly at the season: no scale
             score = float("nan")
         by_lead[h] = {"mase": score, "nrmse": float(np.mean(fc.backtest_nrmse[h - 1]))}
@@ -449,11 +456,15 @@ def _forecast(args: argparse.Namespace) -> int:
         f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in fc.forecaster.params.items()
         if k not in ("scale",)))
     print(f"  backtest ({len(fc.backtest_errors)} origins): " + "; ".join(
-        f"lead {h}: MASE {v['mase']:.3f}, NRMSE {v['nrmse']:.3f}" for h, v in by_lead.items()))
+        f"lead {h}: MASE {v['mase']:.3f}, NRMSE {v['nrmse']:.3f}" for h, v in by_lead.items())
+        + ("" if D == 1 else " (means over the columns)")
+        + ("" if ok.all() else f"; every reservoir diverged from {int((~ok).sum())} origin(s), left out"))
     csv_path = fc.to_csv(os.path.join(args.out, "forecast.csv"))
     config_path = os.path.join(args.out, "config.json")
     with open(config_path, "w") as f:
         json.dump(fc.params, f, indent=2)
+    by_lead = {h: {k: (v if np.isfinite(v) else None) for k, v in scores.items()}  # JSON has no NaN
+               for h, scores in by_lead.items()}
     results = {"data": os.path.abspath(args.data), "columns": fc.columns, "rows": T, "horizon": args.horizon,
                "season": season, "coverage": fc.coverage, "band": "empirical quantiles of the backtest errors by lead",
                "backtest_origins": len(fc.backtest_errors), "backtest": {str(h): v for h, v in by_lead.items()},

@@ -41,8 +41,9 @@ from typing import Any
 import numpy as np
 
 from . import tabular
-from .errors import EsnkitWarning, import_extra
+from .errors import EsnkitWarning, NonFiniteStateError, import_extra
 from .models import ESN, Ensemble
+from .models.output_policy import RANGE_FACTOR
 from .params import DEFAULTS, is_int, is_real
 from .reservoir import EchoStatePropertyWarning, seeded_effective_radius
 
@@ -171,7 +172,8 @@ class SeriesForecaster:
     def forecast(self, history: Any, horizon: int, *, start: Any = 0) -> np.ndarray:
         """The ensemble's mean forecast of the ``horizon`` values after ``history`` (a series, or a
         list of them starting at the indices ``start``); a member whose free run diverges (not
-        finite) is left out, and when all do the forecast is NaN."""
+        finite, or more than ``RANGE_FACTOR`` half-ranges of its training data from their centre) is
+        left out, and when all do the forecast is NaN."""
         if self.members_ is None:
             from .errors import NotFittedError
 
@@ -195,7 +197,13 @@ class SeriesForecaster:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a diverging member is left out below
             runs = np.stack([np.asarray(m.forecast(xs, horizon, check_finite=False)) for m in self.members_])
-        finite = np.isfinite(runs).all(axis=(2, 3))  # (members, histories)
+        # a run that is not finite, or leaves the range of what its member was trained on by the output
+        # policy's factor, is diverging: left out of the mean
+        lo, hi = np.stack([m.target_range_.cpu().numpy() for m in self.members_], axis=1)  # (members, D) each
+        centre, half = (hi + lo) / 2, np.maximum((hi - lo) / 2, 1e-12)
+        with np.errstate(invalid="ignore"):
+            far = np.abs(runs - centre[:, None, None]) > RANGE_FACTOR * half[:, None, None]
+        finite = (np.isfinite(runs) & ~far).all(axis=(2, 3))  # (members, histories)
         runs = np.where(finite[..., None, None], runs, 0.0)
         count = finite.sum(axis=0)
         steps = np.where(count[:, None, None] > 0, runs.sum(axis=0) / np.maximum(count, 1)[:, None, None], np.nan)
@@ -220,7 +228,9 @@ def _backtest(forecaster: SeriesForecaster, y: np.ndarray, fit_until: int, origi
     """The truth and the forecasts ``(origins, horizon, D)`` of ``forecaster`` fitted on
     ``y[:fit_until]``, forecasting from each origin ``o`` (history ``y[:o]``, at most the last
     :data:`MAX_HISTORY` steps)."""
-    forecaster.fit(y[:fit_until])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EsnkitWarning)  # the final fit on all the data says it once
+        forecaster.fit(y[:fit_until])
     lo = [max(0, o - MAX_HISTORY) for o in origins]
     pred = forecaster.forecast([y[a:o] for a, o in zip(lo, origins)], horizon, start=lo)
     return np.stack([y[o: o + horizon] for o in origins]), pred
@@ -321,7 +331,10 @@ def _inner_score(forecaster: SeriesForecaster, y: np.ndarray, origins: np.ndarra
     scale = np.where(np.asarray(scale) > 0, scale, 1.0)
     errors = []
     for o in origins:
-        pred = forecaster.fit(y[:o]).forecast(y[max(0, o - MAX_HISTORY):o], horizon, start=max(0, o - MAX_HISTORY))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EsnkitWarning)  # the final fit on all the data says it once
+            forecaster.fit(y[:o])
+        pred = forecaster.forecast(y[max(0, o - MAX_HISTORY):o], horizon, start=max(0, o - MAX_HISTORY))
         errors.append([np.abs(y[o + h - 1] - pred[h - 1]) / scale for h in leads])
     return float(np.nanmean(errors)) if np.isfinite(errors).any() else math.inf
 
@@ -397,8 +410,7 @@ class Forecast:
         path = os.fspath(path)
         T = len(self.history)
         first = "date" if self.dates is not None else "step"
-        keys = (np.datetime_as_string(self.dates, unit="auto") if self.dates is not None
-                else np.arange(T, T + self.horizon).astype(str))
+        keys = _date_strings(self.dates) if self.dates is not None else np.arange(T, T + self.horizon).astype(str)
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow([first] + [f"{c}{s}" for c in self.columns for s in ("", "_lower", "_upper")])
@@ -419,6 +431,15 @@ class Forecast:
                                   path, dates=self.history_dates if dated else None,
                                   future_dates=self.dates if dated else None, columns=self.columns,
                                   coverage=self.coverage, title=title)
+
+
+def _date_strings(dates: np.ndarray) -> list[str]:
+    """Dates written one way in a column: days alone when every date is at midnight, else date and
+    time to the second ("2024-03-01 01:00:00"), as spreadsheets and pandas read them back."""
+    days = dates.astype("datetime64[D]")
+    if (dates == days).all():
+        return [str(d) for d in days]
+    return [str(d).replace("T", " ") for d in dates.astype("datetime64[s]")]
 
 
 def _dates(dates: Any, n: int, name: str) -> np.ndarray | None:
@@ -495,11 +516,18 @@ def forecast_series(
     warmup, starts = max(washout, 10), 10
     n_val = max(int(round(validation * T)), warmup + horizon + starts)
     split = T - n_val  # the forecaster is tuned and fitted on y[:split]
-    if split < washout + max(20, 2 * horizon):
-        raise ValueError(f"series has {T} rows: too few for horizon={horizon} with washout={washout} and "
-                         f"validation={validation:g} (a validation part of {n_val} rows: a warm-up of {warmup}, the "
-                         f"horizon and {starts} origins, leaving {split} to train on, fewer than washout + "
-                         f"{max(20, 2 * horizon)}); use a shorter horizon or a longer series")
+    need = washout + max(20, 2 * horizon)  # rows to fit on
+    if config is None:  # and to tune on: tune_forecaster's own validation part and training rows
+        need = max(need, washout + max(washout, 10) + horizon + 40)
+    if season > T // 2:
+        raise ValueError(f"season={season} is longer than half the series ({T} rows): give the period of the "
+                         "series' seasonality in rows, or 1 for none")
+    if split < need:
+        lower = "validation, " if n_val == int(round(validation * T)) else ""
+        raise ValueError(f"series has {T} rows; a {horizon}-step forecast with washout={washout} needs at least "
+                         f"{n_val + need}: {n_val} to validate on (a warm-up of {warmup}, the horizon and "
+                         f"{starts} origins) and {need} to {'tune and ' if config is None else ''}fit on; lower "
+                         f"{lower}washout or the horizon, or give a longer series")
     dates = _dates(dates, T, "dates")
     future_dates = _dates(future_dates, horizon, "future_dates")
 
@@ -535,6 +563,11 @@ def forecast_series(
         bar.set_postfix_str("forecast")
     lo = max(0, T - MAX_HISTORY)
     values = forecaster.forecast(y[lo:], horizon, start=lo)
+    if not np.isfinite(values).all():
+        raise NonFiniteStateError(
+            f"every reservoir's free run diverged (left the range of the data it was fitted on) within "
+            f"{horizon} steps: this configuration does not forecast this series; tune it on these data (no "
+            "config), or use a shorter horizon")
     q = np.nanquantile(errors, [(1 - coverage) / 2, (1 + coverage) / 2], axis=0)  # (2, horizon, D)
     lower, upper = values + q[0], values + q[1]
     if bar is not None:

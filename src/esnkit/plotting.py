@@ -274,10 +274,12 @@ def plot_forecast_band(
     xf = np.asarray(future_dates) if future_dates is not None else np.arange(T, T + len(f))
     if dates is not None and future_dates is None:
         raise ValueError("dates are given but future_dates are not: give both, or neither")
-    # the recent past only: twice the validation part before it, so the forecasts are legible
-    first = max(0, split - 2 * (T - split))
+    # the recent past only, so the forecasts are legible: the validation part and twice as much before
+    # it, but no more than 20 horizons back (a long series' validation part is long)
+    first = max(0, split - 2 * (T - split), T - 20 * len(f))
     h, x = h[first:], x[first:]
-    split -= first
+    v = v[max(0, first - split):]
+    split = max(split - first, 0)
     names = columns or [f"feature {j}" for j in range(D)]
     fig = _figure((10, 2.8 * D))
     axes = np.atleast_1d(fig.subplots(D, 1, sharex=True))
@@ -285,12 +287,13 @@ def plot_forecast_band(
     for j, ax in enumerate(axes):
         ax.plot(x, h[:, j], color="black", lw=1.0, label="history")
         ax.plot(x[split:], v[:, j], color="tab:blue", lw=1.1, ls="--", label="validation forecast")
-        ax.axvline(x[split], color="gray", ls=":", lw=1)
+        if split > 0:
+            ax.axvline(x[split], color="gray", ls=":", lw=1)
         ax.plot(xf, f[:, j], color="tab:orange", lw=1.4, label="forecast")
         ax.fill_between(xf, lo[:, j], hi[:, j], color="tab:orange", alpha=0.25, lw=0, label=band)
         ax.set_ylabel(names[j])
         if j == 0:
-            ax.legend(loc="upper left", frameon=False, fontsize=8)
+            ax.legend(loc="best", frameon=True, framealpha=0.8, fontsize=8)
             if title:
                 ax.set_title(title)
     axes[-1].set_xlabel("date" if dates is not None else "step")

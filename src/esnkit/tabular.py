@@ -38,6 +38,8 @@ MAX_ABS = 1e150  # the limit of every series (esnkit._checks.MAX_ABS): float64 s
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>", "nat"})  # lower-cased
 SHOWN = 5  # lines quoted in an error about several of them
 _UNNAMED = re.compile(r"(Unnamed: \d+(_level_\d+)?)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+([eE][+-]?\d+)?")
+_YEAR = re.compile(r"(?i)years?|yr")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class SeriesTable:
     ``values``: float64 ``(T, D)``; ``columns``: the names of its D columns; ``dates``: the rows'
     dates as ``datetime64[ns]`` (length T), or None without a date column; ``freq``: their pandas
     offset alias ("MS", "W-SUN", "D", "h", "YS-JAN"...), or None when there are no dates or they
-    are irregular; ``path``: the file.
+    are irregular; ``path``: the file; ``gaps``: how many times the dates skip steps of ``freq``
+    (business days missing holidays, days missing from a daily series): the rows are still taken
+    as consecutive steps.
     """
 
     values: np.ndarray
@@ -55,6 +59,7 @@ class SeriesTable:
     dates: np.ndarray | None
     freq: str | None
     path: str
+    gaps: int = 0
 
     def future_dates(self, n: int) -> np.ndarray | None:
         """The ``n`` dates after the last one (see :func:`future_dates`)."""
@@ -111,6 +116,12 @@ def read_series(path: str | os.PathLike, column: str | list[str] | None = None,
     if len(cells) == len(lines):  # (not when a quoted cell spans lines) blank lines are skipped
         keep = np.array([bool(line.strip()) for line in lines])
         cells, line_of = cells[keep], line_of[keep]
+    filled = np.array([any(c for c in row) for row in cells], dtype=bool)  # a spreadsheet's trailing ",,"
+    cells, line_of = cells[filled], line_of[filled]
+    if sep == ";":
+        # the European convention: ';' between cells, ',' as the decimal mark ("316,1")
+        cells = np.vectorize(lambda c: c.replace(",", ".") if _DECIMAL_COMMA.fullmatch(c) else c,
+                             otypes=[object])(cells)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": such a column is not one of dates
         header = not all(_is_number(c) or _is_date(pd, c) for c in cells[0] if c) or not any(cells[0])
@@ -135,6 +146,8 @@ def read_series(path: str | os.PathLike, column: str | list[str] | None = None,
             and np.array_equal(numbers[:, 0], np.arange(len(cells))):
         skip.add(names[0])  # the index DataFrame.to_csv writes
     dates, date_name = _dates(pd, path, names, cells, missing, numeric, line_of, date_column)
+    if date_name is None and date_column is None:
+        dates, date_name = _years(names, numbers, missing, skip)
     if date_name is not None:
         skip.add(date_name)
 
@@ -178,7 +191,10 @@ def read_series(path: str | os.PathLike, column: str | list[str] | None = None,
             "beyond ±1e150, where the readout's float64 sums of squares overflow; rescale"
         raise ValueError(f"{path}: line {line_of[r]}, column {chosen[c]!r} is {v:g}, {what} the series first")
     freq = _freq(pd, dates) if dates is not None else None
-    return SeriesTable(np.ascontiguousarray(values, dtype=np.float64), chosen, dates, freq, path)
+    gaps = 0
+    if dates is not None and freq is None:
+        freq, gaps = _freq_with_gaps(pd, dates)
+    return SeriesTable(np.ascontiguousarray(values, dtype=np.float64), chosen, dates, freq, path, gaps)
 
 
 def _read_text(path: str) -> str:
@@ -219,13 +235,27 @@ def _is_date(pd, cell: str) -> bool:
 
 def _dates(pd, path, names, cells, missing, numeric, line_of, date_column):
     """(dates as datetime64[ns], the date column's name), or (None, None) without one."""
-    def parse(j):
+    def read(j, dayfirst):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "could not infer format": each cell parsed on its own
             try:
-                return pd.DatetimeIndex(pd.to_datetime(pd.Series(cells[~missing[:, j], j]))).as_unit("ns")
+                return pd.DatetimeIndex(pd.to_datetime(pd.Series(cells[~missing[:, j], j]),
+                                                       dayfirst=dayfirst)).as_unit("ns")
             except (ValueError, TypeError, OverflowError):
                 return None
+
+    def parse(j):
+        # month first, unless only day first reads the dates ("25/01/2022"), or reads them as a series
+        # that increases at a regular frequency where month first does not ("01/03/1958" monthly)
+        first, dayfirst = read(j, False), read(j, True)
+        if first is None or dayfirst is None:
+            return first if first is not None else dayfirst
+
+        def quality(d):
+            rising = bool(np.all(np.diff(d.asi8) > 0))
+            return rising, rising and len(d) > 2 and _freq(pd, d.to_numpy()) is not None
+
+        return dayfirst if quality(dayfirst) > quality(first) else first
 
     if date_column is not None:
         if date_column not in names:
@@ -259,6 +289,41 @@ def _dates(pd, path, names, cells, missing, numeric, line_of, date_column):
                          f"({cells[r, j]}) {what} line {line_of[r - 1]} ({cells[r - 1, j]}); sort the file or "
                          "drop the duplicates")
     return dates, name
+
+
+# Dates with gaps keep a frequency when this share of their steps is one step of it.
+REGULAR_SHARE = 0.8
+
+
+def _freq_with_gaps(pd, dates: np.ndarray) -> tuple[str | None, int]:
+    """(frequency, gaps) of dates that skip some steps: business days missing holidays ("B"), or the
+    step most of the dates advance by; (None, 0) when there is no such step."""
+    index = pd.DatetimeIndex(dates)
+    if len(index) > 2 and (index.dayofweek < 5).all() and (index == index.normalize()).all():
+        business = len(pd.bdate_range(index[0], index[-1]))
+        if business <= len(index) / REGULAR_SHARE:
+            return "B", business - len(index)
+    steps = np.diff(dates)
+    values, counts = np.unique(steps, return_counts=True)
+    if steps.size and counts.max() >= REGULAR_SHARE * steps.size:
+        step = values[counts.argmax()]
+        units = (("D", "D"), ("h", "h"), ("m", "min"), ("s", "s"))
+        for unit, alias in ((np.timedelta64(1, u), a) for u, a in units):
+            if step % unit == np.timedelta64(0) and step >= unit:
+                k = int(step // unit)
+                return (alias if k == 1 else f"{k}{alias}"), int(np.sum(steps // step - 1))
+    return None, 0
+
+
+def _years(names, numbers, missing, skip):
+    """A column named "year" of whole, consecutive years as the dates (January 1st of each)."""
+    for j, name in enumerate(names):
+        col = numbers[:, j]
+        if name in skip or not _YEAR.fullmatch(name) or missing[:, j].any() or np.isnan(col).any():
+            continue
+        if np.all(col == np.round(col)) and 1000 <= col[0] and col[-1] <= 3000 and np.all(np.diff(col) == 1):
+            return col.astype(int).astype(str).astype("datetime64[Y]").astype("datetime64[ns]"), name
+    return None, None
 
 
 def _freq(pd, dates: np.ndarray) -> str | None:
