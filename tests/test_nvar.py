@@ -41,7 +41,11 @@ def test_features_match_numpy_reference(k, s, p, D, chunk):
     for lo in range(0, len(u), step):
         lin, history = fmap.linear(U[:, lo:lo + step], history)
         got.append(fmap(lin))
-    np.testing.assert_allclose(torch.cat(got, dim=1)[0].numpy(), want, rtol=1e-13, atol=1e-15)
+    got = torch.cat(got, dim=1)[0]
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-13, atol=1e-15)
+    # the closed loop's NumPy path gives the same bits
+    lin = fmap.linear(U)[0][0]
+    assert np.array_equal(fmap.features_numpy(lin.numpy()), got.numpy())
     no_bias = DelayMonomials(k, s, p, bias=False)
     np.testing.assert_allclose(no_bias(no_bias.linear(U)[0])[0].numpy(), want[:, 1:], rtol=1e-13, atol=1e-15)
 
@@ -103,6 +107,8 @@ def test_closed_loop_forecast_equals_numpy_loop(increment):
             z = ref.nvar_features(np.array(seq[-(k - 1) * s - 1:]), k, s, p)[-1]
             seq.append(W @ z + (seq[-1] if increment else 0))
         np.testing.assert_allclose(g, np.array(seq[len(h):]), rtol=1e-10, atol=1e-12)
+    # a history forecast in a batch gets the bits it gets alone
+    assert np.array_equal(got[1], m.forecast(hists[1], 30))
     # generate after fit continues after the last target, as forecast from the whole series does
     np.testing.assert_allclose(m.generate(10), m.forecast(u, 10), rtol=0, atol=0)
 
@@ -213,7 +219,7 @@ def test_doc_example_runs_and_quotes_the_committed_run(capsys):
         exec(compile(block, "docs/nvar.md", "exec"), {})  # noqa: S102 - our own docs
     assert "NRMSE" in capsys.readouterr().out
     written = (ROOT / "benchmarks" / "results" / "nvar.md").read_text()
-    section = text.split("## Benchmark", 1)[1]
+    section = text.split("### Benchmark", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows, "the benchmark section quotes no table"
     for row in rows:

@@ -196,17 +196,30 @@ class NVAR(ReservoirModel):
         fmap = self._map()
         B, h, D = history.shape
         k, s = fmap.delays, fmap.skip
-        seq = torch.empty(B, h + 1 + n_steps, D, dtype=first.dtype, device=first.device)
-        seq[:, :h] = history
-        seq[:, h] = first
-        lags = torch.arange(k, device=first.device) * s
+        # the series newest first: step t's delay line [u[t]; u[t-s]; ...] is the strided slice from its
+        # position, a view; position n_steps holds the first input, the outputs go to n_steps - 1, ..., 0
+        rev = torch.empty(B, n_steps + 1 + h, D, dtype=first.dtype, device=first.device)
+        rev[:, n_steps] = first
+        rev[:, n_steps + 1:] = history.flip(1)
         W = self.weight_.T
-        for i in range(n_steps):
-            lin = seq.index_select(1, h + i - lags).reshape(B, k * D)
-            y = fmap(lin) @ W
-            if self.predict_increment:
-                y += seq[:, h + i]
-            seq[:, h + i + 1] = y
+        if rev.device.type == "cpu":  # one step at a time, NumPy's per-call cost is a fraction of torch's
+            r, W, z = rev.numpy(), self.weight_.numpy()[None], np.empty((B, 1, W.shape[0]), dtype=rev.numpy().dtype)
+            with np.errstate(all="ignore"):  # a diverging run is the output policy's to report
+                for p in range(n_steps, 0, -1):
+                    # each row's sum in the same order whatever the batch (a matrix product's is not), so a
+                    # history forecast in a batch gets the bits it gets alone
+                    fmap.features_numpy(r[:, p:p + h + 1:s].reshape(B, k * D), out=z[:, 0])
+                    y = (z * W).sum(axis=-1)
+                    if self.predict_increment:
+                        y += r[:, p]
+                    r[:, p - 1] = y
+        else:
+            for p in range(n_steps, 0, -1):
+                y = fmap(rev[:, p:p + h + 1:s].reshape(B, k * D)) @ W
+                if self.predict_increment:
+                    y += rev[:, p]
+                rev[:, p - 1] = y
+        seq = rev.flip(1)  # oldest first: the history, the first input, the outputs
         return seq[:, h + 1:], seq[:, n_steps:n_steps + h], seq[:, h + n_steps]
 
     def _start(self, batch: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import torch
 
 from .. import _alloc
@@ -86,7 +87,10 @@ class DelayMonomials:
     def __call__(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """Features (..., F) of the linear part ``x`` = ``O_lin`` (..., L); ``u`` is not used."""
         L = x.shape[-1]
-        z = _alloc.empty((*x.shape[:-1], self.size(L)), x.dtype, x.device)
+        shape = (*x.shape[:-1], self.size(L))
+        # a closed loop featurises one step at a time: the small case skips _alloc's size arithmetic
+        z = torch.empty(shape, dtype=x.dtype, device=x.device) if x.dim() == 2 else _alloc.empty(shape, x.dtype,
+                                                                                                 x.device)
         i = 0
         if self.bias:
             z[..., 0] = 1.0
@@ -100,6 +104,27 @@ class DelayMonomials:
             for row in idx[1:]:
                 block.mul_(x.index_select(-1, row))
             i += idx.shape[1]
+        return z
+
+    def features_numpy(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`__call__` on a NumPy array ``x`` (B, L), into ``out`` (B, F) when given: the same
+        features, the same bits. A closed loop featurises one step at a time, where NumPy's per-call
+        cost is a fraction of PyTorch's."""
+        L = x.shape[-1]
+        z = np.empty((x.shape[0], self.size(L)), dtype=x.dtype) if out is None else out
+        i = 0
+        if self.bias:
+            z[:, 0] = 1.0
+            i = 1
+        z[:, i:i + L] = x
+        i += L
+        for idx in self._indices(L, torch.device("cpu")):
+            rows = idx.numpy()
+            block = z[:, i:i + rows.shape[1]]
+            np.multiply(x[:, rows[0]], x[:, rows[1]], out=block)
+            for row in rows[2:]:
+                block *= x[:, row]
+            i += rows.shape[1]
         return z
 
     def __repr__(self) -> str:
