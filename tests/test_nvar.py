@@ -91,6 +91,10 @@ def test_layouts_and_carried_state():
     assert m3.forecast(x3, 4).shape == (2, 4, 2)
     assert ek.NVAR(3, order=3).clone(order=2).get_params()["order"] == 2
     assert 0.9 < m.score(u[60:90], u[61:91]) <= 1.0
+    # set_params changes the next fit, not the fitted model
+    before = m.predict(u[60:90], update_state=False)
+    m.set_params(order=3, delays=4, predict_increment=True)
+    assert np.array_equal(m.predict(u[60:90], update_state=False), before)
 
 
 @pytest.mark.parametrize("increment", [False, True])

@@ -65,8 +65,10 @@ class NVAR(ReservoirModel):
 
     Series are ``(time,)``, ``(time, D)``, ``(batch, time, D)`` or a list of ``(time, D)`` sequences
     of different lengths, as for :class:`~esnkit.ESN`; results come back in the same layout and
-    array type. Fitted attributes: ``weight_`` (D_out, F), ``input_size_``, ``output_size_``,
-    ``n_features_`` (F) and the carried state (``state_history``, ``state_next``).
+    array type. Fitted attributes: ``weight_`` (D_out, F), ``features_`` (the
+    :class:`~esnkit.readout.DelayMonomials` it was fitted with), ``input_size_``, ``output_size_``,
+    ``n_features_`` (F) and the carried state (``state_history``, ``state_next``). ``set_params``
+    changes the next fit, not the fitted model.
     """
 
     def __init__(
@@ -89,6 +91,8 @@ class NVAR(ReservoirModel):
                           device=device)
         self._check_params()
         self._sizes: tuple[int, int] | None = None  # (input_size, output_size) once fitted
+        self.features_: DelayMonomials | None = None  # the fitted feature map
+        self._increment = False
         self.register_buffer("weight_", None)
         self.register_buffer("state_history", None)  # (B, (k-1) s, D_in): the delay line, oldest first
         self.register_buffer("state_next", None)  # (B, D_out): the next closed-loop input
@@ -113,6 +117,13 @@ class NVAR(ReservoirModel):
 
     def _map(self) -> DelayMonomials:
         return DelayMonomials(int(self.delays), int(self.skip), int(self.order), bool(self.bias))
+
+    def _fitted_as(self, fmap: DelayMonomials, sizes: tuple[int, int]) -> None:
+        """What predictions use, fixed at fit (set_params changes the next fit, not the fitted model):
+        the feature map ``features_``, whether the increment is learned, (input_size, output_size)."""
+        self.features_ = fmap
+        self._increment = bool(self.predict_increment)
+        self._sizes = sizes
 
     @property
     def washout_(self) -> int:
@@ -164,16 +175,15 @@ class NVAR(ReservoirModel):
         """Each sequence's delay line (B, h, D) just before step ``ends[b]`` of ``data`` (B, T, D), the
         steps before the series taken from ``start`` (B, h, D) (None: zeros)."""
         B, _, D = data.shape
-        h = self._map().history
+        h = self.features_.history
         if start is None:
             start = torch.zeros(B, h, D, dtype=data.dtype, device=data.device)
         ext = torch.cat([start, data], dim=1)  # step t of data is ext[:, h + t]
         return torch.stack([ext[b, n:n + h] for b, n in enumerate(ends)])
 
-    def _chunks(self, U: Batch, start: torch.Tensor | None):
+    def _chunks(self, U: Batch, start: torch.Tensor | None, fmap: DelayMonomials):
         """``(slice, features (B, n, F), inputs (B, n, D))`` chunk by chunk over ``U``, the delay line
         carried from ``start`` (B, h, D) (None: zeros)."""
-        fmap = self._map()
         n = chunk_steps(self.chunk_size, U.batch_size, fmap.size_for(U.features))
         history = start
         for lo in range(0, U.steps, n):
@@ -184,16 +194,16 @@ class NVAR(ReservoirModel):
 
     def _readout(self, z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         y = z @ self.weight_.T
-        return y + u if self.predict_increment else y
+        return y + u if self._increment else y
 
     def _driven(self, U: Batch, start: torch.Tensor | None) -> torch.Tensor:
-        return torch.cat([self._readout(z, u) for _, z, u in self._chunks(U, start)], dim=1)
+        return torch.cat([self._readout(z, u) for _, z, u in self._chunks(U, start, self.features_)], dim=1)
 
     def _closed_loop(self, history: torch.Tensor, first: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, ...]:
         """Outputs (B, n_steps, D) of the closed loop whose first input is ``first`` (B, D) after the
         delay line ``history`` (B, h, D), each output the next input; and the delay line and next
         input after it."""
-        fmap = self._map()
+        fmap = self.features_
         B, h, D = history.shape
         k, s = fmap.delays, fmap.skip
         # the series newest first: step t's delay line [u[t]; u[t-s]; ...] is the strided slice from its
@@ -210,13 +220,13 @@ class NVAR(ReservoirModel):
                     # history forecast in a batch gets the bits it gets alone
                     fmap.features_numpy(r[:, p:p + h + 1:s].reshape(B, k * D), out=z[:, 0])
                     y = (z * W).sum(axis=-1)
-                    if self.predict_increment:
+                    if self._increment:
                         y += r[:, p]
                     r[:, p - 1] = y
         else:
             for p in range(n_steps, 0, -1):
                 y = fmap(rev[:, p:p + h + 1:s].reshape(B, k * D)) @ W
-                if self.predict_increment:
+                if self._increment:
                     y += rev[:, p]
                 rev[:, p - 1] = y
         seq = rev.flip(1)  # oldest first: the history, the first input, the outputs
@@ -275,13 +285,14 @@ class NVAR(ReservoirModel):
             which = f"sequence {i} of targets" if Y.batch_size > 1 else "targets"
             raise ValueError(f"{which} has {Y.lengths[i]} time steps, not more than washout={washout}: nothing is "
                              "left to fit the readout on; use a longer series or a smaller washout")
-        F = self._map().size_for(U.features)
+        fmap = self._map()
+        F = fmap.size_for(U.features)
         steps = min(U.steps, chunk_steps(self.chunk_size, U.batch_size, F))
         _memory.require_memory(8 * F * (2 * F + Y.features) + 2 * U.batch_size * steps * F * 8,
                                f"fitting an NVAR of {F} features", "use fewer delays, a lower order or a smaller "
                                "chunk_size", device)
         fit = Ridge(self.ridge).start(F, Y.features, device)
-        for sl, z, u in self._chunks(U, None):
+        for sl, z, u in self._chunks(U, None, fmap):
             keep = U.kept(washout, sl)
             target = Y.data[:, sl] - u if self.predict_increment else Y.data[:, sl]
             Z = kept_rows(z, keep)
@@ -290,7 +301,7 @@ class NVAR(ReservoirModel):
         weight = fit.solve()
         require_finite(weight, "the readout weights", "the features or targets are too large for a float64 solve")
         self.weight_ = weight.to(dtype).contiguous()
-        self._sizes = (U.features, Y.features)
+        self._fitted_as(fmap, (U.features, Y.features))
         self._store(self._histories(U.data, list(U.lengths), None), last_steps(Y.data, Y.lengths))
         self.target_range_ = target_range(Y)
         self._output_kind = Y.kind
@@ -328,7 +339,7 @@ class NVAR(ReservoirModel):
         if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
         dtype, device = self._dtype_device()
-        D, h = self._sizes[0], self._map().history
+        D, h = self._sizes[0], self.features_.history
         hist, nxt = self._start(1 if self.state_next is None else self.state_next.shape[0])
         B = 1 if nxt is None else nxt.shape[0]
         nxt = torch.zeros(B, D, dtype=dtype, device=device) if nxt is None else nxt
@@ -350,10 +361,11 @@ class NVAR(ReservoirModel):
         dtype, device = self._dtype_device()
         H = to_batch(histories, "histories", dtype=dtype, device=device, features=self._sizes[1],
                      features_what="the model outputs")
-        h = self._map().history
+        h = self.features_.history
         if min(H.lengths) <= h:
             warnings.warn(f"forecast: a history of {min(H.lengths)} step(s) does not fill the delay line of "
-                          f"{h + 1} steps (delays={self.delays}, skip={self.skip}): the missing values are zeros; "
+                          f"{h + 1} steps (delays={self.features_.delays}, skip={self.features_.skip}): the "
+                          "missing values are zeros; "
                           "give longer histories", UserWarning, stacklevel=2)
         ends = [n - 1 for n in H.lengths]
         y = self._free(self._histories(H.data, ends, None), last_steps(H.data, H.lengths), int(horizon), "forecast",
@@ -378,7 +390,7 @@ class NVAR(ReservoirModel):
             self._build_from(check_nvar_state(state_dict, extra, self._map()), extra)
         elif isinstance(extra, dict):
             self.weight_ = self.target_range_ = None
-            self._sizes = None
+            self._sizes = self.features_ = None
             self.reset()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
@@ -388,7 +400,7 @@ class NVAR(ReservoirModel):
         for name in ("weight_", "state_history", "state_next", "target_range_"):
             t = named.get(name)
             setattr(self, name, None if t is None else torch.empty(t.shape, dtype=dtype, device=device))
-        self._sizes = (extra["input_size"], extra["output_size"])
+        self._fitted_as(self._map(), (extra["input_size"], extra["output_size"]))
         self._output_kind = extra.get("output_kind", "numpy")
         self._output_layout = extra.get("output_layout", "2d")
 
