@@ -10,6 +10,8 @@ common with the library's implementation but the equations.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -121,3 +123,18 @@ def ridge_classifier(F: np.ndarray, labels: np.ndarray, ridge: float, weights: n
     Wf = np.linalg.solve(A, (Fs * w[:, None]).T @ (Y - ym)).T  # (classes, F) on standardised features
     b = ym - Wf @ np.zeros(F.shape[1])
     return np.hstack([(b - Wf @ (m / s))[:, None], Wf / s])
+
+
+def nvar_features(u, delays: int, skip: int, order: int, bias: bool = True) -> np.ndarray:
+    """Next-generation RC features (T, F) of one sequence ``u`` (T, D) from a zero delay line:
+    ``[1; O_lin; monomials of O_lin of orders 2..order]`` with ``O_lin = [u[t]; u[t-skip]; ...]``,
+    each order's monomials as ``itertools.combinations_with_replacement`` lists their indices."""
+    u = np.asarray(u, dtype=float).reshape(len(u), -1)
+    T, D = u.shape
+    rows = []
+    for t in range(T):
+        lin = np.concatenate([u[t - j * skip] if t - j * skip >= 0 else np.zeros(D) for j in range(delays)])
+        mono = [np.prod(lin[list(c)]) for q in range(2, order + 1)
+                for c in itertools.combinations_with_replacement(range(len(lin)), q)]
+        rows.append(np.concatenate([[1.0] if bias else [], lin, mono]))
+    return np.array(rows)

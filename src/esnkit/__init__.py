@@ -57,6 +57,8 @@ _LAZY = {
     "ESN": ("esnkit.models", "ESN"),
     "ESNState": ("esnkit.models", "ESNState"),
     "ESNClassifier": ("esnkit.models", "ESNClassifier"),
+    "NVAR": ("esnkit.models", "NVAR"),
+    "DelayMonomials": ("esnkit.readout", "DelayMonomials"),
     "Pooling": ("esnkit.readout", "Pooling"),
     "Ensemble": ("esnkit.models", "Ensemble"),
     "NormalEquations": ("esnkit.readout", "NormalEquations"),
@@ -113,8 +115,9 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
         UnderdeterminedFitWarning,
     )
     from .loop import NativeKernelWarning, native, unroll, use_backend
-    from .models import ESN, Ensemble, ESNClassifier, ESNState, load, save
+    from .models import ESN, NVAR, Ensemble, ESNClassifier, ESNState, load, save
     from .readout import (
+        DelayMonomials,
         NormalEquations,
         Pooling,
         Readout,
@@ -150,6 +153,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DelayMonomials",
     "Drive",
     "ESN",
     "ESNClassifier",
@@ -160,6 +164,7 @@ __all__ = [
     "EchoStatePropertyWarning",
     "MissingExtraError",
     "NativeKernelWarning",
+    "NVAR",
     "NonFiniteStateError",
     "NormalEquations",
     "NotFittedError",

@@ -23,7 +23,8 @@ FORMAT_VERSION = 3
 
 
 class ReservoirModel(Estimator, nn.Module):
-    """Base of the reservoir models (:class:`~esnkit.ESN`, :class:`~esnkit.ESNClassifier`)."""
+    """Base of the reservoir models (:class:`~esnkit.ESN`, :class:`~esnkit.ESNClassifier`,
+    :class:`~esnkit.NVAR`)."""
 
     is_fitted: bool
 
@@ -83,8 +84,9 @@ class ReservoirModel(Estimator, nn.Module):
         :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
         self._require_fitted("save")
         p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
-        act = self.activation
-        p["activation"] = act if isinstance(act, str) else "custom"
+        act = getattr(self, "activation", "")  # a model without an activation (an NVAR) saves none
+        if "activation" in p:
+            p["activation"] = act if isinstance(act, str) else "custom"
         p["dtype"] = params.dtype_name(self._dtype_device()[0])
         p["device"] = None
         state = self.state_dict()

@@ -19,15 +19,17 @@ import torch
 from .. import io, params
 from .classifier import ESNClassifier
 from .esn import ESN
+from .estimator import _param_names
+from .nvar import NVAR
 from .reservoir_model import FORMAT_VERSION
 
 # the first format version whose files carry a checksum (esnkit.io)
 CHECKSUM_VERSION = 3
 
-MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier}
+MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier, "NVAR": NVAR}
 
 
-def save(model: ESN | ESNClassifier, path: str | os.PathLike) -> None:
+def save(model: ESN | ESNClassifier | NVAR, path: str | os.PathLike) -> None:
     """Write a fitted model to ``path``; see :meth:`ESN.save`."""
     if not isinstance(model, tuple(MODELS.values())):
         raise TypeError(f"save expects an esnkit model ({', '.join(MODELS)}), got {type(model).__name__}")
@@ -58,8 +60,8 @@ def load(
     *,
     device: torch.device | str | None = None,
     activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> ESN | ESNClassifier:
-    """Read a model written by :meth:`ESN.save` or :meth:`ESNClassifier.save`; predictions are
+) -> ESN | ESNClassifier | NVAR:
+    """Read a model written by :meth:`ESN.save`, :meth:`ESNClassifier.save` or :meth:`NVAR.save`; predictions are
     bit-identical to the saved model's.
 
     ``device`` places the weights (default CPU). ``activation`` must be given for a model saved
@@ -91,7 +93,10 @@ def load(
         raise ValueError(f"{path!r} has a damaged esnkit config: extra.fitted must be true (only fitted models "
                          "are saved)")
     cls, p, extra = MODELS[model_name], dict(p), dict(extra)
-    if p.get("activation") == "custom":
+    if "activation" not in _param_names(cls):  # an NVAR has none
+        if "activation" in p:
+            raise ValueError(f"{path!r} has a damaged esnkit config: params.activation is no parameter of {model_name}")
+    elif p.get("activation") == "custom":
         if activation is None:
             raise ValueError(
                 f"{path!r} was saved with a custom activation ({config.get('custom_activation')}); pass the "

@@ -17,6 +17,7 @@ from .classification import (
 from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
+from .nvar_features import DelayMonomials, monomial_count
 from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_pools
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
@@ -37,6 +38,7 @@ __all__ = [
     "Standardization",
     "LAPACK_EIGH_FROM",
     "SOLVERS",
+    "DelayMonomials",
     "FeatureBuffer",
     "FeatureMap",
     "Lstsq",
@@ -56,6 +58,7 @@ __all__ = [
     "gram",
     "kept_rows",
     "kfold_sse",
+    "monomial_count",
     "resolution_floor",
     "ridge_grid",
     "solve_lstsq",
