@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 import esnkit as ek
+from esnkit.models.reservoir_model import FORMAT_VERSION
 
 SEED = 20260513
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(ek.__file__)))
@@ -235,7 +236,7 @@ def _cases(folder, paths: dict[str, str], g: np.random.Generator) -> tuple[list[
     damaged, edited = [], []
     for name, path in paths.items():
         raw = open(path, "rb").read()
-        tensors, config = ek.io.read(path, newest=3)
+        tensors, config = ek.io.read(path, newest=FORMAT_VERSION)
         for j in range(110):
             data, what = _damage(raw, g)
             target = os.path.join(folder, f"{name}.damaged{j}")
@@ -347,7 +348,7 @@ EDITS = {
 @pytest.mark.parametrize("edit", EDITS)
 def test_an_edited_file_with_a_valid_checksum_is_refused_naming_the_field(saved, tmp_path, edit):
     change, message = EDITS[edit]
-    tensors, config = ek.io.read(saved[1]["plain64"], newest=3)
+    tensors, config = ek.io.read(saved[1]["plain64"], newest=FORMAT_VERSION)
     change(tensors, config)
     path = tmp_path / "edited.esnkit"
     ek.io.write(path, tensors, config)

@@ -18,8 +18,8 @@ from .. import io, params
 from ..params import torch_dtype
 from .estimator import Estimator
 
-# Written with every saved model; loaders read this version and older ones.
-FORMAT_VERSION = 3
+# Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR.
+FORMAT_VERSION = 4
 
 
 class ReservoirModel(Estimator, nn.Module):
