@@ -11,6 +11,7 @@ import torch
 import esnkit as ek
 import reference as ref
 from esnkit import io
+from esnkit.models.reservoir_model import FORMAT_VERSION
 from esnkit.readout import DelayMonomials
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -161,17 +162,17 @@ def test_save_load_round_trip_and_damaged_weight(tmp_path):
     assert np.array_equal(back.predict(u[:50], update_state=False), m.predict(u[:50], update_state=False))
     assert np.array_equal(back.generate(20), m.generate(20))
     assert np.array_equal(back.forecast(u[:120], 15), m.forecast(u[:120], 15))
-    tensors, config = io.read(path, newest=3)
+    tensors, config = io.read(path, newest=FORMAT_VERSION)
     tensors["weight_"] = tensors["weight_"][:, :-1].contiguous()
     io.write(tmp_path / "bad.esnkit", tensors, config)
     with pytest.raises(ValueError, match="weight_ has shape"):
         ek.load(tmp_path / "bad.esnkit")
-    tensors, config = io.read(path, newest=3)
+    tensors, config = io.read(path, newest=FORMAT_VERSION)
     config["params"]["order"] = config["extra"]["params"]["order"] = 2  # the weight no longer fits them
     io.write(tmp_path / "bad2.esnkit", tensors, config)
     with pytest.raises(ValueError, match="weight_"):
         ek.load(tmp_path / "bad2.esnkit")
-    tensors, config = io.read(path, newest=3)
+    tensors, config = io.read(path, newest=FORMAT_VERSION)
     tensors["state_next"] = torch.full_like(tensors["state_next"], float("nan"))
     io.write(tmp_path / "bad3.esnkit", tensors, config)
     with pytest.raises(ValueError, match="state_next"):
