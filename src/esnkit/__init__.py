@@ -58,6 +58,7 @@ _LAZY = {
     "ESNState": ("esnkit.models", "ESNState"),
     "ESNClassifier": ("esnkit.models", "ESNClassifier"),
     "NVAR": ("esnkit.models", "NVAR"),
+    "DeepESN": ("esnkit.models", "DeepESN"),
     "DelayMonomials": ("esnkit.readout", "DelayMonomials"),
     "Pooling": ("esnkit.readout", "Pooling"),
     "Ensemble": ("esnkit.models", "Ensemble"),
@@ -115,7 +116,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
         UnderdeterminedFitWarning,
     )
     from .loop import NativeKernelWarning, native, unroll, use_backend
-    from .models import ESN, NVAR, Ensemble, ESNClassifier, ESNState, load, save
+    from .models import ESN, NVAR, DeepESN, Ensemble, ESNClassifier, ESNState, load, save
     from .readout import (
         DelayMonomials,
         NormalEquations,
@@ -153,6 +154,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DeepESN",
     "DelayMonomials",
     "Drive",
     "ESN",

@@ -1,6 +1,8 @@
-"""Models: the harvest engine, the Echo State Network estimator, ensembles, the NVAR, and model files."""
+"""Models: the harvest engine, the Echo State Network estimator, ensembles, the NVAR, the deep ESN, and model
+files."""
 
 from .classifier import ESNClassifier
+from .deep_esn import DeepESN
 from .engine import ESNState
 from .ensemble import Ensemble
 from .esn import ESN
@@ -8,4 +10,4 @@ from .estimator import Estimator
 from .nvar import NVAR
 from .saving import load, save
 
-__all__ = ["ESN", "ESNClassifier", "ESNState", "Ensemble", "Estimator", "NVAR", "load", "save"]
+__all__ = ["DeepESN", "ESN", "ESNClassifier", "ESNState", "Ensemble", "Estimator", "NVAR", "load", "save"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -30,6 +31,13 @@ class ReservoirModel(Estimator, nn.Module):
 
     def _require_fitted(self, what: str) -> Any:  # pragma: no cover - each model says it its own way
         raise NotImplementedError
+
+    @staticmethod
+    def _require_flags(**flags: Any) -> None:
+        """Each keyword argument must be a bool (a call's switches: update_state, check_finite...)."""
+        for name, v in flags.items():
+            if not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {v!r}")
 
     def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
         return torch_dtype(self.dtype), torch.device(self.device or "cpu")

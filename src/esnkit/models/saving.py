@@ -18,6 +18,7 @@ import torch
 
 from .. import io, params
 from .classifier import ESNClassifier
+from .deep_esn import DeepESN
 from .esn import ESN
 from .estimator import _param_names
 from .nvar import NVAR
@@ -26,10 +27,10 @@ from .reservoir_model import FORMAT_VERSION
 # the first format version whose files carry a checksum (esnkit.io)
 CHECKSUM_VERSION = 3
 
-MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier, "NVAR": NVAR}
+MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier, "NVAR": NVAR, "DeepESN": DeepESN}
 
 
-def save(model: ESN | ESNClassifier | NVAR, path: str | os.PathLike) -> None:
+def save(model: ESN | ESNClassifier | NVAR | DeepESN, path: str | os.PathLike) -> None:
     """Write a fitted model to ``path``; see :meth:`ESN.save`."""
     if not isinstance(model, tuple(MODELS.values())):
         raise TypeError(f"save expects an esnkit model ({', '.join(MODELS)}), got {type(model).__name__}")
@@ -60,9 +61,9 @@ def load(
     *,
     device: torch.device | str | None = None,
     activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> ESN | ESNClassifier | NVAR:
-    """Read a model written by :meth:`ESN.save`, :meth:`ESNClassifier.save` or :meth:`NVAR.save`; predictions are
-    bit-identical to the saved model's.
+) -> ESN | ESNClassifier | NVAR | DeepESN:
+    """Read a model written by :meth:`ESN.save`, :meth:`ESNClassifier.save`, :meth:`NVAR.save` or
+    :meth:`DeepESN.save`; predictions are bit-identical to the saved model's.
 
     ``device`` places the weights (default CPU). ``activation`` must be given for a model saved
     with a custom activation callable. The file's checksum is verified, then everything the time
