@@ -138,3 +138,30 @@ def nvar_features(u, delays: int, skip: int, order: int, bias: bool = True) -> n
                 for c in itertools.combinations_with_replacement(range(len(lin)), q)]
         rows.append(np.concatenate([[1.0] if bias else [], lin, mono]))
     return np.array(rows)
+
+
+def deep_esn_states(layers: list[Weights], U, input_to_all: bool = False) -> list[np.ndarray]:
+    """Each layer's states (T, N_l) of a deep ESN driven by ``U`` (T, D) from zeros: layer 1 reads
+    ``u[t]``, layer l > 1 reads ``[x(l-1)[t]; u[t]]`` (``input_to_all``) or ``x(l-1)[t]``."""
+    U = np.asarray(U, dtype=float).reshape(len(U), -1)
+    xs = [np.zeros(w.W.shape[0]) for w in layers]
+    out: list[list[np.ndarray]] = [[] for _ in layers]
+    for t in range(len(U)):
+        for k, w in enumerate(layers):
+            inp = U[t] if k == 0 else (np.concatenate([xs[k - 1], U[t]]) if input_to_all else xs[k - 1])
+            xs[k] = step(w, xs[k], inp, None)
+            out[k].append(xs[k])
+    return [np.array(o) for o in out]
+
+
+def deep_esn_free(layers: list[Weights], W_out, xs, u0, n: int, input_to_all: bool = False) -> np.ndarray:
+    """Outputs (n, D) of a deep ESN run closed-loop from the layers' states ``xs`` with first input
+    ``u0``, each output ``W_out [1; u; x1; ...; xL]`` the next input."""
+    xs, u, out = [np.array(x, dtype=float) for x in xs], np.array(u0, dtype=float), []
+    for _ in range(n):
+        for k, w in enumerate(layers):
+            inp = u if k == 0 else (np.concatenate([xs[k - 1], u]) if input_to_all else xs[k - 1])
+            xs[k] = step(w, xs[k], inp, None)
+        u = W_out @ np.concatenate([[1.0], u, *xs])
+        out.append(u)
+    return np.array(out)

@@ -437,6 +437,17 @@ class DeepESN(ReservoirModel):
             self._store(final, final_y)
         return from_batch(self._outputs(y), U)
 
+    def states(self, inputs: Any, *, check_finite: bool = True) -> Any:
+        """Every layer's states ``(..., time, ΣN_l)`` (layer 1's first) driven by ``inputs`` from the
+        carried state, which is not changed."""
+        self._require_flags(check_finite=check_finite)
+        self._require_fitted("states")
+        U = self._inputs(inputs)
+        lo = 1 + U.features
+        xs = torch.cat([z[..., lo:].clone() for _, z in self._pass(U, self._start(U.batch_size)[0], check_finite)],
+                       dim=1)
+        return from_batch(xs, U)
+
     def generate(self, n_steps: int, *, update_state: bool = True, check_finite: bool = True) -> Any:
         """Run closed-loop for ``n_steps``, each output the next input, from the carried state: after
         ``fit(u, y)`` the first output is the step after the last target. ``(n_steps, D)``, or
