@@ -1,5 +1,8 @@
 """esnkit.DeepESN (stacked reservoirs) against a plain NumPy loop, against ESN at depth 1, and its files."""
 
+import pathlib
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -174,3 +177,18 @@ def test_parameters_and_errors():
     c = m.clone(layers=[8])
     assert c.layers == [8] and not c.is_fitted and m.get_params()["layers"] == [10, 5]
     assert 0.5 < ek.DeepESN([30, 20], seed=1, ridge=1e-6).fit(u[:-1], u[1:]).score(u[:-1], u[1:]) <= 1.0
+
+
+def test_doc_example_runs_and_quotes_the_committed_run(tmp_path, monkeypatch):
+    root = pathlib.Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "deep_esn.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/deep_esn.md", "exec"), {})  # noqa: S102 - our own docs
+    written = (root / "benchmarks" / "results" / "deep_esn.md").read_text()
+    rows = [line for line in text.split("## Deep against shallow", 1)[1].splitlines()
+            if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 10
+    for row in rows:
+        assert row in written, f"docs/deep_esn.md quotes a row the run did not write: {row}"
