@@ -172,6 +172,8 @@ def test_parameters_and_errors():
         m.generate(5)
     with pytest.raises(ValueError, match="washout"):
         ek.DeepESN([5], washout=200).fit(u, u)
+    with pytest.warns(UserWarning, match="washout"):
+        ek.DeepESN([5], washout=20).fit(u, u).forecast(u[:10], 2)
     with pytest.raises(ValueError, match="inter_scaling"):
         m.set_params(inter_scaling=-1.0)
     c = m.clone(layers=[8])

@@ -34,6 +34,7 @@ call            starts from                             carried state afterwards
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
@@ -476,6 +477,10 @@ class DeepESN(ReservoirModel):
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
         H = self._inputs(histories, "histories", features=self._sizes[1])
         warm = [n - 1 for n in H.lengths]
+        if min(warm) < self.washout:
+            warnings.warn(f"forecast: a history warms the layers up for {min(warm)} step(s), fewer than the washout="
+                          f"{self.washout}: its forecast starts from a state that still remembers the zero start; "
+                          "give longer histories", UserWarning, stacklevel=2)
         steps = max(warm)
         W = dataclasses.replace(H, data=H.data[:, :steps], lengths=tuple(warm))
         for _ in self._pass(W, self._zeros(H.batch_size), check_finite):
