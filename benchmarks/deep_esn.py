@@ -18,7 +18,9 @@ about 10 nonzeros per row, no bias, and the readout reads ``[1; u; x1; ...; xL]`
 - Mackey-Glass (τ = 17, ``esnkit.datasets.mackey_glass``) one-step-ahead NRMSE (RMSE / std of the
   test targets): input scaling 1, 2000 training steps (100 washout), 2000 test steps driven from the
   training state; ridge 1e-8. Fit time: process CPU time of ``fit`` (building the layers, the
-  layer-by-layer harvest and the solve), one thread, median over the seeds.
+  layer-by-layer harvest and the solve), one thread, median over the seeds; free run: process CPU time
+  per step of ``generate(2000)`` (every layer stepped in Python). ``ESN(200)`` of the same settings
+  is the last row, for comparison.
 
 Medians over the seeds (0..6). Writes benchmarks/results/deep_esn.md.
 """
@@ -42,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 SPLITS = [[200], [100, 100], [50] * 4, [25] * 8]
 MAX_DELAY, WASHOUT, TRAIN, TEST = 400, 200, 4000, 2000
 MG_TRAIN, MG_TEST, MG_WASHOUT = 2000, 2000, 100
+FREE = 2000  # closed-loop steps timed (generate)
 # memory capacity under other settings (each changes one or two of the main table's)
 VARIANTS = [{"leak_rate": 0.55}, {"leak_rate": 0.55, "inter_scaling": 0.5}, {"connectivity": 1.0},
             {"input_scaling": 1.0}]
@@ -62,14 +65,18 @@ def memory_capacity(layers: list[int], seed: int, **variant) -> float:
     return float(r2.sum())
 
 
-def mackey_glass(layers: list[int], seed: int, s: np.ndarray) -> tuple[float, float]:
-    m = ek.DeepESN(layers, spectral_radius=0.9, input_scaling=1.0, inter_scaling=1.0, bias_scaling=0.0,
-                   ridge=1e-8, washout=MG_WASHOUT, seed=seed)
+def mackey_glass(layers: list[int] | None, seed: int, s: np.ndarray) -> tuple[float, float, float]:
+    """One-step NRMSE, fit seconds and free-run seconds per step of a DeepESN (``layers`` None: ESN(200))."""
+    kw = dict(spectral_radius=0.9, input_scaling=1.0, bias_scaling=0.0, ridge=1e-8, washout=MG_WASHOUT, seed=seed)
+    m = ek.ESN(200, **kw) if layers is None else ek.DeepESN(layers, inter_scaling=1.0, **kw)
     t0 = time.process_time()
     m.fit(s[:MG_TRAIN], s[1:MG_TRAIN + 1])
     fit_s = time.process_time() - t0
+    t0 = time.process_time()
+    m.generate(FREE, update_state=False, check_finite=False)
+    free_s = (time.process_time() - t0) / FREE
     pred = m.predict(s[MG_TRAIN:MG_TRAIN + MG_TEST])
-    return float(ek.metrics.nrmse(s[MG_TRAIN + 1:MG_TRAIN + MG_TEST + 1], pred)), fit_s
+    return float(ek.metrics.nrmse(s[MG_TRAIN + 1:MG_TRAIN + MG_TEST + 1], pred)), fit_s, free_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     for layers in SPLITS:
         mcs = [memory_capacity(layers, k) for k in seeds]
         mg = [mackey_glass(layers, k, s) for k in seeds]
-        rows.append((layers, mcs, [e for e, _ in mg], [t for _, t in mg]))
-        print(layers, f"MC {statistics.median(mcs):.1f}", f"NRMSE {statistics.median(e for e, _ in mg):.2e}",
+        rows.append((layers, mcs, [r[0] for r in mg], [r[1] for r in mg], [r[2] for r in mg]))
+        print(layers, f"MC {statistics.median(mcs):.1f}", f"NRMSE {statistics.median(r[0] for r in mg):.2e}",
               flush=True)
+    esn = [mackey_glass(None, k, s) for k in seeds]
     variants = []
     for v in VARIANTS:
         variants.append((v, [statistics.median(memory_capacity(layers, k, **v) for k in seeds) for layers in SPLITS]))
@@ -104,16 +112,21 @@ def main(argv: list[str] | None = None) -> int:
         f"memory capacity (Jaeger), i.i.d. uniform(-1, 1) input, input scaling 0.1, inter-layer scaling 1, delays "
         f"1..{MAX_DELAY}, {TRAIN} training / {TEST} test steps after {WASHOUT} washout steps. Mackey-Glass (tau 17): "
         f"one-step-ahead NRMSE (RMSE / std), input scaling 1, {MG_TRAIN} training steps ({MG_WASHOUT} washout), "
-        f"{MG_TEST} test steps; fit: process CPU time of `fit` ({MG_TRAIN} steps), one thread.",
+        f"{MG_TEST} test steps; fit: process CPU time of `fit` ({MG_TRAIN} steps), one thread; free run: process CPU "
+        f"time per step of `generate({FREE})` (closed loop, every layer stepped in Python).",
         "",
-        "| layers | MC median [min, max] | Mackey-Glass NRMSE median [min, max] | fit ms |",
-        "|---|---|---|---|",
+        "| layers | MC median [min, max] | Mackey-Glass NRMSE median [min, max] | fit ms | free run µs/step |",
+        "|---|---|---|---|---|",
     ]
-    for layers, mcs, errs, fits in rows:
+    for layers, mcs, errs, fits, frees in rows:
         name = f"{len(layers)} x {layers[0]}"
         lines.append(f"| {name} | {statistics.median(mcs):.1f} [{min(mcs):.1f}, {max(mcs):.1f}] | "
                      f"{statistics.median(errs):.2e} [{min(errs):.2e}, {max(errs):.2e}] | "
-                     f"{1e3 * statistics.median(fits):.1f} |")
+                     f"{1e3 * statistics.median(fits):.1f} | {1e6 * statistics.median(frees):.1f} |")
+    errs = [r[0] for r in esn]
+    lines.append(f"| ESN(200), for comparison | | {statistics.median(errs):.2e} [{min(errs):.2e}, {max(errs):.2e}] | "
+                 f"{1e3 * statistics.median(r[1] for r in esn):.1f} | "
+                 f"{1e6 * statistics.median(r[2] for r in esn):.1f} |")
     lines += [
         "",
         "Memory capacity under other settings (each changes the MC setting above as named; median over the seeds):",

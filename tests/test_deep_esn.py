@@ -111,6 +111,12 @@ def test_forecast_generate_close_the_loop(scale):
         xs = [x[-1] for x in ref.deep_esn_states(weights(m), h[:-1], True)]
         free = ref.deep_esn_free(weights(m), m.weight_.numpy(), xs, h[-1], 15, True)
         np.testing.assert_allclose(m.forecast(h, 15), free, rtol=1e-9, atol=1e-11)
+    # the NumPy closed loop (CPU) and the torch one (other devices) agree
+    xs, u0 = m._split(m.state_x), m._next_input(m.state_y)
+    a, b = m._closed_loop_numpy(xs, u0, 30), m._closed_loop_torch(xs, u0, 30)
+    np.testing.assert_allclose(a[0].numpy(), b[0].numpy(), rtol=1e-9, atol=1e-12)
+    for x, y in zip(a[1], b[1]):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-9, atol=1e-12)
     assert np.abs(m.forecast(h, 5) - s[500:505]).max() < 0.05 * np.ptp(s)
 
 

@@ -14,9 +14,9 @@ layer after layer over each chunk of time steps: layer l writes its states strai
 feature rows, which are layer l+1's inputs and, once every layer has run, the ridge readout's rows
 (streamed into the float64 normal equations of :class:`~esnkit.readout.Ridge`). Memory: the states of
 all layers for one chunk (B x chunk x F values), not for the series. Closed-loop runs (``generate``,
-``forecast``) step all layers one step at a time in Python (L small dense products per step: about
-L x 10 µs per step on a CPU for layers of a few hundred neurons), since each step's input is the
-previous step's output.
+``forecast``) step all layers one step at a time in Python (NumPy on the CPU: about 5 µs plus 7 µs per
+layer and step for layers of 25 to 200 neurons, against about 1.3 µs per step for an ESN's compiled
+closed loop), since each step's input is the previous step's output.
 
 Which calls start from and move the carried state (each layer's state and the last output):
 
@@ -334,6 +334,11 @@ class DeepESN(ReservoirModel):
     def _closed_loop(self, xs: list[torch.Tensor], u: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, list]:
         """Outputs (B, n_steps, D) of the closed loop whose first input is ``u`` (B, D) from the layers'
         states ``xs``, every layer stepped once per step; and the layers' states after it."""
+        if u.device.type == "cpu":
+            return self._closed_loop_numpy(xs, u, n_steps)
+        return self._closed_loop_torch(xs, u, n_steps)
+
+    def _closed_loop_torch(self, xs: list[torch.Tensor], u: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, list]:
         B = u.shape[0]
         W = self.weight_
         dense = [(r.dense_recurrent().T, r.W_in.T, r.bias, r.leak) for r in self.reservoirs_]
@@ -350,6 +355,44 @@ class DeepESN(ReservoirModel):
             ys[:, t] = y
             u = self._next_input(y)
         return ys, xs
+
+    def _closed_loop_numpy(self, xs: list[torch.Tensor], u: torch.Tensor, n_steps: int) -> tuple[torch.Tensor, list]:
+        """:meth:`_closed_loop` on the CPU in NumPy, whose per-call cost is a fraction of torch's: the
+        features ``[1; u; x1; ...; xL]`` of the step live in one row per sequence, each layer's state
+        written into its columns, and the output is mapped to the next input by one affine map."""
+        B, d = u.shape
+        F, cols = self._layout()
+        z = np.empty((B, F), dtype=u.numpy().dtype)
+        z[:, 0] = 1.0
+        z[:, 1:1 + d] = u.numpy()
+        for c, x in zip(cols, xs):
+            z[:, c] = x.numpy()
+        layers = []
+        for k, r in enumerate(self.reservoirs_):
+            W_in = r.W_in.numpy()
+            n_x = 0 if k == 0 else cols[k - 1].stop - cols[k - 1].start
+            reads = [(cols[k - 1], W_in[:, :n_x].T)] if k else []
+            if k == 0 or self.input_to_all:
+                reads.append((slice(1, 1 + d), W_in[:, n_x:].T))
+            layers.append((cols[k], r.dense_recurrent().numpy().T, reads, r.bias.numpy(), r.leak.numpy()))
+        W = self.weight_.numpy().T
+        gain, shift = None, None
+        if self.input_mean_ is not None:  # standardised output -> data -> standardised input
+            gain = (self.target_scale_.double() / self.input_scale_.double()).numpy().astype(z.dtype)
+            shift = ((self.target_mean_.double() - self.input_mean_.double()) / self.input_scale_.double()).numpy()
+            shift = shift.astype(z.dtype)
+        ys = np.empty((B, n_steps, W.shape[1]), dtype=z.dtype)
+        with np.errstate(all="ignore"):  # a diverging run is the output policy's to report
+            for t in range(n_steps):
+                for c, Wt, reads, b, a in layers:
+                    pre = z[:, c] @ Wt + b
+                    for rc, Win in reads:
+                        pre += z[:, rc] @ Win
+                    z[:, c] = (1 - a) * z[:, c] + a * np.tanh(pre)
+                y = z @ W
+                ys[:, t] = y
+                z[:, 1:1 + d] = y if gain is None else y * gain + shift
+        return torch.from_numpy(ys), [torch.from_numpy(z[:, c].copy()) for c in cols]
 
     def _require_forecaster(self, what: str) -> None:
         self._require_fitted(what)
