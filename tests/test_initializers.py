@@ -149,3 +149,20 @@ def test_search_over_initializer_names():
     assert r.best_params["initializer"] in ("random", "orthogonal", "cycle_jumps")
     assert r.best_esn.initializer == r.best_params["initializer"]
     assert {row["initializer"] for row in r.table} <= {"random", "orthogonal", "cycle_jumps"}
+
+
+def test_doc_example_runs_and_quotes_the_committed_run(tmp_path, monkeypatch):
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "initializers.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/initializers.md", "exec"), {})  # noqa: S102 - our own docs
+    written = (root / "benchmarks" / "results" / "initializers.md").read_text()
+    rows = [line for line in text.split("## Benchmark", 1)[1].splitlines() if line.startswith("| ")]
+    assert len(rows) == 22
+    for row in rows:
+        assert row in written, f"docs/initializers.md quotes a row the run did not write: {row}"
