@@ -166,3 +166,28 @@ def test_doc_example_runs_and_quotes_the_committed_run(tmp_path, monkeypatch):
     assert len(rows) == 22
     for row in rows:
         assert row in written, f"docs/initializers.md quotes a row the run did not write: {row}"
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "cycle_jumps", "delay_line"])
+def test_echo_state_check_of_structured_reservoirs(init):
+    # above 200 neurons, where ARPACK would take minutes on eigenvalues crowding a circle
+    with pytest.warns(ek.EchoStatePropertyWarning) if init != "delay_line" else _no_warning():
+        model = fitted(250, initializer=init, spectral_radius=1.1, leak_rate=0.5)
+    a = 0.5
+    M = (1 - a) * np.eye(250) + a * W_of(model)
+    expected = 0.5 if init == "delay_line" else radius(M)
+    assert abs(model.effective_spectral_radius() - expected) <= 1e-10
+    assert model.spectral_radius_() == (0.0 if init == "delay_line" else pytest.approx(1.1, abs=1e-10))
+
+
+def _no_warning():
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def block():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ek.EchoStatePropertyWarning)
+            yield
+
+    return block()
