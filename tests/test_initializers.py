@@ -90,6 +90,8 @@ def test_user_matrix_dense_scipy_and_torch_give_one_reservoir():
     W = W_of(models[0])
     np.testing.assert_allclose(W, M * (0.9 / radius(M)), rtol=1e-13)
     assert abs(radius(W) - 0.9) <= 1e-10
+    assert abs(models[0].spectral_radius_() - 0.9) <= 1e-10 and models[0].effective_spectral_radius() > 0
+    assert "initializer=<matrix>" in repr(models[0])
 
 
 @pytest.mark.parametrize("bad, message", [

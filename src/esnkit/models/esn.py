@@ -257,20 +257,24 @@ class ESN(ReservoirModel):
         """Spectral radius of the fitted recurrent matrix ``W`` (0 for a delay line)."""
         self._require_fitted("spectral_radius_")
         if self._structured():
-            return _dense_radius(self.reservoir_, leaky=False, delay_line=self.initializer == "delay_line")
+            return _dense_radius(self.reservoir_, leaky=False, delay_line=self._named("delay_line"))
         return self.reservoir_.spectral_radius()
 
     def effective_spectral_radius(self) -> float:
         """Spectral radius of the leaky linearisation ``(1 - a) I + a W`` of the fitted reservoir."""
         self._require_fitted("effective_spectral_radius")
         if self._structured():
-            return _dense_radius(self.reservoir_, leaky=True, delay_line=self.initializer == "delay_line")
+            return _dense_radius(self.reservoir_, leaky=True, delay_line=self._named("delay_line"))
         return self.reservoir_.effective_spectral_radius()
+
+    def _named(self, name: str) -> bool:
+        """Whether the initializer is the registered ``name`` (not a callable or a matrix)."""
+        return isinstance(self.initializer, str) and self.initializer == name
 
     def _structured(self) -> bool:
         """Whether W came from an initializer other than 'random' (a cycle's or an orthogonal matrix's
         eigenvalues crowd a circle, where ARPACK takes minutes: their spectra are computed densely)."""
-        return not (isinstance(self.initializer, str) and self.initializer == "random")
+        return not self._named("random")
 
     # ------------------------------------------------------------------ state handling
     def _zeros(self, batch: int, outputs: int | None = None) -> ESNState:
