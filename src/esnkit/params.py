@@ -16,10 +16,13 @@ from typing import Any
 ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
 DTYPES = ("float32", "float64")
+# The names of the reservoir initialisers (esnkit.reservoir.INITIALIZERS; register_initializer adds to both).
+INITIALIZERS = ["random", "cycle_jumps", "delay_line", "orthogonal"]
 
 DEFAULTS: dict[str, Any] = {
     "reservoir_size": 500,
     "spectral_radius": 0.9,
+    "initializer": "random",
     "connectivity": None,
     "in_degree": None,
     "leak_rate": 1.0,
@@ -43,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
 HELP: dict[str, str] = {
     "reservoir_size": "N, the number of reservoir neurons (integer ≥ 1)",
     "spectral_radius": "ρ > 0: W is rescaled so its largest absolute eigenvalue is exactly ρ",
+    "initializer": f"how W is built: one of {', '.join(INITIALIZERS)}, or an N x N matrix (then rescaled to ρ)",
     "connectivity": "fraction of nonzero entries of W in (0, 1] (default: about 10 per row)",
     "in_degree": "alternatively, exactly this many nonzeros in every row of W",
     "leak_rate": "a in (0, 1], a number or one per neuron; 1 means no leak",
@@ -129,6 +133,7 @@ def check(p: Mapping[str, Any]) -> None:
     conn, deg = p.get("connectivity"), p.get("in_degree")
     if conn is not None and deg is not None:
         raise ValueError("give connectivity or in_degree, not both")
+    _check_initializer(p.get("initializer", "random"), n, conn, deg)
     if conn is not None and not (is_real(conn) and 0 < conn <= 1):
         raise ValueError(f"connectivity must be in (0, 1], got {conn!r}")
     if deg is not None and not (is_int(deg) and 1 <= deg <= n):
@@ -183,6 +188,25 @@ def check(p: Mapping[str, Any]) -> None:
 
 
 FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _check_initializer(init: Any, n: int, conn: Any, deg: Any) -> None:
+    """A registered name, an initializer callable ``fn(size, rng)`` or a matrix (whose shape and values
+    :class:`~esnkit.ESN` checks); connectivity and in_degree only with the random initializer."""
+    if isinstance(init, str):
+        if init not in INITIALIZERS:
+            raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or an {n} x {n} "
+                             f"matrix, got {init!r}")
+    elif not callable(init) and len(getattr(init, "shape", ())) != 2:
+        raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or an {n} x {n} "
+                         f"matrix, got {type(init).__name__}")
+    if not (isinstance(init, str) and init == "random") and (conn is not None or deg is not None):
+        raise ValueError(f"connectivity and in_degree set the random initializer's sparsity; initializer="
+                         f"{_name(init)} fixes W's structure itself: leave them None")
+
+
+def _name(init: Any) -> str:
+    return repr(init) if isinstance(init, str) or callable(init) else "<matrix>"
 
 
 def _check_fits(n: int, device: Any) -> None:

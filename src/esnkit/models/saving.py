@@ -56,6 +56,17 @@ def _from_version_1(tensors: dict[str, torch.Tensor], config: dict[str, Any]) ->
     return renamed, config
 
 
+def _saved_recurrent(tensors: dict[str, torch.Tensor], size: Any) -> Any:
+    """The saved reservoir's W as a float64 SciPy CSR matrix (its checks come with the model's)."""
+    import scipy.sparse as sp
+
+    try:
+        crow, col, values = (tensors[f"reservoir_.{k}"] for k in ("W_crow", "W_col", "W_values"))
+        return sp.csr_matrix((values.double().numpy(), col.numpy(), crow.numpy()), shape=(size, size))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"initializer='custom' needs the saved W: {exc}") from None
+
+
 def load(
     path: str | os.PathLike,
     *,
@@ -108,6 +119,8 @@ def load(
         raise ValueError(f"{path!r} names an unknown activation {p.get('activation')!r}")
     p["device"] = None if device is None else str(device)
     try:
+        if p.get("initializer") == "custom":  # an initializer callable or matrix: W itself, as saved
+            p["initializer"] = _saved_recurrent(tensors, p.get("reservoir_size"))
         model = cls(**p)
         dtype = model._dtype_device()[0]
         for k, t in tensors.items():

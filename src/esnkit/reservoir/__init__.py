@@ -8,7 +8,15 @@ This layer knows nothing of time loops, readouts or models.
 """
 
 from .activations import ACTIVATIONS, ACTIVATIONS_OUT, Activation, check_activation, resolve_activation
-from .initializers import default_connectivity, random_recurrent
+from .initializers import (
+    INITIALIZERS,
+    CycleJumps,
+    default_connectivity,
+    delay_line,
+    orthogonal,
+    random_recurrent,
+    register_initializer,
+)
 from .module import Drive, Reservoir
 from .spectral import (
     EchoStatePropertyWarning,
@@ -23,14 +31,19 @@ __all__ = [
     "ACTIVATIONS",
     "ACTIVATIONS_OUT",
     "Activation",
+    "CycleJumps",
     "Drive",
+    "INITIALIZERS",
     "EchoStatePropertyWarning",
     "Reservoir",
     "check_activation",
     "clear_spectrum_cache",
     "default_connectivity",
+    "delay_line",
     "effective_spectral_radius",
+    "orthogonal",
     "random_recurrent",
+    "register_initializer",
     "resolve_activation",
     "scale_to_spectral_radius",
     "seeded_effective_radius",

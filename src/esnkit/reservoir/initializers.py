@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .. import params
+
 # Dense in-degree rows draw their columns from uniform keys this many at a time (8 MB of float64).
 KEY_BLOCK_VALUES = 1 << 20
 
@@ -132,3 +134,158 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], density: float) -
     if density < 1.0:
         w *= rng.random(shape) < density
     return w
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deterministic and orthogonal reservoirs, and the registry ESN(initializer=...) reads.
+#
+# An initializer is a callable ``(size, rng) -> scipy.sparse.csr_matrix`` giving the unscaled W;
+# the reservoir then rescales it to the requested spectral radius. Two optional attributes say
+# what is known without an eigenvalue problem: ``radius`` (the unscaled matrix's spectral radius)
+# and ``nilpotent`` (all eigenvalues 0: W cannot be rescaled, its nonzeros are multiplied by the
+# spectral radius instead).
+
+
+def delay_line(size: int, rng: np.random.Generator | None = None) -> sp.csr_matrix:
+    """The delay line reservoir (DLR) of Rodan & Tiňo 2011: ``W[i + 1, i] = 1``, a shift register.
+
+    W is nilpotent (every eigenvalue is 0), so it cannot be rescaled to a spectral radius: a
+    reservoir built from it multiplies its links by ``spectral_radius`` instead (the ``r`` of the
+    paper), and its spectral radius stays 0. ``rng`` is not used: the matrix is deterministic.
+    """
+    rows = np.arange(1, size)
+    return sp.csr_matrix((np.ones(size - 1), (rows, rows - 1)), shape=(size, size))
+
+
+delay_line.nilpotent = True
+
+
+def orthogonal(size: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """A random orthogonal matrix, uniform (Haar) over the orthogonal group: ``Q`` of the QR
+    factorisation of a standard Gaussian matrix, each column's sign fixed by ``R``'s diagonal.
+
+    Every eigenvalue has modulus 1, so the spectral radius is 1 before scaling (dense: N² nonzeros).
+    """
+    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    q *= np.where(np.diag(r) < 0, -1.0, 1.0)[None, :]
+    return sp.csr_matrix(q)
+
+
+orthogonal.radius = 1.0
+
+
+class CycleJumps:
+    """The cycle reservoir with regular jumps (CRJ) of Rodan & Tiňo 2012.
+
+    A unidirectional cycle ``W[(i + 1) mod N, i] = cycle_weight`` plus bidirectional jumps of
+    length ``jump`` between units ``0, jump, 2·jump, ...``: ``W[i, i + jump] = W[i + jump, i] =
+    jump_weight`` for ``i = 0, jump, 2·jump, ...`` while ``i + jump < N``, and a last jump from
+    ``N - jump`` back to unit 0 when ``jump`` divides ``N``. ``jump_weight=0`` gives the simple
+    cycle reservoir (SCR) of Rodan & Tiňo 2011.
+
+    The reservoir rescales W to the requested spectral radius, so only the ratio
+    ``jump_weight / cycle_weight`` matters. ``jump`` must be in [2, N/2] for jumps to be added
+    (a reservoir smaller than ``2 * jump`` gets the plain cycle).
+
+    The defaults (jumps of 7, a tenth of the cycle's weight) keep most of the cycle's memory
+    (benchmarks/results/initializers.md); Rodan & Tiňo choose ``jump`` and both weights per task on
+    validation data, which a search can do with initializer objects fixed one by one.
+    """
+
+    name = "cycle_jumps"
+
+    def __init__(self, jump: int = 7, cycle_weight: float = 1.0, jump_weight: float = 0.1) -> None:
+        if isinstance(jump, bool) or not isinstance(jump, (int, np.integer)) or jump < 2:
+            raise ValueError(f"CycleJumps: jump must be an integer ≥ 2, got {jump!r}")
+        for label, w in (("cycle_weight", cycle_weight), ("jump_weight", jump_weight)):
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.floating, np.integer)) or not np.isfinite(w):
+                raise ValueError(f"CycleJumps: {label} must be a finite number, got {w!r}")
+        if cycle_weight == 0:
+            raise ValueError("CycleJumps: cycle_weight must not be 0 (the cycle is the reservoir)")
+        self.jump, self.cycle_weight, self.jump_weight = int(jump), float(cycle_weight), float(jump_weight)
+
+    def __call__(self, size: int, rng: np.random.Generator | None = None) -> sp.csr_matrix:
+        i = np.arange(size)
+        rows, cols, vals = [(i + 1) % size], [i], [np.full(size, self.cycle_weight)]
+        if self.jump_weight != 0 and size >= 2 * self.jump:
+            a = np.arange(0, size - self.jump, self.jump)
+            b = a + self.jump
+            if size % self.jump == 0:
+                a, b = np.append(a, size - self.jump), np.append(b, 0)
+            rows += [a, b]
+            cols += [b, a]
+            vals += [np.full(a.size, self.jump_weight)] * 2
+        W = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
+        W.sum_duplicates()
+        return W
+
+    def _key(self) -> tuple:
+        return (self.jump, self.cycle_weight, self.jump_weight)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CycleJumps) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"CycleJumps(jump={self.jump}, cycle_weight={self.cycle_weight}, jump_weight={self.jump_weight})"
+
+
+# name -> initializer; "random" is drawn with connectivity / in_degree and its spectrum kept per seed
+INITIALIZERS: dict = {
+    "random": random_recurrent,
+    "cycle_jumps": CycleJumps(),
+    "delay_line": delay_line,
+    "orthogonal": orthogonal,
+}
+
+
+def register_initializer(name: str, fn) -> None:
+    """Make ``ESN(initializer=name)`` build W with ``fn(size, rng) -> scipy.sparse matrix`` (then
+    rescaled to the spectral radius). The built-in names cannot be replaced."""
+    if not isinstance(name, str) or not name or name == "custom":
+        raise ValueError(f"an initializer's name must be a non-empty string other than 'custom', got {name!r}")
+    if name in ("random", "cycle_jumps", "delay_line", "orthogonal"):
+        raise ValueError(f"{name!r} is a built-in initializer and cannot be replaced")
+    if not callable(fn):
+        raise TypeError(f"initializer {name!r} must be callable as fn(size, rng), got {type(fn).__name__}")
+    INITIALIZERS[name] = fn
+    if name not in params.INITIALIZERS:
+        params.INITIALIZERS.append(name)
+
+
+def as_recurrent_matrix(m, size: int) -> sp.csr_matrix:
+    """A user's recurrent matrix (dense NumPy, SciPy sparse, or a dense or sparse torch tensor) as a
+    float64 CSR matrix with sorted indices, once it is ``size x size``, finite and not all zeros."""
+    if sp.issparse(m):
+        W = sp.csr_matrix(m, dtype=np.float64)
+    elif type(m).__module__.startswith("torch"):
+        import torch
+
+        t = m.detach().cpu()
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)):
+            raise ValueError(f"initializer: the matrix must hold real numbers, got a tensor of dtype {t.dtype}")
+        W = sp.csr_matrix(t.to(dtype=torch.float64).numpy())
+    else:
+        try:
+            a = np.asarray(m)
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.dtype.kind not in "iuf":
+            raise ValueError(f"initializer must be a registered name, an initializer or a matrix, got "
+                             f"{type(m).__name__}")
+        W = sp.csr_matrix(a.astype(np.float64))
+    if W.shape != (size, size):
+        raise ValueError(f"initializer: the matrix has shape {W.shape} but reservoir_size={size} needs "
+                         f"({size}, {size})")
+    if not np.isfinite(W.data).all():
+        raise ValueError("initializer: the matrix holds NaN or infinite values; give a finite matrix")
+    W.eliminate_zeros()
+    if W.nnz == 0:
+        raise ValueError("initializer: the matrix is all zeros, which cannot be rescaled to a spectral radius")
+    W.sort_indices()
+    return W
+

@@ -10,9 +10,11 @@ with ``W`` (N x N) sparse and rescaled to a chosen spectral radius, ``W_in`` (N 
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +25,7 @@ from .. import _alloc
 from .._checks import require_finite
 from ..params import torch_dtype
 from .activations import Activation, resolve_activation
-from .initializers import _Streams, _uniform, random_recurrent
+from .initializers import INITIALIZERS, CycleJumps, _Streams, _uniform, as_recurrent_matrix, random_recurrent
 from .spectral import (
     EchoStatePropertyWarning,
     _rescale_factor,
@@ -181,6 +183,55 @@ class Drive:
         return Drive(first.v, weight, torch.cat([d.bias for d in drives]), first.batch, first.steps)
 
 
+def _initial_recurrent(initializer: Any, size: int, streams: _Streams, rho: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """W (CSR, sorted indices) and its nonzeros scaled to spectral radius ``rho`` for an initializer other
+    than 'random': a registered name, an initializer callable or a matrix."""
+    fn = INITIALIZERS.get(initializer) if isinstance(initializer, str) else initializer
+    if fn is None:
+        raise ValueError(f"initializer must be one of {sorted(INITIALIZERS)}, an initializer callable or a matrix, "
+                         f"got {initializer!r}")
+    if getattr(fn, "nilpotent", False):  # nothing to rescale: the links carry the spectral radius
+        W = sp.csr_matrix(fn(size, streams[0]), dtype=np.float64)  # a delay line of one neuron has no link
+        W.sort_indices()
+        return W, W.data * rho
+    W = as_recurrent_matrix(fn(size, streams[0]) if callable(fn) else fn, size)
+    known = getattr(fn, "radius", None)
+    if known is None:
+        known = _cycle_jumps_radius(size, fn) if isinstance(fn, CycleJumps) else _structured_radius(W)
+    if known <= 1e-12 * np.abs(W.data).max():
+        raise ValueError(f"initializer: W has spectral radius {known:.3g} (nilpotent, as a delay line is), so it "
+                         f"cannot be rescaled to spectral_radius={rho}; use initializer='delay_line' for a delay "
+                         "line, or give a matrix with a nonzero eigenvalue")
+    return W, W.data * (rho / known)
+
+
+# Up to this size the spectral radius of a matrix given by the user (or a registered initializer) comes from
+# dense eigenvalues: exact, and 1.8 s at 2000 neurons, where ARPACK may take minutes on a structured matrix
+# (a cycle's or an orthogonal matrix's eigenvalues all share one modulus). Above it, ARPACK.
+STRUCTURED_DENSE_MAX = 2000
+
+
+def _structured_radius(W: sp.csr_matrix) -> float:
+    if W.shape[0] > STRUCTURED_DENSE_MAX:
+        return spectral_radius(W)
+    return float(np.abs(np.linalg.eigvals(W.toarray())).max())
+
+
+@functools.lru_cache(maxsize=64)
+def _cycle_jumps_radius(size: int, fn: CycleJumps) -> float:
+    """The spectral radius of a cycle reservoir with jumps, once per process for each size and shape.
+
+    A plain cycle's eigenvalues are its weight times the N-th roots of unity. With jumps, dense
+    eigenvalues: ARPACK, which the random reservoirs use above 200 neurons, struggles with the
+    eigenvalues crowding a circle here (37 s for a plain cycle of 300 neurons; 52 s for jumps of 3
+    at 1000, and 3e-4 off), while dense ones take 0.45 s at 1000 neurons and 1.8 s at 2000.
+    """
+    W = fn(size)
+    if W.nnz == size:  # no jumps
+        return abs(fn.cycle_weight)
+    return float(np.abs(np.linalg.eigvals(W.toarray())).max())  # dense at any size: see the docstring
+
+
 class Reservoir(nn.Module):
     """The frozen random reservoir: weights as buffers, no trainable parameters.
 
@@ -277,6 +328,7 @@ class Reservoir(nn.Module):
         feedback_size: int = 0,
         *,
         spectral_radius: float = 0.9,
+        initializer: Any = "random",
         connectivity: float | None = None,
         in_degree: int | None = None,
         leak_rate: float | np.ndarray = 1.0,
@@ -296,14 +348,23 @@ class Reservoir(nn.Module):
         columns are scaled by ``input_scaling`` (scalar or one per input) and kept with probability
         ``input_connectivity``; ``W_fb`` is dense, scaled by ``feedback_scaling``; the bias is
         uniform(-1, 1) times ``bias_scaling``.
+
+        ``initializer`` builds ``W`` (see :mod:`esnkit.reservoir.initializers` and docs/initializers.md):
+        'random' (sparse uniform, shaped by ``connectivity`` or ``in_degree``), 'cycle_jumps',
+        'delay_line', 'orthogonal', another registered name, an initializer callable
+        ``(size, rng) -> sparse matrix``, or an N x N matrix. W is rescaled to ``spectral_radius``,
+        except a nilpotent one (the delay line), whose nonzeros are multiplied by it.
         """
         streams = _Streams(seed)
-        if seed is None:
-            W, known = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree), None
+        if isinstance(initializer, str) and initializer == "random":
+            if seed is None:
+                W, known = random_recurrent(size, streams[0], connectivity=connectivity, in_degree=in_degree), None
+            else:
+                W, known = _seeded_draw(size, connectivity, in_degree, seed, streams)
+            # scaled into new values, as scale_to_spectral_radius does, without a second SciPy matrix
+            values = W.data * _rescale_factor(W, spectral_radius, known)
         else:
-            W, known = _seeded_draw(size, connectivity, in_degree, seed, streams)
-        # scaled into new values, as scale_to_spectral_radius does, without a second SciPy matrix
-        values = W.data * _rescale_factor(W, spectral_radius, known)
+            W, values = _initial_recurrent(initializer, size, streams, spectral_radius)
         W_in = _uniform(streams[1], (size, input_size), input_connectivity)
         W_in *= np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (input_size,))[None, :]
         W_fb = _uniform(streams[2], (size, feedback_size), 1.0) * feedback_scaling if feedback_size else \
