@@ -25,7 +25,6 @@ The carried state is zeros before the first fit and after :meth:`ESN.reset`.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -816,31 +815,10 @@ class ESN(ReservoirModel):
         return (out, final) if return_state else out
 
     # ------------------------------------------------------------------ state_dict, save and load
-    def _comparable_params(self) -> dict[str, Any]:
-        """As :meth:`ReservoirModel._comparable_params`, with an initializer callable or matrix as 'custom'."""
-        init = self.initializer
-        if isinstance(init, str):
-            return super()._comparable_params()
-        with self._initializer_named("custom"):
-            return super()._comparable_params()
-
-    def save(self, path) -> None:
-        """Write the fitted model to ``path`` (see :meth:`ReservoirModel.save`). An initializer callable or
-        matrix is saved as 'custom': :func:`esnkit.load` rebuilds it from the saved ``W``."""
-        if isinstance(self.initializer, str):
-            return super().save(path)
-        with self._initializer_named("custom"):
-            return super().save(path)
-
-    @contextlib.contextmanager
-    def _initializer_named(self, name: str):
-        """The initializer parameter reads ``name`` within the block (what JSON holds of a matrix)."""
-        init = self.initializer
-        vars(self)["initializer"] = name
-        try:
-            yield
-        finally:
-            vars(self)["initializer"] = init
+    def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
+        # an initializer callable or matrix is not JSON: files and state dicts say 'custom', and
+        # esnkit.load rebuilds the reservoir from the saved W
+        return p if isinstance(self.initializer, str) else {**p, "initializer": "custom"}
 
     def get_extra_state(self) -> dict[str, Any]:
         """What the tensors do not say (sizes, readout layout, output format), for ``state_dict``."""

@@ -63,10 +63,14 @@ class ReservoirModel(Estimator, nn.Module):
     def _comparable_params(self) -> dict[str, Any]:
         """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
         it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
+        p = {k: io.jsonable(v) for k, v in self._json_params(self.get_params(deep=False)).items()
              if k not in ("dtype", "device", "chunk_size")}
         if not isinstance(self.activation, str):
             p["activation"] = "custom"
+        return p
+
+    def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
+        """``p`` (the constructor's parameters) with what JSON cannot hold named instead (a model's hook)."""
         return p
 
     def _require_same_params(self, extra: dict[str, Any]) -> None:
@@ -91,7 +95,7 @@ class ReservoirModel(Estimator, nn.Module):
         A model with a custom activation callable saves its name only; pass the callable again to
         :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
         self._require_fitted("save")
-        p = {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()}
+        p = {k: io.jsonable(v) for k, v in self._json_params(self.get_params(deep=False)).items()}
         act = getattr(self, "activation", "")  # a model without an activation (an NVAR) saves none
         if "activation" in p:
             p["activation"] = act if isinstance(act, str) else "custom"
