@@ -18,6 +18,7 @@ from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, feat
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
 from .nvar_features import DelayMonomials, monomial_count
+from .online import LMS, RLS
 from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_pools
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
@@ -41,8 +42,10 @@ __all__ = [
     "DelayMonomials",
     "FeatureBuffer",
     "FeatureMap",
+    "LMS",
     "Lstsq",
     "NormalEquations",
+    "RLS",
     "Readout",
     "Ridge",
     "RidgePath",

@@ -1,0 +1,149 @@
+"""Online trainers: recursive least squares (RLS, with forgetting) and normalised least mean squares
+(NLMS). Each is a :class:`~esnkit.readout.Trainer`: ``start(F, D, device)`` gives a fit whose
+``update(Z, Y)`` moves the weights row by row and whose ``solve()`` returns them (D, F), float64.
+
+RLS with forgetting factor λ ∈ (0, 1] and start ``P0 = I / delta``, for each row ``z`` (F,) and
+target ``y`` (D,)::
+
+    k = P z / (λ + z^T P z)          gain (F,)
+    e = y - W z                      a-priori error (D,)
+    W <- W + e k^T                   (D, F), every output at once
+    P <- (P - k (P z)^T) / λ
+
+It minimises ``sum_t λ^(n-t) ||y_t - W z_t||^2 + λ^n delta ||W||_F^2``: with λ = 1 that is the ridge
+problem of ridge = delta, so RLS then equals :class:`~esnkit.readout.Ridge` (delta) in exact
+arithmetic. With λ = 1 the rows of a chunk go in as blocks (the Woodbury identity, ``block`` rows
+at a time), which is the same update in exact arithmetic and far fewer Python steps.
+
+NLMS with learning rate μ and ``eps`` > 0::
+
+    W <- W + μ (y - W z) z^T / (eps + z^T z)
+
+(``normalised=False``: plain LMS, ``W <- W + μ (y - W z) z^T``.) NLMS is stable for 0 < μ < 2.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..params import is_int, is_real
+
+
+class _RLSFit:
+    def __init__(self, n_features: int, n_outputs: int, device, forgetting: float, delta: float, block: int) -> None:
+        f64 = torch.float64
+        self.forgetting, self.block = forgetting, block
+        self.W = torch.zeros(n_outputs, n_features, dtype=f64, device=device)
+        self.P = torch.eye(n_features, dtype=f64, device=device) / delta
+        self.count = 0
+
+    def update(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
+        Z, Y = Z.to(torch.float64), Y.to(torch.float64)
+        if self.forgetting == 1.0:
+            for lo in range(0, Z.shape[0], self.block):
+                self._block(Z[lo:lo + self.block], Y[lo:lo + self.block])
+        else:
+            lam = self.forgetting
+            W, P = self.W, self.P
+            for z, y in zip(Z, Y):
+                Pz = P @ z
+                k = Pz / (lam + z @ Pz)
+                W.addr_(y - W @ z, k)
+                P.addr_(k, Pz, alpha=-1.0).div_(lam)
+            P.copy_((P + P.T) * 0.5)  # rounding drifts P off symmetry; a drifting P is RLS's known weak point
+        self.count += Z.shape[0]
+
+    def _block(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
+        # Woodbury for M rows at once: S = I + Z P Z^T, K = P Z^T S^-1, W += (Y - Z W^T)^T K^T, P -= K Z P
+        PZt = self.P @ Z.T  # (F, M)
+        S = Z @ PZt
+        S.diagonal().add_(1.0)
+        L = torch.linalg.cholesky(S)
+        K = torch.cholesky_solve(PZt.T, L).T  # (F, M)
+        E = Y - Z @ self.W.T  # (M, D)
+        self.W.addmm_(E.T, K.T)
+        self.P.addmm_(K, PZt.T, alpha=-1.0)
+        self.P.copy_((self.P + self.P.T) * 0.5)
+
+    def solve(self) -> torch.Tensor:
+        return self.W.clone()
+
+
+class RLS:
+    """Recursive least squares in float64: weights ``W`` (D, F) and inverse correlation ``P`` (F, F)
+    updated row by row (see the module docstring for the equations).
+
+    ``forgetting`` λ ∈ (0, 1]: 1 weighs every row alike (then RLS equals ``Ridge(delta)`` up to
+    rounding); below 1 a row ``s`` steps old weighs ``λ^s``, a memory of about ``1 / (1 - λ)`` rows,
+    so the weights track a mapping that changes. ``delta`` > 0: the start ``P0 = I / delta``, the
+    regularisation; ``ridge`` is its name in :class:`~esnkit.readout.Ridge`'s terms, used when
+    ``delta`` is None (so ``RLS(ridge=r)`` solves the problem ``Ridge(r)`` does). With forgetting
+    the regularisation fades as ``λ^n delta``. ``block``: rows per Woodbury block when λ = 1.
+    Memory O(F²), whatever the series length.
+    """
+
+    def __init__(self, forgetting: float = 1.0, delta: float | None = None, ridge: float = 1e-8,
+                 block: int = 64) -> None:
+        if not is_real(forgetting) or not 0 < forgetting <= 1:
+            raise ValueError(f"forgetting must be a number in (0, 1], got {forgetting!r}")
+        if not is_real(ridge) or ridge <= 0:
+            raise ValueError(f"RLS starts from P = I / ridge: ridge must be a finite number > 0, got {ridge!r}")
+        if delta is not None and (not is_real(delta) or delta <= 0):
+            raise ValueError(f"delta must be None or a finite number > 0 (P starts at I / delta), got {delta!r}")
+        if not is_int(block) or block < 1:
+            raise ValueError(f"block must be a positive integer, got {block!r}")
+        self.forgetting, self.ridge, self.block = float(forgetting), float(ridge), block
+        self.delta = float(ridge if delta is None else delta)
+
+    def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _RLSFit:
+        return _RLSFit(n_features, n_outputs, device, self.forgetting, self.delta, self.block)
+
+    def __repr__(self) -> str:
+        return f"RLS(forgetting={self.forgetting!r}, delta={self.delta!r})"
+
+
+class _LMSFit:
+    def __init__(self, n_features: int, n_outputs: int, device, rate: float, normalised: bool, eps: float) -> None:
+        self.rate, self.normalised, self.eps = rate, normalised, eps
+        self.W = torch.zeros(n_outputs, n_features, dtype=torch.float64, device=device)
+        self.count = 0
+
+    def update(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
+        Z, Y = Z.to(torch.float64), Y.to(torch.float64)
+        steps = (self.rate / (self.eps + (Z * Z).sum(dim=1))) if self.normalised else \
+            torch.full((Z.shape[0],), self.rate, dtype=torch.float64, device=Z.device)
+        W = self.W
+        for z, y, mu in zip(Z, Y, steps.tolist()):
+            W.addr_(y - W @ z, z, alpha=mu)
+        self.count += Z.shape[0]
+
+    def solve(self) -> torch.Tensor:
+        return self.W.clone()
+
+
+class LMS:
+    """Least mean squares, normalised by default (NLMS): ``W <- W + μ e z^T / (eps + ||z||²)`` per row,
+    from ``W = 0`` (see the module docstring). ``learning_rate`` μ > 0 (NLMS: stable for μ < 2);
+    ``normalised=False`` gives plain LMS, whose stable rates depend on the features' scale. O(F D)
+    memory and work per row, no regularisation: an LMS readout converges slowly where the features
+    are ill-conditioned, as reservoir states usually are; RLS does not have that weakness."""
+
+    def __init__(self, learning_rate: float = 0.5, normalised: bool = True, eps: float = 1e-8) -> None:
+        if not is_real(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+        if normalised and learning_rate >= 2:
+            raise ValueError(f"normalised LMS diverges for learning_rate ≥ 2, got {learning_rate!r}")
+        if not isinstance(normalised, bool):
+            raise TypeError(f"normalised must be True or False, got {normalised!r}")
+        if not is_real(eps) or eps <= 0:
+            raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+        self.learning_rate, self.normalised, self.eps = float(learning_rate), normalised, float(eps)
+
+    def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _LMSFit:
+        return _LMSFit(n_features, n_outputs, device, self.learning_rate, self.normalised, self.eps)
+
+    def __repr__(self) -> str:
+        return f"LMS(learning_rate={self.learning_rate!r}, normalised={self.normalised!r})"
+
+
+__all__ = ["LMS", "RLS"]
