@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+import esnkit as ek
 from esnkit.readout import LMS, RLS, Ridge
 
 
@@ -106,3 +108,160 @@ def test_rls_bad_arguments(kwargs):
 def test_lms_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         LMS(**kwargs)
+
+
+# ---------------------------------------------------------------- the ESN's trainer and partial_fit
+def _series(T=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    u = np.sin(np.arange(T + 1) * 0.1)[:, None] + 0.1 * rng.standard_normal((T + 1, 1))
+    return u[:-1], u[1:]
+
+
+def _w(model):
+    return model.readout_.weight.double()
+
+
+def test_esn_trainer_default_is_ridge():
+    assert ek.ESN().trainer == "ridge"
+    assert "trainer" not in ek.tuning.space.SEARCHABLE
+
+
+def test_esn_rls_trainer_matches_ridge():
+    x, y = _series()
+    ridge = ek.ESN(100, seed=1, washout=20, ridge=1e-2).fit(x, y)
+    rls = ek.ESN(100, seed=1, washout=20, ridge=1e-2, trainer="rls").fit(x, y)
+    assert _rel(_w(rls), _w(ridge)) < 1e-8
+    obj = ek.ESN(100, seed=1, washout=20, trainer=RLS(ridge=1e-2)).fit(x, y)
+    assert _rel(_w(obj), _w(ridge)) < 1e-8
+
+
+def test_esn_lms_trainer_learns():
+    x, y = _series()
+    m = ek.ESN(50, seed=1, washout=20, trainer=LMS(learning_rate=0.5))
+    errors = []
+    for _ in range(4):  # passes over the series: a pattern LMS learns slowly from correlated states
+        m.partial_fit(x, y)
+        errors.append(np.mean((m.predict(x, initial_state=np.zeros(50))[20:] - y[20:]) ** 2))
+    assert errors[-1] < errors[0] < np.mean(y ** 2)
+    assert errors[-1] < 0.2 * np.var(y)
+
+
+@pytest.mark.parametrize("trainer", ["ridge", "rls", "lms"])
+def test_partial_fit_in_two_pieces_is_fit_bit_for_bit_on_aligned_chunks(trainer):
+    x, y = _series()
+    kw = dict(seed=1, washout=20, ridge=1e-4, chunk_size=100, trainer=trainer)
+    a = ek.ESN(100, **kw).fit(x, y)
+    b = ek.ESN(100, **kw)
+    assert b.partial_fit(x[:500], y[:500]) is b
+    b.partial_fit(x[500:], y[500:])
+    assert torch.equal(a.readout_.weight, b.readout_.weight)
+    assert torch.equal(a.state_x, b.state_x) and torch.equal(a.state_y, b.state_y)
+    assert torch.equal(a.target_range_, b.target_range_)
+
+
+@pytest.mark.parametrize("kw", [{}, {"feedback_scaling": 0.3}])
+def test_partial_fit_in_pieces_is_fit(kw):
+    x, y = _series()
+    a = ek.ESN(100, seed=1, washout=20, ridge=1e-2, **kw).fit(x, y)
+    b = ek.ESN(100, seed=1, washout=20, ridge=1e-2, **kw)
+    for lo, hi in ((0, 500), (500, 501), (501, 1000)):
+        b.partial_fit(x[lo:hi], y[lo:hi])
+    assert _rel(_w(b), _w(a)) < 1e-10
+    if not kw:  # (with feedback the driven run's loop amplifies the last digits)
+        pa, pb = a.predict(x), b.predict(x)
+        assert np.abs(pa - pb).max() <= 1e-10 * np.abs(pa).max()
+
+
+def test_partial_fit_continues_from_where_the_last_piece_ended():
+    x, y = _series()
+    a = ek.ESN(100, seed=1, washout=20, ridge=1e-2, chunk_size=100).fit(x, y)
+    b = ek.ESN(100, seed=1, washout=20, ridge=1e-2, chunk_size=100)
+    b.partial_fit(x[:500], y[:500])
+    b.predict(x[:37])  # moves the carried state, not where training continues
+    b.reset()
+    b.partial_fit(x[500:], y[500:])
+    assert torch.equal(a.readout_.weight, b.readout_.weight)
+
+
+def test_partial_fit_batches_and_pattern_generators():
+    x, y = _series()
+    xb, yb = np.stack([x, -x]), np.stack([y, -y])
+    a = ek.ESN(60, seed=2, washout=50, ridge=1e-2, chunk_size=50).fit(xb, yb)
+    b = ek.ESN(60, seed=2, washout=50, ridge=1e-2, chunk_size=50)
+    b.partial_fit(xb[:, :300], yb[:, :300])
+    b.partial_fit(xb[:, 300:], yb[:, 300:])
+    assert torch.equal(a.readout_.weight, b.readout_.weight)
+    with pytest.raises(ValueError, match="continues 2 sequence"):
+        b.partial_fit(x, y)
+    g = ek.ESN(60, seed=2, washout=50, ridge=1e-2, feedback_scaling=0.5, chunk_size=50)
+    ref = ek.ESN(60, seed=2, washout=50, ridge=1e-2, feedback_scaling=0.5, chunk_size=50).fit(None, y)
+    g.partial_fit(None, y[:300])
+    g.partial_fit(None, y[300:])
+    assert torch.equal(g.readout_.weight, ref.readout_.weight)
+
+
+def test_fit_and_load_start_partial_fit_over(tmp_path):
+    x, y = _series()
+    m = ek.ESN(60, seed=3, washout=50, ridge=1e-2, chunk_size=50)
+    m.partial_fit(x[:300], y[:300])
+    m.fit(x[:300], y[:300])  # fit starts over, and keeps no accumulation
+    m.partial_fit(x[300:600], y[300:600])  # so this is a first piece again
+    ref = ek.ESN(60, seed=3, washout=50, ridge=1e-2, chunk_size=50).fit(x[300:600], y[300:600])
+    assert torch.equal(m.readout_.weight, ref.readout_.weight)
+    m.save(tmp_path / "m.esn")
+    loaded = ek.load(tmp_path / "m.esn")
+    assert torch.equal(loaded.readout_.weight, m.readout_.weight)
+
+
+def test_saved_trainers(tmp_path):
+    x, y = _series(300)
+    m = ek.ESN(40, seed=3, washout=50, ridge=1e-2, trainer="rls").fit(x, y)
+    m.save(tmp_path / "rls.esn")
+    assert ek.load(tmp_path / "rls.esn").trainer == "rls"
+    m = ek.ESN(40, seed=3, washout=50, trainer=RLS(0.99, ridge=1e-2)).fit(x, y)
+    m.save(tmp_path / "obj.esn")
+    loaded = ek.load(tmp_path / "obj.esn")
+    assert loaded.trainer == "custom"
+    np.testing.assert_array_equal(loaded.predict(x), m.predict(x))
+    with pytest.raises(ValueError, match="Trainer object"):
+        loaded.fit(x, y)
+    loaded.set_params(trainer=RLS(0.99, ridge=1e-2))
+    loaded.fit(x, y)
+
+
+def test_partial_fit_bad_arguments():
+    x, y = _series(300)
+    m = ek.ESN(40, seed=3, washout=50, ridge=1e-2).partial_fit(x, y)
+    with pytest.raises(ValueError, match="feature"):
+        m.partial_fit(np.hstack([x, x]), y)  # another input width
+    with pytest.raises(ValueError):
+        m.partial_fit(x, np.hstack([y, y]))  # another output width
+    with pytest.raises(ValueError, match="pass inputs"):
+        m.partial_fit(None, y)
+    with pytest.raises(ValueError):
+        m.partial_fit(x[:10], y[:11])
+    with pytest.raises(ValueError, match="lstsq"):
+        ek.ESN(40, solver="lstsq").partial_fit(x, y)
+    with pytest.raises(TypeError):
+        m.partial_fit(x, y, check_finite="yes")
+
+
+@pytest.mark.parametrize("kw, error", [({"trainer": "force"}, ValueError), ({"trainer": 3}, TypeError),
+                                       ({"trainer": "rls", "ridge": 0.0}, ValueError),
+                                       ({"trainer": "rls", "solver": "lstsq"}, ValueError),
+                                       ({"trainer": "lms", "solver": "cholesky"}, ValueError)])
+def test_esn_bad_trainers(kw, error):
+    with pytest.raises(error):
+        ek.ESN(**kw)
+
+
+def test_online_doc_python_blocks_run(capsys):
+    import pathlib
+    import re
+
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "online.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), {})  # noqa: S102 - our own docs
+    assert float(capsys.readouterr().out.split()[-1]) < 0.01

@@ -15,6 +15,8 @@ from typing import Any
 
 ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
+# "custom" names a Trainer object in a saved model's config (objects are not saved; pass one again to fit).
+TRAINERS = ("ridge", "rls", "lms")
 DTYPES = ("float32", "float64")
 # The names of the reservoir initialisers (esnkit.reservoir.INITIALIZERS; register_initializer adds to both).
 INITIALIZERS = ["random", "cycle_jumps", "delay_line", "orthogonal"]
@@ -33,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "activation": "tanh",
     "ridge": 1e-8,
     "solver": "auto",
+    "trainer": "ridge",
     "washout": 0,
     "readout_bias": True,
     "readout_input": True,
@@ -57,6 +60,7 @@ HELP: dict[str, str] = {
     "activation": f"one of {', '.join(ACTIVATIONS)}, or an elementwise callable",
     "ridge": "Tikhonov regularisation λ ≥ 0 of the readout (0: the pseudoinverse)",
     "solver": f"readout solver, one of {', '.join(SOLVERS)}",
+    "trainer": f"readout trainer, one of {', '.join(TRAINERS)} (rls starts from P = I / ridge), or a Trainer object",
     "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
@@ -69,7 +73,8 @@ HELP: dict[str, str] = {
 }
 
 # Parameters a search may vary (the others fix the run's layout or precision).
-SEARCHABLE = tuple(p for p in DEFAULTS if p not in ("ridge", "solver", "dtype", "device", "chunk_size"))
+# The search optimises the ridge through its ridge path: it fits trainer="ridge" only.
+SEARCHABLE = tuple(p for p in DEFAULTS if p not in ("ridge", "solver", "trainer", "dtype", "device", "chunk_size"))
 
 
 def is_int(v: Any) -> bool:
@@ -165,6 +170,19 @@ def check(p: Mapping[str, Any]) -> None:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if solver == "pinv" and p.get("ridge", 0) > 0:
         raise ValueError("solver='pinv' is the unregularised solution: set ridge=0, or use solver='cholesky'")
+    trainer = p.get("trainer", "ridge")
+    if isinstance(trainer, str):
+        if trainer not in TRAINERS + ("custom",):
+            raise ValueError(f"trainer must be one of {TRAINERS} or a Trainer object (with a start method), "
+                             f"got {trainer!r}")
+    elif not callable(getattr(trainer, "start", None)):
+        raise TypeError(f"trainer must be one of {TRAINERS} or a Trainer object (with a start method), "
+                        f"got {type(trainer).__name__}")
+    if trainer != "ridge" and solver != "auto":
+        raise ValueError(f"solver={solver!r} applies to trainer='ridge' only; leave solver='auto' with "
+                         f"trainer={trainer if isinstance(trainer, str) else type(trainer).__name__!r}")
+    if trainer == "rls" and p.get("ridge", DEFAULTS["ridge"]) <= 0:
+        raise ValueError("trainer='rls' starts from P = I / ridge: set ridge > 0")
     if "washout" in p and (not is_int(p["washout"]) or p["washout"] < 0):
         raise ValueError(f"washout must be an integer ≥ 0, got {p['washout']!r}")
     chunk = p.get("chunk_size")

@@ -37,7 +37,7 @@ from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
-from ..readout import FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer
+from ..readout import LMS, RLS, FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer, TrainerFit
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
 from ..reservoir.initializers import as_recurrent_matrix
 from .diagnostics import check_fit
@@ -57,7 +57,17 @@ SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_in
 # The standardisation of scale=True: (D_in,) for the inputs, (D_out,) for the targets.
 SCALE_BUFFERS = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
 # What a readout's solve depends on, beyond the harvest itself.
-READOUT_PARAMS = ("ridge", "solver")
+READOUT_PARAMS = ("ridge", "solver", "trainer")
+
+
+class _Continue:
+    """A trainer whose ``start`` hands back an accumulation already under way (partial_fit's)."""
+
+    def __init__(self, fit: TrainerFit) -> None:
+        self.fit = fit
+
+    def start(self, n_features: int, n_outputs: int, device: torch.device | str) -> TrainerFit:
+        return self.fit
 
 
 def check_members(models: Any) -> list[ESN]:
@@ -134,6 +144,14 @@ class ESN(ReservoirModel):
     ridge : Tikhonov regularisation λ ≥ 0 of the readout. 0 gives the pseudoinverse solution.
     solver : 'auto' (Cholesky for λ > 0, pseudoinverse for λ = 0), 'cholesky', 'pinv', or 'lstsq'
         (least squares on the materialised states: more accurate, memory grows with the series).
+        For trainer='ridge' only.
+    trainer : how the readout is trained (docs/online.md): 'ridge' (default: the closed-form ridge
+        solution of ``ridge`` and ``solver``), 'rls' (recursive least squares, :class:`esnkit.readout.RLS`
+        with forgetting 1 and ``P0 = I / ridge``: the ridge solution again, up to rounding, computed
+        row by row), 'lms' (normalised least mean squares, :class:`esnkit.readout.LMS` with its
+        defaults), or a Trainer object (``RLS(forgetting=0.99)``, say). The search fits
+        trainer='ridge' only. A model with a Trainer object saves it as 'custom': a loaded one
+        predicts, and needs a trainer again to be fitted.
     washout : number of initial steps of every training sequence left out of the readout fit.
     readout_bias, readout_input : whether the constant 1 and the input u[t] enter the readout.
     scale : standardise every input and target feature with the mean and standard deviation of the
@@ -175,6 +193,7 @@ class ESN(ReservoirModel):
         activation: Activation = _D["activation"],
         ridge: float = _D["ridge"],
         solver: str = _D["solver"],
+        trainer: Any = _D["trainer"],
         washout: int = _D["washout"],
         readout_bias: bool = _D["readout_bias"],
         readout_input: bool = _D["readout_input"],
@@ -193,10 +212,11 @@ class ESN(ReservoirModel):
             reservoir_size=reservoir_size, spectral_radius=spectral_radius, initializer=initializer,
             connectivity=connectivity, in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
             input_connectivity=input_connectivity, bias_scaling=bias_scaling, feedback_scaling=feedback_scaling,
-            ridge=ridge, solver=solver, washout=washout, readout_bias=readout_bias,
+            ridge=ridge, solver=solver, trainer=trainer, washout=washout, readout_bias=readout_bias,
             readout_input=readout_input, scale=scale, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
         )
         self._check_params()
+        vars(self)["_online"] = None  # partial_fit's accumulation and where its data ended
         self.reservoir_: Reservoir | None = None
         self.readout_: Readout | None = None
         self.register_buffer("state_x", None)
@@ -410,6 +430,16 @@ class ESN(ReservoirModel):
         return StateInputs(bias=self.readout_bias, inputs=self.readout_input and d_in > 0)
 
     def _trainer(self) -> Trainer:
+        t = self.trainer
+        if not isinstance(t, str):
+            return t
+        if t == "rls":
+            return RLS(ridge=self.ridge)
+        if t == "lms":
+            return LMS()
+        if t == "custom":
+            raise ValueError("this ESN was loaded from a file saved with a Trainer object (trainer='custom'), which "
+                             "is not saved: set_params(trainer=...) before fitting it again")
         return Lstsq(self.ridge) if self.solver == "lstsq" else Ridge(self.ridge, self.solver)
 
     def _fit_data(self, inputs: Any, targets: Any,
@@ -482,6 +512,64 @@ class ESN(ReservoirModel):
         features = self._features(h.input_size).size(self.reservoir_size, h.input_size)
         check_fit(self, h.fits[0], h.count, features, h.targets.lengths, inputs, from_zeros=initial_state is None,
                   stacklevel=2)
+        return self
+
+    def partial_fit(self, inputs: Any, targets: Any, *, check_finite: bool = True) -> ESN:
+        """Train on the next piece of the data without starting over: the first call (on a model not
+        yet fitted, or fitted by :meth:`fit`) fits as ``fit`` does, washout included; each later call
+        continues, with no new washout, from the reservoir state where the previous piece ended and
+        from the trainer's accumulation (the normal equations for trainer='ridge', re-solved; the
+        online weights of 'rls' and 'lms'), then installs the new weights and carries the state, as
+        ``fit`` does. So ``partial_fit(u[:t], y[:t]); partial_fit(u[t:], y[t:])`` fits what
+        ``fit(u, y)`` fits (to rounding), for sequences that go on, batch for batch.
+
+        The reservoir, the input and output widths and, with ``scale``, the standardisation are those
+        of the first call. The accumulation lives in memory only (O(F²) for ridge and rls): ``save``,
+        ``state_dict``, ``fit``, ``fit_from`` and loading keep or set the weights, not it, so after
+        them the next partial_fit starts over. solver='lstsq' keeps every row and is refused.
+        A state that ``predict`` or ``generate`` moved in between does not matter: training continues
+        from the end of the previous piece. Returns ``self``.
+        """
+        self._require_flags(check_finite=check_finite)
+        if self.solver == "lstsq":
+            raise ValueError("partial_fit keeps the trainer's accumulation between calls, and solver='lstsq' keeps "
+                             "every row: use solver='auto' (or 'cholesky'), or fit on the whole series")
+        online = vars(self).get("_online")
+        if online is None or not self.is_fitted:
+            h = ESN.harvest([self], inputs, targets, stacklevel=4, check_finite=check_finite)
+            self.fit_from(h)
+            features = self._features(h.input_size).size(self.reservoir_size, h.input_size)
+            check_fit(self, h.fits[0], h.count, features, h.targets.lengths, inputs, from_zeros=True, stacklevel=2)
+            vars(self)["_online"] = (h.fits[0], self.state)
+            return self
+        fit, end = online
+        res = self.reservoir_
+        if res.input_size == 0 and inputs is not None:
+            raise ValueError("this model was fitted without inputs (a pattern generator): pass inputs=None")
+        if res.input_size > 0 and inputs is None:
+            raise ValueError(f"this model was fitted on {res.input_size} input feature(s): pass inputs")
+        U = None if inputs is None else self._inputs(inputs)
+        dtype, device = self._dtype_device()
+        scaled = self.target_mean_ is not None
+        Y = to_batch(targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
+                     features=self.readout_.output_size, features_what="the model was fitted on")
+        raw_range = target_range(Y)  # in the data's units, as fit keeps it
+        if scaled:
+            Y = standardised(Y, self.target_mean_, self.target_scale_, dtype=dtype)
+        if U is not None:
+            same_lengths(U, Y, "inputs", "targets")
+        if Y.batch_size != end.x.shape[0]:
+            raise ValueError(f"partial_fit continues {end.x.shape[0]} sequence(s) but {Y.batch_size} were given: "
+                             "pass the next piece of each, or call fit to start over")
+        h = harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0, start=end,
+                    chunk_size=self.chunk_size, check_finite=check_finite)
+        self.readout_ = Readout(fit.solve().to(dtype), input_size=res.input_size, use_bias=self.readout_bias,
+                                use_input=self.readout_input and res.input_size > 0)
+        self._store(h.final[0])
+        rng = self.target_range_
+        self.target_range_ = torch.stack([torch.minimum(rng[0], raw_range[0].to(rng)),
+                                          torch.maximum(rng[1], raw_range[1].to(rng))])
+        vars(self)["_online"] = (fit, self.state)
         return self
 
     @staticmethod
@@ -569,6 +657,7 @@ class ESN(ReservoirModel):
                 raise ValueError(f"this ESN's {', '.join(differ)} differ from model {k} of the harvest: fit_from "
                                  "takes the reservoir and readout of a model with the same parameters")
         weight = h.fits[k].solve() if weight is None else weight
+        vars(self)["_online"] = None
         self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets, h.scaling)
         return self
 
@@ -817,7 +906,9 @@ class ESN(ReservoirModel):
     # ------------------------------------------------------------------ state_dict, save and load
     def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
         # an initializer callable or matrix is not JSON: files and state dicts say 'custom', and
-        # esnkit.load rebuilds the reservoir from the saved W
+        # esnkit.load rebuilds the reservoir from the saved W; a Trainer object is saved as 'custom' too
+        if not isinstance(self.trainer, str):
+            p = {**p, "trainer": "custom"}
         return p if isinstance(self.initializer, str) else {**p, "initializer": "custom"}
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -842,6 +933,7 @@ class ESN(ReservoirModel):
         """Load a fitted model's ``state_dict`` into this (possibly unfitted) ESN of the same
         parameters: the reservoir and readout are rebuilt from the tensors, checked, then filled."""
         extra = state_dict.get("_extra_state")
+        vars(self)["_online"] = None
         if isinstance(extra, dict) and extra.get("fitted"):
             self._require_same_params(extra)
             self._build_from(state_dict, extra)
