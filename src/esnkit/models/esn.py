@@ -101,24 +101,6 @@ def _n_series(x: Any) -> int:
     return int(shape[0]) if len(shape) == 3 else 1
 
 
-def _dense_radius(reservoir: Reservoir, *, leaky: bool, delay_line: bool = False) -> float:
-    """The spectral radius of ``W`` or, ``leaky``, of ``(I - A) + A W``, from dense eigenvalues.
-
-    For W of the structured initializers: ARPACK, which :func:`esnkit.reservoir.spectral_radius` uses
-    above 200 neurons, took 91 s on an orthogonal W of 300 neurons (all eigenvalues of modulus 1) and 17 s
-    on a cycle with jumps; dense eigenvalues take 0.05 s there, 0.5 s at 1000 neurons. A delay line's
-    eigenvalues are 0, and those of its leaky linearisation (triangular) are ``1 - a``.
-    """
-    a = reservoir.leak.double().cpu().numpy()
-    if delay_line:
-        return float(np.max(1.0 - a)) if leaky else 0.0
-    W = reservoir.dense_recurrent().double().cpu().numpy()
-    if leaky:
-        W = a[:, None] * W
-        W[np.diag_indices_from(W)] += 1.0 - a
-    return float(np.abs(np.linalg.eigvals(W)).max())
-
-
 class ESN(ReservoirModel):
     """Echo State Network with a sparse random reservoir and a ridge-regression readout.
 
@@ -276,14 +258,14 @@ class ESN(ReservoirModel):
         """Spectral radius of the fitted recurrent matrix ``W`` (0 for a delay line)."""
         self._require_fitted("spectral_radius_")
         if self._structured():
-            return _dense_radius(self.reservoir_, leaky=False, delay_line=self._named("delay_line"))
+            return self.reservoir_.dense_spectral_radius(nilpotent=self._named("delay_line"))
         return self.reservoir_.spectral_radius()
 
     def effective_spectral_radius(self) -> float:
         """Spectral radius of the leaky linearisation ``(1 - a) I + a W`` of the fitted reservoir."""
         self._require_fitted("effective_spectral_radius")
         if self._structured():
-            return _dense_radius(self.reservoir_, leaky=True, delay_line=self._named("delay_line"))
+            return self.reservoir_.dense_spectral_radius(leaky=True, nilpotent=self._named("delay_line"))
         return self.reservoir_.effective_spectral_radius()
 
     def _named(self, name: str) -> bool:
@@ -423,7 +405,7 @@ class ESN(ReservoirModel):
                 known = seeded_effective_radius(self.reservoir_size, self.connectivity, self.in_degree,
                                                 self.seed, self.spectral_radius, a)
         if known is None and self._structured():
-            known = _dense_radius(reservoir, leaky=True)
+            known = reservoir.dense_spectral_radius(leaky=True)
         reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
 
     def _features(self, d_in: int) -> FeatureMap:

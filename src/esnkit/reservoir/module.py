@@ -461,6 +461,24 @@ class Reservoir(nn.Module):
         """Spectral radius of the leaky linearisation ``(I - A) + A W``; see :func:`effective_spectral_radius`."""
         return effective_spectral_radius(self.scipy_recurrent(), self.leak.double().cpu().numpy())
 
+    def dense_spectral_radius(self, *, leaky: bool = False, nilpotent: bool = False) -> float:
+        """The spectral radius of ``W`` (or, ``leaky``, of ``(I - A) + A W``) from dense eigenvalues.
+
+        For the structured initializers' ``W``: ARPACK, which :meth:`spectral_radius` uses above 200
+        neurons, took 91 s on an orthogonal W of 300 neurons (all eigenvalues of modulus 1) and 17 s
+        on a cycle with jumps; dense eigenvalues take 0.05 s there, 0.5 s at 1000 neurons. A
+        ``nilpotent`` W (a delay line) has eigenvalues 0, and its leaky linearisation (triangular)
+        ``1 - a``.
+        """
+        a = self.leak.double().cpu().numpy()
+        if nilpotent:
+            return float(np.max(1.0 - a)) if leaky else 0.0
+        W = self.dense_recurrent().double().cpu().numpy()
+        if leaky:
+            W = a[:, None] * W
+            W[np.diag_indices_from(W)] += 1.0 - a
+        return float(np.abs(np.linalg.eigvals(W)).max())
+
     def input_drive(self, u: torch.Tensor | None, batch: int, steps: int) -> torch.Tensor:
         """``W_in u[t] + b`` for all steps in one matmul: ``(batch, steps, N)``.
 
