@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from . import tabular
-from .errors import EsnkitWarning, NonFiniteStateError, import_extra
+from .errors import EsnkitWarning, NonFiniteStateError, NotFittedError, import_extra
 from .models import ESN, Ensemble
 from .models.output_policy import RANGE_FACTOR
 from .params import DEFAULTS, is_int, is_real
@@ -175,8 +175,6 @@ class SeriesForecaster:
         finite, or more than ``RANGE_FACTOR`` half-ranges of its training data from their centre) is
         left out, and when all do the forecast is NaN."""
         if self.members_ is None:
-            from .errors import NotFittedError
-
             raise NotFittedError("this SeriesForecaster is not fitted yet: call fit(series) first")
         horizon = _positive_int(horizon, "horizon")
         # a list of series is several histories; a list of numbers, one

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _memory, io, params
+from .. import _memory, params
 from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
@@ -186,10 +186,6 @@ class DeepESN(ReservoirModel):
                       "washout": self.washout, "scale": self.scale, "chunk_size": self.chunk_size, "seed": self.seed,
                       "device": self.device})
         torch_dtype(self.dtype)
-
-    def _comparable_params(self) -> dict[str, Any]:
-        return {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
-                if k not in ("dtype", "device", "chunk_size")}
 
     # ------------------------------------------------------------------ fitted model
     @property

@@ -359,12 +359,6 @@ class ESN(ReservoirModel):
         _memory.require_memory(2 * batch * steps * D * itemsize,
                                f"{what}={steps} ({batch} x {steps} x {D} outputs)", hint, self._dtype_device()[1])
 
-    @staticmethod
-    def _require_flags(**flags: Any) -> None:
-        for name, v in flags.items():
-            if not isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {v!r}")
-
     def _store(self, state: ESNState) -> None:
         # dense copies with standard strides (an indexed last step may carry a zero stride)
         self.state_x = state.x.detach().clone(memory_format=torch.contiguous_format)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import _memory, io, params
+from .. import _memory, params
 from .._checks import require_finite
 from .._series import Batch, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
@@ -130,10 +130,6 @@ class NVAR(ReservoirModel):
         """The steps left out of each training sequence: ``washout``, or ``(delays - 1) * skip``."""
         return (self.delays - 1) * self.skip if self.washout is None else int(self.washout)
 
-    def _comparable_params(self) -> dict[str, Any]:
-        return {k: io.jsonable(v) for k, v in self.get_params(deep=False).items()
-                if k not in ("dtype", "device", "chunk_size")}
-
     # ------------------------------------------------------------------ fitted model
     @property
     def is_fitted(self) -> bool:
@@ -163,12 +159,6 @@ class NVAR(ReservoirModel):
         self.state_history = None
         self.state_next = None
         return self
-
-    @staticmethod
-    def _require_flags(**flags: Any) -> None:
-        for name, v in flags.items():
-            if not isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {v!r}")
 
     # ------------------------------------------------------------------ the passes
     def _histories(self, data: torch.Tensor, ends: list[int], start: torch.Tensor | None) -> torch.Tensor:

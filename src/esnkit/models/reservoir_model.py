@@ -65,7 +65,7 @@ class ReservoirModel(Estimator, nn.Module):
         it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
         p = {k: io.jsonable(v) for k, v in self._json_params(self.get_params(deep=False)).items()
              if k not in ("dtype", "device", "chunk_size")}
-        if not isinstance(self.activation, str):
+        if "activation" in p and not isinstance(self.activation, str):
             p["activation"] = "custom"
         return p
 
