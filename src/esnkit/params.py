@@ -213,10 +213,10 @@ def _check_initializer(init: Any, n: int, conn: Any, deg: Any) -> None:
     :class:`~esnkit.ESN` checks); connectivity and in_degree only with the random initializer."""
     if isinstance(init, str):
         if init not in INITIALIZERS:
-            raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or an {n} x {n} "
+            raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or a {n} x {n} "
                              f"matrix, got {init!r}")
     elif not callable(init) and len(getattr(init, "shape", ())) != 2:
-        raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or an {n} x {n} "
+        raise ValueError(f"initializer must be one of {INITIALIZERS}, an initializer callable or a {n} x {n} "
                          f"matrix, got {type(init).__name__}")
     if not (isinstance(init, str) and init == "random") and (conn is not None or deg is not None):
         raise ValueError(f"connectivity and in_degree set the random initializer's sparsity; initializer="
