@@ -37,7 +37,12 @@ def step(w: Weights, x: np.ndarray, u: np.ndarray | None, y_prev: np.ndarray | N
     return (1 - w.a) * x + w.a * w.f(pre)
 
 
-def feature(x, u, use_bias: bool, use_input: bool) -> np.ndarray:
+def feature(x, u, use_bias: bool, use_input: bool, squares: str | None = None) -> np.ndarray:
+    """[1; u; s(x)]: s(x) = x; with squares='half' x_i^2 for odd i; with 'all' [x; x^2]."""
+    if squares == "half":
+        x = [v * v if i % 2 else v for i, v in enumerate(x)]
+    elif squares == "all":
+        x = list(x) + [v * v for v in x]
     parts = ([1.0] if use_bias else []) + (list(u) if use_input and u is not None else []) + list(x)
     return np.array(parts)
 
@@ -57,25 +62,26 @@ def harvest(w: Weights, U, Y, x0=None, y0=None) -> np.ndarray:
     return np.array(xs)
 
 
-def ridge_readout(Xs, Us, Ys, washout: int, ridge: float, use_bias=True, use_input=True) -> np.ndarray:
+def ridge_readout(Xs, Us, Ys, washout: int, ridge: float, use_bias=True, use_input=True, squares=None) -> np.ndarray:
     """W_out (D, F) from lists of per-sequence states, inputs and targets."""
     Z, T = [], []
     for X, U, Y in zip(Xs, Us, Ys):
         for t in range(washout, len(X)):
-            Z.append(feature(X[t], None if U is None else U[t], use_bias, use_input))
+            Z.append(feature(X[t], None if U is None else U[t], use_bias, use_input, squares))
             T.append(Y[t])
     Z, T = np.array(Z), np.array(T)
     return np.linalg.solve(Z.T @ Z + ridge * np.eye(Z.shape[1]), Z.T @ T).T
 
 
-def run_free(w: Weights, W_out, x0, y0, *, U=None, n=None, forecaster=False, use_bias=True, use_input=True):
+def run_free(w: Weights, W_out, x0, y0, *, U=None, n=None, forecaster=False, use_bias=True, use_input=True,
+             squares=None):
     """Outputs (T, D) of a driven (``U``) or free-running (``n`` steps) network feeding back its outputs."""
     x, y = np.array(x0, dtype=float), np.array(y0, dtype=float)
     out = []
     for t in range(len(U) if U is not None else n):
         u = U[t] if U is not None else (y if forecaster else None)
         x = step(w, x, u, y)
-        y = W_out @ feature(x, u, use_bias, use_input and u is not None)
+        y = W_out @ feature(x, u, use_bias, use_input and u is not None, squares)
         out.append(y)
     return np.array(out)
 

@@ -119,3 +119,9 @@ def test_real_data_doc_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_python_blocks("docs/real-data.md") == 2
     assert (tmp_path / "forecast.csv").exists() and (tmp_path / "forecast.png").exists()
+
+
+def test_features_doc_python_blocks_run(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    monkeypatch.chdir(tmp_path)
+    assert run_python_blocks("docs/features.md") == 3

@@ -18,6 +18,9 @@ SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
 # "custom" names a Trainer object in a saved model's config (objects are not saved; pass one again to fit).
 TRAINERS = ("ridge", "rls", "lms")
 DTYPES = ("float32", "float64")
+# The named readout feature maps, each the squares option of esnkit.readout.StateInputs. "custom" names a
+# FeatureMap object in a saved model's config (objects are not saved).
+FEATURES: dict[str, str | None] = {"linear": None, "squared": "half", "quadratic": "all"}
 # The names of the reservoir initialisers (esnkit.reservoir.INITIALIZERS; register_initializer adds to both).
 INITIALIZERS = ["random", "cycle_jumps", "delay_line", "orthogonal"]
 
@@ -39,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "washout": 0,
     "readout_bias": True,
     "readout_input": True,
+    "features": "linear",
     "scale": False,
     "chunk_size": None,
     "seed": None,
@@ -64,6 +68,8 @@ HELP: dict[str, str] = {
     "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
+    "features": "what the readout reads of the states: linear ([1; u; x]), squared (every second neuron "
+                "squared) or quadratic ([1; u; x; x²]), or a FeatureMap object",
     "scale": "standardise inputs and targets with the training data's mean and std (outputs come back in the "
              "data's units)",
     "chunk_size": "time steps per chunk (memory grows with it, not with the series); None: about 8 MB buffers",
@@ -183,6 +189,14 @@ def check(p: Mapping[str, Any]) -> None:
                          f"trainer={trainer if isinstance(trainer, str) else type(trainer).__name__!r}")
     if trainer == "rls" and p.get("ridge", DEFAULTS["ridge"]) <= 0:
         raise ValueError("trainer='rls' starts from P = I / ridge: set ridge > 0")
+    feats = p.get("features", "linear")
+    if isinstance(feats, str):
+        if feats not in (*FEATURES, "custom"):
+            raise ValueError(f"features must be one of {tuple(FEATURES)} or a FeatureMap object (with size and "
+                             f"__call__ methods), got {feats!r}")
+    elif not (callable(feats) and callable(getattr(feats, "size", None))):
+        raise TypeError(f"features must be one of {tuple(FEATURES)} or a FeatureMap object (with size and "
+                        f"__call__ methods), got {type(feats).__name__}")
     if "washout" in p and (not is_int(p["washout"]) or p["washout"] < 0):
         raise ValueError(f"washout must be an integer ≥ 0, got {p['washout']!r}")
     chunk = p.get("chunk_size")

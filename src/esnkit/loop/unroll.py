@@ -134,6 +134,9 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
     if feedback is not None and feedback.ndim != 2:
         raise ValueError(f"unroll: feedback must have shape ({N}, outputs), got {tuple(feedback.shape)}")
     if readout is not None:
+        if not getattr(readout, "linear", True):
+            raise ValueError("unroll: the loop runs linear readouts of [1; u; x] only; this one reads other "
+                             "features (run the loop a step at a time and the readout between steps)")
         w = readout.weight
         if not isinstance(w, torch.Tensor) or w.ndim != 2 or w.shape[0] != readout.output_size:
             raise ValueError("unroll: the readout's weight must be a (outputs, features) tensor")

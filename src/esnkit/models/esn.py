@@ -3,7 +3,7 @@
 State update and readout (documented in full in ``docs/model.md``)::
 
     x[t] = (1 - a) * x[t-1] + a * f(W x[t-1] + W_in u[t] + W_fb y[t-1] + b)
-    y[t] = W_out [1; u[t]; x[t]]
+    y[t] = W_out [1; u[t]; x[t]]        (or W_out z[t] of another feature map: ``features``)
 
 ``fit`` harvests the states in one teacher-forced pass (the ``y[t-1]`` fed back is the previous
 target) and solves for ``W_out`` in closed form. Which calls start from and move the carried state:
@@ -41,7 +41,7 @@ from ..readout import LMS, RLS, FeatureMap, Lstsq, Readout, Ridge, StateInputs, 
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
 from ..reservoir.initializers import as_recurrent_matrix
 from .diagnostics import check_fit
-from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run
+from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run, run_stepwise
 from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
 from .scaling import restored, standardisation, standardised
@@ -52,8 +52,8 @@ _D = params.DEFAULTS  # the constructor's defaults, shared with the search space
 
 # Parameters every model of one harvest must share: they fix the layout of the stacked run and of
 # the features.
-SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "scale", "chunk_size", "dtype",
-          "device")
+SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_input", "features", "scale",
+          "chunk_size", "dtype", "device")
 # The standardisation of scale=True: (D_in,) for the inputs, (D_out,) for the targets.
 SCALE_BUFFERS = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
 # What a readout's solve depends on, beyond the harvest itself.
@@ -68,6 +68,20 @@ class _Continue:
 
     def start(self, n_features: int, n_outputs: int, device: torch.device | str) -> TrainerFit:
         return self.fit
+
+
+class _Unsaved:
+    """The FeatureMap object a loaded model was saved with (features='custom'), which files do not hold."""
+
+    linear = False
+
+    def size(self, state_size: int, input_size: int) -> int:
+        return self(None, None)
+
+    def __call__(self, x: Any, u: Any) -> torch.Tensor:
+        raise ValueError("this ESN was loaded from a file saved with a FeatureMap object (features='custom'), "
+                         "which is not saved: set_params(features=...) with the same map, then load_state_dict "
+                         "again (or refit)")
 
 
 def check_members(models: Any) -> list[ESN]:
@@ -136,6 +150,14 @@ class ESN(ReservoirModel):
         predicts, and needs a trainer again to be fitted.
     washout : number of initial steps of every training sequence left out of the readout fit.
     readout_bias, readout_input : whether the constant 1 and the input u[t] enter the readout.
+    features : what the readout reads (docs/model.md, "Readout features"): 'linear' (default,
+        ``z = [1; u; x]``), 'squared' (``[1; u; x~]`` with every second neuron squared, Pathak et al.
+        2018's fix of the tanh reservoir's sign symmetry), 'quadratic' (``[1; u; x; x²]``), or a
+        :class:`~esnkit.readout.FeatureMap` object ``z = map(x, u)`` (then ``readout_bias`` and
+        ``readout_input`` are the map's business). A linear readout runs inside the native time loop;
+        any other runs between its steps (closed loops and output feedback are then slower). A model
+        with a FeatureMap object saves it as 'custom': a loaded one needs ``set_params(features=...)``
+        again before it predicts.
     scale : standardise every input and target feature with the mean and standard deviation of the
         training data (``fit``'s steps; a search's training part), and give outputs back in the data's
         units. ``input_scaling``, ``ridge`` and the bias then act on standardised data, whatever the
@@ -179,6 +201,7 @@ class ESN(ReservoirModel):
         washout: int = _D["washout"],
         readout_bias: bool = _D["readout_bias"],
         readout_input: bool = _D["readout_input"],
+        features: str | FeatureMap = _D["features"],
         scale: bool = _D["scale"],
         chunk_size: int | None = _D["chunk_size"],
         seed: int | None = _D["seed"],
@@ -195,7 +218,8 @@ class ESN(ReservoirModel):
             connectivity=connectivity, in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
             input_connectivity=input_connectivity, bias_scaling=bias_scaling, feedback_scaling=feedback_scaling,
             ridge=ridge, solver=solver, trainer=trainer, washout=washout, readout_bias=readout_bias,
-            readout_input=readout_input, scale=scale, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device,
+            readout_input=readout_input, features=features, scale=scale, chunk_size=chunk_size, seed=seed,
+            dtype=dtype, device=device,
         )
         self._check_params()
         vars(self)["_online"] = None  # partial_fit's accumulation and where its data ended
@@ -403,7 +427,22 @@ class ESN(ReservoirModel):
         reservoir.check_echo_state(stacklevel=stacklevel, radius=known)
 
     def _features(self, d_in: int) -> FeatureMap:
-        return StateInputs(bias=self.readout_bias, inputs=self.readout_input and d_in > 0)
+        f = self.features
+        if not isinstance(f, str):
+            return f
+        if f == "custom":
+            raise ValueError("this ESN was loaded from a file saved with a FeatureMap object (features='custom'), "
+                             "which is not saved: set_params(features=...) with the same map first")
+        return StateInputs(bias=self.readout_bias, inputs=self.readout_input and d_in > 0,
+                           squares=params.FEATURES[f])
+
+    def _make_readout(self, weight: torch.Tensor, d_in: int, *, use_bias: bool | None = None,
+                      use_input: bool | None = None) -> Readout:
+        """The readout of ``weight`` (D_out, F) for this model's features."""
+        fmap = None if self.features == "linear" else _Unsaved() if self.features == "custom" else self._features(d_in)
+        return Readout(weight, input_size=d_in, use_bias=self.readout_bias if use_bias is None else use_bias,
+                       use_input=(self.readout_input and d_in > 0) if use_input is None else use_input,
+                       feature_map=fmap)
 
     def _trainer(self) -> Trainer:
         t = self.trainer
@@ -458,8 +497,7 @@ class ESN(ReservoirModel):
         for name in SCALE_BUFFERS:
             setattr(self, name, None if scaling is None else scaling.get(name))
         self.reservoir_ = reservoir
-        self.readout_ = Readout(weight.to(self._dtype_device()[0]), input_size=d_in, use_bias=self.readout_bias,
-                                use_input=self.readout_input and d_in > 0)
+        self.readout_ = self._make_readout(weight.to(self._dtype_device()[0]), d_in)
         self._store(final)
         rng = target_range(like)  # in the data's units, as the output policy's messages quote it
         self.target_range_ = rng if self.target_mean_ is None else restored(rng, self.target_mean_, self.target_scale_)
@@ -539,8 +577,7 @@ class ESN(ReservoirModel):
                              "pass the next piece of each, or call fit to start over")
         h = harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0, start=end,
                     chunk_size=self.chunk_size, check_finite=check_finite)
-        self.readout_ = Readout(fit.solve().to(dtype), input_size=res.input_size, use_bias=self.readout_bias,
-                                use_input=self.readout_input and res.input_size > 0)
+        self.readout_ = self._make_readout(fit.solve().to(dtype), res.input_size)
         self._store(h.final[0])
         rng = self.target_range_
         self.target_range_ = torch.stack([torch.minimum(rng[0], raw_range[0].to(rng)),
@@ -659,8 +696,7 @@ class ESN(ReservoirModel):
         if self.input_mean_ is None or res.input_size == 0:
             return res, readout
         f64 = torch.float64
-        A = (self.target_scale_.to(f64) / self.input_scale_.to(f64))
-        c = (self.target_mean_.to(f64) - self.input_mean_.to(f64)) / self.input_scale_.to(f64)
+        A, c = self._unit_change()
         W_in = res.W_in.to(f64)
         dtype = res.W_in.dtype
         loop_res = Reservoir(res.W_crow, res.W_col, res.W_values, (W_in * A).to(dtype), res.W_fb,
@@ -672,12 +708,39 @@ class ESN(ReservoirModel):
         weight = torch.cat([(b + w_u @ c)[:, None], w_u * A, w_x.to(f64)], dim=1).to(dtype)
         return loop_res, Readout(weight, input_size=d_in, use_bias=True, use_input=True)
 
+    def _unit_change(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A, c)`` in float64 with ``u = A y + c``: an output in the standardised targets' units as
+        an input in the standardised inputs' units."""
+        f64 = torch.float64
+        A = self.target_scale_.to(f64) / self.input_scale_.to(f64)
+        c = (self.target_mean_.to(f64) - self.input_mean_.to(f64)) / self.input_scale_.to(f64)
+        return A, c
+
+    def _next_input(self):
+        """The closed loop's map from an output to the next input (None for a pattern generator)."""
+        if self.reservoir_.input_size == 0:
+            return None
+        if self.input_mean_ is None:
+            return lambda y: y
+        A, c = self._unit_change()
+        return lambda y: (y.to(torch.float64) * A + c).to(y.dtype)
+
     def _driven(self, U: Batch, start: ESNState, check_finite: bool, what: str) -> tuple[torch.Tensor, ESNState]:
         """Outputs (B, T, D) of a driven run over ``U`` from ``start``, and each sequence's final state."""
         readout = self.readout_
         in_loop = self.reservoir_.feedback_size > 0
-        ys = []
         final_x, final_y = start.x.clone(), start.y.clone()
+        if in_loop and not readout.linear:  # fed-back outputs of features the loop cannot compute
+            y = _alloc.empty((U.batch_size, U.steps, readout.output_size), start.x.dtype, start.x.device)
+            for t, x_t, y_t in run_stepwise(self.reservoir_, readout, start, U.steps, inputs=U.data,
+                                            check_finite=check_finite):
+                y[:, t] = y_t
+                for b, _ in ends_in(U.lengths, slice(t, t + 1)):
+                    final_x[b], final_y[b] = x_t[b], y_t[b]
+            if check_finite:
+                check_outputs(self._outputs(y), what, U.mask(), free=False)
+            return y, ESNState(final_x, final_y)
+        ys = []
         for sl, u, out in run([self.reservoir_], start, U.steps, inputs=U.data, readout=readout,
                               keep_states=not in_loop or U.ragged, chunk_size=self.chunk_size,
                               check_finite=check_finite):
@@ -745,6 +808,13 @@ class ESN(ReservoirModel):
 
     def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
+        if not self.readout_.linear:  # a readout the loop cannot run: between its steps
+            y = _alloc.empty((start.x.shape[0], n_steps, self.readout_.output_size), start.x.dtype, start.x.device)
+            x_last = start.x
+            for t, x_t, y_t in run_stepwise(self.reservoir_, self.readout_, start, n_steps,
+                                            next_input=self._next_input(), check_finite=check_finite):
+                y[:, t], x_last = y_t, x_t
+            return y, x_last
         ys, x_last = [], start.x
         reservoir, readout = self._closed_loop()
         for _, _, out in run([reservoir], start, n_steps, readout=readout, closed_loop=True,
@@ -885,6 +955,8 @@ class ESN(ReservoirModel):
         # esnkit.load rebuilds the reservoir from the saved W; a Trainer object is saved as 'custom' too
         if not isinstance(self.trainer, str):
             p = {**p, "trainer": "custom"}
+        if not isinstance(self.features, str):
+            p = {**p, "features": "custom"}
         return p if isinstance(self.initializer, str) else {**p, "initializer": "custom"}
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -898,6 +970,8 @@ class ESN(ReservoirModel):
             "feedback_size": self.reservoir_.feedback_size,
             "readout_bias": self.readout_.use_bias,
             "readout_input": self.readout_.use_input,
+            "features": self.features if isinstance(self.features, str) else "custom",
+            "readout_features": self.readout_.weight.shape[1],
             "carries_state": self.state_x is not None,
             "scaled": self.target_mean_ is not None,
             "output_kind": self._output_kind,
@@ -930,8 +1004,8 @@ class ESN(ReservoirModel):
         dtype, device = self._dtype_device()
         self.reservoir_ = Reservoir(*(r[k].to(device=device, dtype=dtype if r[k].is_floating_point() else None,
                                               copy=True) for k in RESERVOIR_KEYS), activation=self.activation)
-        self.readout_ = Readout(w.to(device=device, dtype=dtype), input_size=d_in, use_bias=extra["readout_bias"],
-                                use_input=extra["readout_input"])
+        self.readout_ = self._make_readout(w.to(device=device, dtype=dtype), d_in, use_bias=extra["readout_bias"],
+                                           use_input=extra["readout_input"])
         rng = named.get("target_range_")
         self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
         for name in SCALE_BUFFERS:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .._checks import require_finite
+from ..params import FEATURES
 from ..readout import StateInputs
 
 RESERVOIR_KEYS = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
@@ -54,7 +55,15 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
     if len(set(floats.values())) > 1 or next(iter(floats.values())) not in (torch.float32, torch.float64):
         raise ValueError("the floating tensors must all be float32 or all float64, got "
                          + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
-    F = StateInputs(extra["readout_bias"], extra["readout_input"]).size(n, d_in)
+    feats = extra.get("features", "linear")  # files before feature maps: the linear readout
+    if feats == "custom":  # a FeatureMap object's width, which only the file says
+        F = extra.get("readout_features")
+        if type(F) is not int or F < 1:
+            raise ValueError(f"the extra state's readout_features must be an integer >= 1, got {F!r}")
+    elif isinstance(feats, str) and feats in FEATURES:
+        F = StateInputs(extra["readout_bias"], extra["readout_input"], FEATURES[feats]).size(n, d_in)
+    else:
+        raise ValueError(f"the extra state's features must be one of {(*FEATURES, 'custom')}, got {feats!r}")
     expect = {"reservoir_.bias": (n,), "reservoir_.leak": (n,), "reservoir_.W_in": (n, d_in),
               "reservoir_.W_fb": (n, d_fb), "reservoir_.W_crow": (n + 1,), "readout_.weight": (d_out, F)}
     if carried:

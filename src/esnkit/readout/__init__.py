@@ -14,7 +14,16 @@ from .classification import (
     softmax,
     solve_classifier,
 )
-from .features import FeatureBuffer, FeatureMap, StateInputs, feature_size, features, kept_rows
+from .features import (
+    FEATURE_MAPS,
+    FeatureBuffer,
+    FeatureMap,
+    StateInputs,
+    feature_size,
+    features,
+    kept_rows,
+    squared_states,
+)
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
 from .nvar_features import DelayMonomials, monomial_count
@@ -50,6 +59,8 @@ __all__ = [
     "Ridge",
     "RidgePath",
     "StateInputs",
+    "FEATURE_MAPS",
+    "squared_states",
     "Trainer",
     "TrainerFit",
     "Solver",

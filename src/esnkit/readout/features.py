@@ -2,7 +2,16 @@
 
 A :class:`FeatureMap` turns states ``x`` (..., N) and inputs ``u`` (..., D_in) into the readout's
 features ``z`` (..., F); the readout is linear in ``z``. The default is :class:`StateInputs`,
-``z = [1; u; x]``. Adding one takes two methods (see docs/architecture.md for a worked example)::
+``z = [1; u; x]``; its ``squares`` option gives the named maps of :data:`FEATURE_MAPS`:
+
+- ``"linear"``: ``z = [1; u; x]``;
+- ``"squared"``: ``z = [1; u; x~]`` with ``x~_i = x_i^2`` for every second neuron (i = 1, 3, 5, ...
+  counting from 0) and ``x~_i = x_i`` otherwise (Lu et al. 2017; Pathak et al. 2018): it breaks the
+  ``x -> -x`` symmetry of a tanh reservoir without bias, which a linear readout of odd features
+  cannot;
+- ``"quadratic"``: ``z = [1; u; x; x^2]``, every neuron and its square.
+
+Adding one takes two methods (see docs/architecture.md for a worked example)::
 
     class SquaredStates:                     # z = [1; x; x²]
         def size(self, state_size, input_size):
@@ -11,7 +20,7 @@ features ``z`` (..., F); the readout is linear in ``z``. The default is :class:`
             return torch.cat([torch.ones_like(x[..., :1]), x, x * x], dim=-1)
 
 A map may also offer ``buffer(batch, steps, state_size, input_size, dtype, device)`` returning a
-:class:`FeatureBuffer`-like object, so that the time loop writes states straight into its rows.
+:class:`FeatureBuffer`-like object (or None), so that the time loop writes states straight into its rows.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .. import _alloc
+from ..params import FEATURES
 
 
 def feature_size(state_size: int, input_size: int, use_bias: bool, use_input: bool) -> int:
@@ -51,27 +61,68 @@ class FeatureMap(Protocol):
         ...
 
 
-class StateInputs:
-    """The classic readout features ``z = [1; u; x]``: the constant (``bias``) and the inputs
-    (``inputs``) are optional; the states always come last, so a readout's weight splits into
-    ``(bias, W_u, W_x)`` column blocks."""
+# The named feature maps: ESN(features=name). Each is StateInputs with this ``squares`` option.
+FEATURE_MAPS = FEATURES
+SQUARES = (None, "half", "all")
 
-    def __init__(self, bias: bool = True, inputs: bool = True) -> None:
+
+def squared_states(x: torch.Tensor, squares: str | None) -> torch.Tensor:
+    """The state block of the readout features: ``x`` itself (None), ``x`` with every second neuron
+    squared (``"half"``: neurons 1, 3, 5, ...), or ``[x; x^2]`` (``"all"``), along the last axis."""
+    if squares is None:
+        return x
+    if squares == "all":
+        return torch.cat([x, x * x], dim=-1)
+    out = x.clone()
+    odd = out[..., 1::2]
+    odd.mul_(odd)
+    return out
+
+
+class StateInputs:
+    """The readout features ``z = [1; u; s(x)]``: the constant (``bias``) and the inputs (``inputs``)
+    are optional; the state block ``s(x)`` comes last, so a readout's weight splits into
+    ``(bias, W_u, W_x)`` column blocks. ``squares``: None (``s(x) = x``, the classic readout),
+    ``"half"`` (every second neuron squared) or ``"all"`` (``s(x) = [x; x^2]``); see
+    :func:`squared_states`. Only the linear one can run inside the native time loop."""
+
+    def __init__(self, bias: bool = True, inputs: bool = True, squares: str | None = None) -> None:
+        if squares not in SQUARES:
+            raise ValueError(f"squares must be one of {SQUARES}, got {squares!r}")
         self.bias = bias
         self.inputs = inputs
+        self.squares = squares
+
+    @classmethod
+    def named(cls, name: str, bias: bool = True, inputs: bool = True) -> StateInputs:
+        """The map of a name of :data:`FEATURE_MAPS`."""
+        if name not in FEATURE_MAPS:
+            raise ValueError(f"features must be one of {tuple(FEATURE_MAPS)} or a FeatureMap object, got {name!r}")
+        return cls(bias, inputs, FEATURE_MAPS[name])
+
+    @property
+    def linear(self) -> bool:
+        """Whether the features are the states themselves (a readout the time loop can run)."""
+        return self.squares is None
 
     def size(self, state_size: int, input_size: int) -> int:
-        return feature_size(state_size, input_size, self.bias, self.inputs)
+        extra = state_size if self.squares == "all" else 0
+        return feature_size(state_size, input_size, self.bias, self.inputs) + extra
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
-        return features(x, u, self.bias, self.inputs)
+        return features(squared_states(x, self.squares), u, self.bias, self.inputs)
 
     def buffer(self, batch: int, steps: int, state_size: int, input_size: int, dtype: torch.dtype,
-               device: torch.device | str = "cpu") -> FeatureBuffer:
+               device: torch.device | str = "cpu") -> FeatureBuffer | None:
+        # None with squares: they are computed from the states, which the loop still reads after
+        # writing them, so the loop cannot write into the feature rows.
+        if self.squares is not None:
+            return None
         return FeatureBuffer(batch, steps, state_size, input_size, self.bias, self.inputs, dtype, device)
 
     def __repr__(self) -> str:
-        return f"StateInputs(bias={self.bias}, inputs={self.inputs})"
+        sq = "" if self.squares is None else f", squares={self.squares!r}"
+        return f"StateInputs(bias={self.bias}, inputs={self.inputs}{sq})"
 
 
 class FeatureBuffer:

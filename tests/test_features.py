@@ -1,0 +1,196 @@
+"""Readout feature maps (ESN(features=...)): squared and quadratic states against the NumPy reference,
+through fit, driven runs with feedback, closed loops (scaled or not), ensembles, files and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import esnkit as ek
+import reference as ref
+from esnkit.readout import Readout, StateInputs, squared_states
+
+SQUARES = {"squared": "half", "quadratic": "all"}
+
+
+def _series(n=400, seed=0):
+    t = np.arange(n) * 0.1
+    rng = np.random.default_rng(seed)
+    return np.stack([np.sin(t) + 0.05 * rng.standard_normal(n), np.cos(1.3 * t)], axis=1)
+
+
+def test_squared_states_square_every_second_neuron_or_append_squares():
+    x = torch.arange(1.0, 6.0).reshape(1, 5)
+    assert squared_states(x, None) is x
+    assert squared_states(x, "half").tolist() == [[1.0, 4.0, 3.0, 16.0, 5.0]]
+    assert squared_states(x, "all").tolist() == [[1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 4.0, 9.0, 16.0, 25.0]]
+    assert x.tolist() == [[1.0, 2.0, 3.0, 4.0, 5.0]]  # not changed in place
+    assert StateInputs(squares="all").size(5, 2) == 1 + 2 + 10
+    assert StateInputs(squares="half").buffer(1, 4, 5, 2, torch.float64) is None
+    with pytest.raises(ValueError, match="squares must be one of"):
+        StateInputs(squares="cubes")
+
+
+@pytest.mark.parametrize("name", ["squared", "quadratic"])
+def test_fit_and_free_run_match_numpy_reference(name):
+    s = _series()
+    esn = ek.ESN(40, spectral_radius=0.8, seed=3, ridge=1e-6, washout=20, features=name).fit(s[:300], s[1:301])
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, s[:300], s[1:301])
+    W_ref = ref.ridge_readout([X], [s[:300]], [s[1:301]], 20, 1e-6, squares=SQUARES[name])
+    W = esn.readout_.weight.numpy()
+    assert W.shape == W_ref.shape
+    np.testing.assert_allclose(W, W_ref, rtol=1e-6, atol=1e-8)
+    y_ref = ref.run_free(w, W, X[-1], s[300], n=50, forecaster=True, squares=SQUARES[name])
+    np.testing.assert_allclose(esn.generate(50), y_ref, rtol=1e-9, atol=1e-10)
+    # the one-step predictions read the same features
+    p_ref = np.array([W @ ref.feature(x, u, True, True, SQUARES[name]) for x, u in zip(X, s[:300])])
+    np.testing.assert_allclose(esn.forward(s[:300]), p_ref, rtol=1e-9, atol=1e-10)
+
+
+def test_driven_run_with_output_feedback_matches_reference():
+    s = _series()
+    u, y = s[:-1, :1], s[1:, 1:]
+    esn = ek.ESN(30, seed=1, feedback_scaling=0.3, washout=10, ridge=1e-6, features="squared").fit(u[:250], y[:250])
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, u[:250], y[:250])
+    W = esn.readout_.weight.numpy()
+    y_ref = ref.run_free(w, W, X[-1], y[249], U=u[250:300], squares="half")
+    np.testing.assert_allclose(esn.predict(u[250:300]), y_ref, rtol=1e-9, atol=1e-10)
+    # a ragged batch: each sequence's run and final state are its own
+    parts = [u[250:280], u[250:300]]
+    outs, final = esn.predict(parts, initial_state=ek.ESNState(torch.zeros(2, 30, dtype=torch.float64),
+                                                               torch.zeros(2, 1, dtype=torch.float64)),
+                              update_state=False, return_state=True)
+    for b, (p, o) in enumerate(zip(parts, outs)):
+        alone, last = esn.predict(p, initial_state=ek.ESNState(torch.zeros(1, 30, dtype=torch.float64),
+                                                               torch.zeros(1, 1, dtype=torch.float64)),
+                                  update_state=False, return_state=True)
+        np.testing.assert_allclose(o, alone, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(final.x[b], last.x[0], rtol=0, atol=1e-12)
+
+
+def test_pattern_generator_with_squared_features_matches_reference():
+    t = np.arange(600) * 0.2
+    y = np.sin(t)[:, None] * 0.8
+    esn = ek.ESN(40, seed=2, feedback_scaling=1.0, washout=50, ridge=1e-8, features="quadratic").fit(None, y)
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, None, y)
+    y_ref = ref.run_free(w, esn.readout_.weight.numpy(), X[-1], y[-1], n=40, squares="all")
+    np.testing.assert_allclose(esn.generate(40), y_ref, rtol=1e-9, atol=1e-10)
+
+
+def test_scaled_closed_loop_feeds_back_outputs_in_the_data_units():
+    s = _series() * 50 + 7
+    esn = ek.ESN(30, seed=4, ridge=1e-6, washout=20, features="squared", scale=True).fit(s[:300], s[1:301])
+    g = esn.generate(20, update_state=False)
+    # by hand: feed each output back as the next input
+    manual, state = [], esn.state
+    y = s[300]
+    for _ in range(20):
+        y, state = esn.predict(y[None], initial_state=state, return_state=True, update_state=False)
+        y = y[0]
+        manual.append(y)
+    np.testing.assert_allclose(g, np.array(manual), rtol=1e-9, atol=1e-8)
+    fc = esn.forecast(s[200:301], 20)
+    np.testing.assert_allclose(fc, g, rtol=1e-7, atol=1e-6)
+
+
+def test_custom_feature_map_object_and_its_file():
+    class Cubes:
+        def size(self, state_size, input_size):
+            return 1 + 2 * state_size
+
+        def __call__(self, x, u):
+            return torch.cat([torch.ones_like(x[..., :1]), x, x ** 3], dim=-1)
+
+    s = _series()
+    esn = ek.ESN(20, seed=0, ridge=1e-6, washout=10, features=Cubes()).fit(s[:300], s[1:301])
+    assert esn.readout_.weight.shape == (2, 41)
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, s[:300], s[1:301])
+    Z = np.concatenate([np.ones((290, 1)), X[10:], X[10:] ** 3], axis=1)
+    W_ref = np.linalg.solve(Z.T @ Z + 1e-6 * np.eye(41), Z.T @ s[11:301]).T
+    np.testing.assert_allclose(esn.readout_.weight.numpy(), W_ref, rtol=1e-6, atol=1e-8)
+    g = esn.generate(10, update_state=False)
+    sd = esn.state_dict()
+    loaded = ek.ESN(20, seed=0, ridge=1e-6, washout=10, features="custom")
+    loaded.load_state_dict(sd)
+    with pytest.raises(ValueError, match="FeatureMap object"):
+        loaded.generate(10)
+    again = ek.ESN(20, seed=0, ridge=1e-6, washout=10, features=Cubes())
+    again.load_state_dict(sd)
+    np.testing.assert_array_equal(again.generate(10), g)
+
+
+@pytest.mark.parametrize("name", ["squared", "quadratic"])
+def test_save_and_load_round_trip(tmp_path, name):
+    s = _series()
+    esn = ek.ESN(25, seed=5, ridge=1e-6, washout=10, features=name, scale=True).fit(s[:300], s[1:301])
+    esn.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert loaded.features == name
+    np.testing.assert_array_equal(loaded.generate(30), esn.generate(30))
+
+
+def test_a_state_dict_with_the_wrong_readout_width_is_refused():
+    s = _series()
+    sd = ek.ESN(25, seed=5, features="quadratic").fit(s[:300], s[1:301]).state_dict()
+    with pytest.raises(ValueError, match="other features"):
+        ek.ESN(25, seed=5, features="squared").load_state_dict(sd)
+    extra = sd["_extra_state"]
+    sd["_extra_state"] = {**extra, "features": "squared", "params": {**extra["params"], "features": "squared"}}
+    with pytest.raises(ValueError, match="readout_.weight has shape"):
+        ek.ESN(25, seed=5, features="squared").load_state_dict(sd)
+    sd["_extra_state"] = {**extra, "features": "cubic"}
+    with pytest.raises(ValueError, match="features must be one of"):
+        ek.ESN(25, seed=5, features="quadratic").load_state_dict(sd)
+
+
+def test_bad_features_are_refused_with_the_names():
+    with pytest.raises(ValueError, match="features must be one of .*'squared'"):
+        ek.ESN(10, features="cubic")
+    with pytest.raises(TypeError, match="features must be one of"):
+        ek.ESN(10, features=3)
+
+
+def test_ensemble_members_share_features():
+    with pytest.raises(ValueError, match="must share features"):
+        ek.Ensemble([ek.ESN(10, features="squared"), ek.ESN(10)])
+    s = _series()
+    members = [ek.ESN(20, seed=k, ridge=1e-6, features="quadratic") for k in range(2)]
+    ek.Ensemble(members).fit(s[:300], s[1:301])
+    for k, m in enumerate(members):
+        alone = ek.ESN(20, seed=k, ridge=1e-6, features="quadratic").fit(s[:300], s[1:301])
+        np.testing.assert_allclose(m.readout_.weight, alone.readout_.weight, rtol=1e-9, atol=1e-12)
+
+
+def test_the_loop_refuses_a_readout_it_cannot_run():
+    from esnkit.loop import unroll
+    s = _series()
+    esn = ek.ESN(10, seed=0, features="squared").fit(s[:100], s[1:101])
+    res = esn.reservoir_
+    with pytest.raises(ValueError, match="linear readouts"):
+        unroll(res, torch.zeros(1, 3, 10, dtype=torch.float64), torch.zeros(1, 10, dtype=torch.float64),
+               readout=esn.readout_, inputs=torch.zeros(1, 3, 2, dtype=torch.float64),
+               y0=torch.zeros(1, 2, dtype=torch.float64))
+    assert isinstance(esn.readout_, Readout) and not esn.readout_.linear
+
+
+def test_search_takes_the_feature_map_as_a_categorical_and_its_best_model_reproduces_the_value():
+    pytest.importorskip("optuna")
+    s = ek.datasets.lorenz(1400, dt=0.02)
+    r = ek.search(s, space={"spectral_radius": (0.3, 1.2), "features": {"choices": ["linear", "squared", "quadratic"]}},
+                  fixed={"reservoir_size": 60, "washout": 50, "seed": 0}, objective="free_run", horizon=100, starts=4,
+                  warmup=60, validation=0.3, n_trials=9, progress=False, ridges=ek.ridge_grid(1e-10, 1e-2, 9))
+    assert {row["features"] for row in r.table if row["state"] == "COMPLETE"} <= {"linear", "squared",
+                                                                                            "quadratic"}
+    assert r.best_esn.features == r.best_params["features"]
+    u, y = s[:-1], s[1:]
+    at = np.unique(np.linspace(r.split + 60, len(y) - 100 + 1, 4).round().astype(int))
+    contexts = np.stack([u[p - 60: p] for p in at])
+    truth = np.stack([y[p - 1: p + 99] for p in at])
+    pred = r.best_esn.forecast(contexts, 100)
+    scale = y[: r.split].std(axis=0)
+    assert ek.metrics.nrmse(truth.reshape(-1, 3), pred.reshape(-1, 3), scale=scale) == r.best_value
