@@ -712,9 +712,9 @@ def search(
     if not (callable(objective) or objective in OBJECTIVES + CLASS_OBJECTIVES):
         raise ValueError(f"objective must be one of {OBJECTIVES + CLASS_OBJECTIVES} or a callable, got {objective!r}")
     classifying = objective in CLASS_OBJECTIVES
+    if isinstance(space, (str, os.PathLike)):  # the file's model setting, unless model or the objective says
+        space = load_space(space, "ESNClassifier" if classifying else None if model is None else model_name(model))
     model = _model(model, space, objective)
-    if isinstance(space, (str, os.PathLike)):
-        space = load_space(space, model)
     if not isinstance(space, SearchSpace):
         space = make_space(space, fixed, ridges, model=model)
     elif fixed or ridges is not None or space.model != model:
@@ -919,17 +919,10 @@ def _check_best(space: SearchSpace, sampled: Mapping[str, Any], ridge: float, be
 def _model(model: Any, space: Any, objective: Any) -> str:
     """The class name of the model searched: ``model`` (None: a space's own, else ESN), checked against
     the space's and the objective's."""
-    if isinstance(space, SearchSpace):
-        own = space.model
-    elif isinstance(space, (str, os.PathLike)):
-        own = None  # load_space checks the file's model setting against the one given
-    else:
-        own = "ESN"
-    name = model_name(model) if model is not None else own or "ESN"
+    own = space.model if isinstance(space, SearchSpace) else "ESN"
+    name = own if model is None else model_name(model)
     if model is not None and isinstance(space, SearchSpace) and not same_family(name, own):
         raise ValueError(f"model={model!r}, but space is a search space of {own} parameters")
-    if model is None and isinstance(space, SearchSpace):
-        name = own
     if objective in CLASS_OBJECTIVES:
         if name not in ("ESN", "ESNClassifier"):
             raise ValueError(f"the classification objectives ({', '.join(CLASS_OBJECTIVES)}) search ESNClassifier "
