@@ -1,4 +1,5 @@
-"""Search spaces: which ESN hyper-parameters a search samples, over what ranges, and the TOML file form.
+"""Search spaces: which hyper-parameters of an ESN, NVAR or DeepESN a search samples, over what ranges,
+and the TOML file form.
 
 A space maps hyper-parameter names to one of::
 
@@ -8,8 +9,10 @@ A space maps hyper-parameter names to one of::
     value                            # fixed (not sampled)
 
 The ridge is never part of a space: every trial optimises it exactly over a grid (see
-:mod:`esnkit.readout.ridge_path`). A search-space file is TOML::
+:mod:`esnkit.readout.ridge_path`). The names are the model's constructor arguments (a DeepESN's
+per-layer values also as ``<name>_<layer>``, see :func:`model_arguments`). A search-space file is TOML::
 
+    model = "esn"                # or "nvar", "deep_esn"; default "esn"
     objective = "nrmse"          # optional [search] settings may also sit at the top level
     [space]
     spectral_radius = { low = 0.1, high = 1.5 }
@@ -274,7 +277,9 @@ def make_space(
     model: str = "ESN",
 ) -> SearchSpace:
     """Validate a space (see the module docstring) into a :class:`SearchSpace` of ``model``'s
-    arguments ('ESN', or 'ESNClassifier' for the classification objectives).
+    arguments ('esn', 'nvar', 'deep_esn', or their classes or class names; 'ESNClassifier' for the
+    classification objectives). A name the model does not take is a ``ValueError`` listing those it
+    does.
 
     ``ridges`` is a list of values, or a mapping ``{low, high, num}`` (default 1e-12..1, 25 values;
     for a classifier, whose features are standardised, 1e-3..1e3, 13 values).
@@ -336,7 +341,8 @@ def make_space(
 
 def load_space(path: str | os.PathLike, model: str | None = None) -> SearchSpace:
     """Read a TOML search-space file (format in the module docstring) of ``model``'s arguments
-    (default: 'ESNClassifier' when the file's objective is 'accuracy' or 'log_loss', else 'ESN')."""
+    (default: the file's ``model`` setting, else 'ESNClassifier' when the file's objective is 'accuracy'
+    or 'log_loss', else 'ESN'); a ``model`` given that is not the file's is a ``ValueError``."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11: tomli, in the search extra
