@@ -31,6 +31,7 @@ from esnkit import __version__
 OBJECTIVES = ("nrmse", "free_run", "vpt")  # esnkit.tuning.objectives.OBJECTIVES
 SAMPLERS = ("tpe", "random", "grid", "cmaes")  # esnkit.tuning.driver.SAMPLERS
 DTYPES = ("float32", "float64")  # esnkit.search(dtype=...)
+SEARCH_MODELS = ("esn", "nvar", "deep_esn")  # esnkit.tuning.space.FAMILIES
 PROTOCOLS = ("mackey_glass", "lorenz", "rossler")  # esnkit.benchmarks.PROTOCOLS
 # esnkit.search's defaults, quoted by --help (trials: its n_trials)
 SEARCH_DEFAULTS = {"objective": "nrmse", "sampler": "tpe", "trials": 100, "batch_size": 8, "validation": 0.2,
@@ -252,6 +253,12 @@ DEFAULT_SPACE = {
     "input_scaling": {"low": 0.05, "high": 5.0, "log": True},
 }
 DEFAULT_FIXED = {"reservoir_size": 500, "washout": 100, "seed": 0}
+# the spaces searched without --space, for --model nvar and deep_esn
+DEFAULT_SPACES = {
+    "nvar": ({"delays": {"low": 1, "high": 4}, "skip": {"low": 1, "high": 3}, "order": {"choices": [1, 2, 3]},
+              "predict_increment": {"choices": [False, True]}}, {}),
+    "deep_esn": (DEFAULT_SPACE, {"depth": 2, "reservoir_size": 250, "washout": 100, "seed": 0}),
+}
 
 
 def _read_csv(path: str, columns: list[str] | None, flag: str = "--data", date_column: str | None = None):
@@ -286,10 +293,9 @@ def _override_fixed(space, overrides: dict, where: str):
         if key in space.params:
             raise CommandError(f"--{key.replace('_', '-')} {value}: {where} searches {key} as a range or choices; "
                                f"give it a fixed value there, or leave out the option")
-    model = "ESNClassifier" if space.settings.get("objective") in ("accuracy", "log_loss") else "ESN"
     try:
         return make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **overrides},
-                          space.ridges, space.settings, model=model)
+                          space.ridges, space.settings, model=space.model)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"{flags}: {exc}") from None
 
@@ -311,18 +317,19 @@ def _search(args: argparse.Namespace) -> int:
             raise CommandError(f"--device: {exc}") from None
     if args.space:
         try:
-            space = load_space(args.space)
+            space = load_space(args.space, args.model)
         except (OSError, ValueError, TypeError) as exc:
             text = str(exc).removeprefix(f"{args.space}: ")  # load_space's messages start with the path
             raise CommandError(f"--space {args.space!r}: {text}") from None
     else:
-        space = make_space(DEFAULT_SPACE, DEFAULT_FIXED)
+        space = make_space(*DEFAULT_SPACES.get(args.model, (DEFAULT_SPACE, DEFAULT_FIXED)), model=args.model or "esn")
     overrides = {k: getattr(args, k) for k in ("reservoir_size", "washout") if getattr(args, k) is not None}
     if overrides:
         space = _override_fixed(space, overrides, f"--space {args.space!r}" if args.space else "the default space")
     settings = dict(space.settings)
-    for key in ("objective", "sampler", "trials", "batch_size", "validation", "split", "folds", "horizon", "starts",
-                "warmup", "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype", "device"):
+    for key in ("model", "objective", "sampler", "trials", "batch_size", "validation", "split", "folds", "horizon",
+                "starts", "warmup", "threshold", "time_scale", "ridge_candidates", "seed", "timeout", "dtype",
+                "device"):
         v = getattr(args, key)
         if v is not None:
             settings[key] = v
@@ -340,7 +347,7 @@ def _search(args: argparse.Namespace) -> int:
     else:
         table = _read_csv(args.data, args.column)
         data, name = table.values, f"{os.path.basename(args.data)} [{', '.join(table.columns)}]"
-        if "scale" not in space.params and "scale" not in space.fixed:
+        if space.model != "NVAR" and "scale" not in space.params and "scale" not in space.fixed:
             # a file's series comes in its own units: standardised for the reservoir, unless the space says
             space = _override_fixed(space, {"scale": True}, "the space")
     _output_folder(args.out)
@@ -608,8 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--column", action="append", metavar="NAME",
                     help="a target column of the CSV file (repeatable; default every numeric column)")
     se.add_argument("--steps", type=_integer(10), default=3000, help="length of a built-in series (default 3000)")
+    se.add_argument("--model", choices=SEARCH_MODELS,
+                    help="the model searched: an ESN, an NVAR (next-generation RC) or a DeepESN (default: the "
+                         "--space file's model setting, else esn)")
     se.add_argument("--space", help="search-space TOML file (default: spectral radius, leak, input scaling "
-                                    "at N=500)")
+                                    "at N=500; for --model nvar delays, skip, order and predict_increment; for "
+                                    "--model deep_esn those of an ESN, for 2 layers of 250)")
     se.add_argument("--reservoir-size", type=count, metavar="N",
                     help=f"fixed reservoir size, in place of the space's (default {DEFAULT_FIXED['reservoir_size']}, "
                          "or the --space file's)")

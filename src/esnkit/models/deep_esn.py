@@ -46,7 +46,7 @@ from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
 from ..params import is_int, is_real, torch_dtype
-from ..readout import Ridge, kept_rows
+from ..readout import NormalEquations, Ridge, kept_rows
 from ..reservoir import Reservoir
 from .engine import ESNState, chunk_steps, last_steps, run
 from .output_policy import check_outputs, target_range
@@ -404,6 +404,12 @@ class DeepESN(ReservoirModel):
         ``[1; u; x1; ...; xL]`` against ``targets``, leaving out the first ``washout`` steps of every
         sequence. Afterwards the model carries the end of each sequence (its last target as the last
         output), so ``generate`` continues after the training data. Returns ``self``."""
+        self._fit(inputs, targets, check_finite=check_finite)
+        return self
+
+    def _fit(self, inputs: Any, targets: Any, *, check_finite: bool = True) -> NormalEquations:
+        """:meth:`fit`'s work; returns the readout's accumulated normal equations, from which the search
+        solves other ridge values: the weights a fit with that ridge gives, bit for bit."""
         self._require_flags(check_finite=check_finite)
         self._check_params()
         if inputs is None:
@@ -449,7 +455,25 @@ class DeepESN(ReservoirModel):
         self.target_range_ = rng if scaling is None else restored(rng, self.target_mean_, self.target_scale_)
         self._output_kind = Y.kind
         self._output_layout = Y.layout if Y.layout in ("1d", "2d") else "3d"
-        return self
+        return fit
+
+    def _readout_rows(self, inputs: Any, targets: Any, *, from_zeros: bool = False) -> tuple[torch.Tensor, ...]:
+        """The readout's rows for one sequence ``inputs`` (T, D_in) and its ``targets`` (T, D_out), in the
+        readout's units (standardised with ``scale``): the features ``[1; u; x1; ...; xL]`` (M, F) and the
+        targets (M, D_out), twice (the readout regresses on the targets themselves). From the carried
+        state, every step (M = T); ``from_zeros``: from zeros past the washout, the rows ``fit`` uses.
+        The carried state does not move."""
+        self._require_fitted("_readout_rows")
+        U = self._inputs(inputs)
+        Y = to_batch(targets, "targets", dtype=torch.float64 if self.target_mean_ is not None else U.data.dtype,
+                     device=U.data.device, features=self._sizes[1], features_what="the model outputs")
+        same_lengths(U, Y, "inputs", "targets")
+        if self.target_mean_ is not None:
+            Y = standardised(Y, self.target_mean_, self.target_scale_, dtype=U.data.dtype)
+        xs = self._zeros(U.batch_size) if from_zeros else self._start(U.batch_size)[0]
+        z = torch.cat([z.clone() for _, z in self._pass(U, xs)], dim=1)[0]
+        lo = self.washout if from_zeros else 0
+        return z[lo:], Y.data[0, lo:], Y.data[0, lo:]
 
     def _driven(self, U: Batch, xs: list[torch.Tensor], y0: torch.Tensor, check_finite: bool,
                 what: str) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:

@@ -35,7 +35,7 @@ from .._checks import require_finite
 from .._series import Batch, from_batch, same_lengths, to_batch
 from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
-from ..readout import DelayMonomials, Ridge, kept_rows
+from ..readout import DelayMonomials, NormalEquations, Ridge, kept_rows
 from .engine import chunk_steps, last_steps
 from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
@@ -258,6 +258,12 @@ class NVAR(ReservoirModel):
         layout), leaving out the first ``washout_`` steps of every sequence; each sequence starts from a
         zero delay line. Afterwards the model carries the end of each sequence, its last target as the
         next input, so ``generate`` continues after the training data. Returns ``self``."""
+        self._fit(inputs, targets)
+        return self
+
+    def _fit(self, inputs: Any, targets: Any) -> NormalEquations:
+        """:meth:`fit`'s work; returns the readout's accumulated normal equations, from which the search
+        solves other ridge values: the weights a fit with that ridge gives, bit for bit."""
         self._check_params()
         if inputs is None:
             raise ValueError("an NVAR is driven by its inputs: inputs must be a series, got None")
@@ -296,7 +302,24 @@ class NVAR(ReservoirModel):
         self.target_range_ = target_range(Y)
         self._output_kind = Y.kind
         self._output_layout = Y.layout if Y.layout in ("1d", "2d") else "3d"
-        return self
+        return fit
+
+    def _readout_rows(self, inputs: Any, targets: Any, *, from_zeros: bool = False) -> tuple[torch.Tensor, ...]:
+        """The readout's rows for one sequence ``inputs`` (T, D_in) and its ``targets`` (T, D_out): the
+        features (M, F), the targets the readout regresses on (M, D_out: the increments ``y - u`` with
+        ``predict_increment``) and the targets themselves. From the carried delay line, every step
+        (M = T); ``from_zeros``: from a zero delay line past the washout, the rows ``fit`` uses. The
+        carried state does not move."""
+        self._require_fitted("_readout_rows")
+        U = self._inputs(inputs)
+        Y = to_batch(targets, "targets", dtype=U.data.dtype, device=U.data.device, features=self._sizes[1],
+                     features_what="the model outputs")
+        same_lengths(U, Y, "inputs", "targets")
+        start = None if from_zeros else self._start(U.batch_size)[0]
+        z = torch.cat([z for _, z, _ in self._chunks(U, start, self.features_)], dim=1)[0]
+        u, y = U.data[0], Y.data[0]
+        lo = self.washout_ if from_zeros else 0
+        return z[lo:], (y - u if self._increment else y)[lo:], y[lo:]
 
     def predict(self, inputs: Any, *, update_state: bool = True, check_finite: bool = True) -> Any:
         """Outputs ``(..., time, D_out)`` for ``inputs`` (open loop), starting from the carried delay line

@@ -45,8 +45,8 @@ from ..readout.ridge_path import block_folds
 from ..reservoir import EchoStatePropertyWarning
 from .classification import CLASS_OBJECTIVES, ClassificationTask, stratified_folds, stratified_holdout
 from .executors import _Dask, _InProcess
-from .objectives import OBJECTIVES, Task, _failure, free_run_starts
-from .space import SearchSpace, load_space, make_space
+from .objectives import OBJECTIVES, Task, _failure, build, free_run_starts
+from .space import SearchSpace, _searchable, load_space, make_space, model_name, same_family
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 
@@ -61,10 +61,13 @@ class SearchResult:
 
     ``table`` has one row per finished trial (number, state, value, the sampled parameters, the
     chosen ridge, the one-step NRMSE, the smallest ridge float64 resolved for it, seconds, error).
-    ``best_esn`` is the best configuration refitted with its ridge value: on the training part (the
-    first ``split`` steps) by default, where it carries the state where validation begins and
-    reproduces ``best_value`` on the validation part (the same solver gave the scored weights);
-    on all the data with ``refit="train+validation"``.
+    ``best_esn`` (also ``best_model``: an :class:`~esnkit.ESN`, :class:`~esnkit.NVAR` or
+    :class:`~esnkit.DeepESN`, the model searched) is the best configuration refitted with its ridge
+    value: on the training part (the first ``split`` steps) by default, where it carries the state
+    where validation begins and reproduces ``best_value`` on the validation part (the same solver
+    gave the scored weights); on all the data with ``refit="train+validation"``. ``best_params``
+    are the space's keys (a DeepESN's per-layer keys included); ``best_model.get_params()`` its
+    constructor's arguments.
     """
 
     study: Any
@@ -72,10 +75,15 @@ class SearchResult:
     best_params: dict[str, Any]
     best_value: float
     best_ridge: float
-    best_esn: ESN | None
+    best_esn: Any
     direction: str
     split: int
     space: SearchSpace = field(repr=False)
+
+    @property
+    def best_model(self) -> Any:
+        """The refitted best model (:attr:`best_esn`, whichever model the search tuned)."""
+        return self.best_esn
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write :attr:`table` as CSV (written to a temporary file first, then renamed)."""
@@ -638,8 +646,17 @@ def search(
     progress: bool = True,
     refit: bool | str = True,
     direction: str | None = None,
+    model: str | type | None = None,
 ) -> SearchResult:
-    """Search ESN hyper-parameters on one series; returns a :class:`SearchResult`.
+    """Search ESN (or NVAR, or DeepESN) hyper-parameters on one series; returns a :class:`SearchResult`.
+
+    ``model``: ``"esn"`` (the default, or a space file's ``model`` setting), ``"nvar"`` or
+    ``"deep_esn"`` (or the classes :class:`~esnkit.ESN`, :class:`~esnkit.NVAR`,
+    :class:`~esnkit.DeepESN`): the model whose parameters ``space`` names (see "Searching NVAR and
+    DeepESN" in docs/search.md). ESN configurations are harvested ``batch_size`` at a time as one
+    ensemble; NVAR and DeepESN configurations one at a time, each through its own ``fit`` on the
+    training part; every configuration's ridge is then optimised exactly on the same path, and
+    scored by the same objectives.
 
     ``inputs`` (T, D_in) and ``targets`` (T, D_out) are one time series pair; with ``targets``
     None, ``inputs`` is a series (T, D) to forecast one step ahead (inputs ``s[t]``, targets
@@ -695,15 +712,15 @@ def search(
     if not (callable(objective) or objective in OBJECTIVES + CLASS_OBJECTIVES):
         raise ValueError(f"objective must be one of {OBJECTIVES + CLASS_OBJECTIVES} or a callable, got {objective!r}")
     classifying = objective in CLASS_OBJECTIVES
-    model = "ESNClassifier" if classifying else "ESN"
-    if isinstance(space, (str, os.PathLike)):
-        space = load_space(space, model)
+    if isinstance(space, (str, os.PathLike)):  # the file's model setting, unless model or the objective says
+        space = load_space(space, "ESNClassifier" if classifying else None if model is None else model_name(model))
+    model = _model(model, space, objective)
     if not isinstance(space, SearchSpace):
         space = make_space(space, fixed, ridges, model=model)
-    elif fixed or ridges is not None:
+    elif fixed or ridges is not None or space.model != model:
         space = make_space({n: _spec(p) for n, p in space.params.items()}, {**space.fixed, **(fixed or {})},
                            space.ridges if ridges is None else ridges, model=model)
-    if "seed" not in space.params and space.fixed.get("seed") is None:
+    if "seed" in _searchable(model) and "seed" not in space.params and space.fixed.get("seed") is None:
         # Every trial, and the refit, draw the same reservoir: otherwise each configuration is scored
         # on a random one, the study is not reproducible and best_esn (a new draw) would not
         # reproduce best_value. Without a search seed, one random reservoir seed for the whole search.
@@ -741,7 +758,7 @@ def search(
             raise ValueError(f"inputs have {U.shape[0]} steps but targets have {Y.shape[0]}")
     if not classifying:
         task, T, split = _series_task(U, Y, space, objective, validation, split, folds, horizon, starts, threshold,
-                                      time_scale, ridge_candidates, dtype, device, warmup, direction)
+                                      time_scale, ridge_candidates, dtype, device, warmup, direction, model)
 
     storage, label = _open_storage(storage)
     if sampler in ("tpe", "random"):
@@ -856,7 +873,7 @@ def search(
         end = T if refit == "train+validation" else split
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            best_esn = ESN(**{**params, "ridge": ridge, "dtype": dtype, "device": device}).fit(
+            best_esn = build(model, params, ridge=ridge, dtype=dtype, device=device).fit(
                 None if U is None else U[:end], Y[:end])
     _check_best(space, best.params, ridge, best_esn)
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
@@ -899,16 +916,34 @@ def _check_best(space: SearchSpace, sampled: Mapping[str, Any], ridge: float, be
                           "search spectral_radius below 1", EchoStatePropertyWarning, **where)
 
 
+def _model(model: Any, space: Any, objective: Any) -> str:
+    """The class name of the model searched: ``model`` (None: a space's own, else ESN), checked against
+    the space's and the objective's."""
+    own = space.model if isinstance(space, SearchSpace) else "ESN"
+    name = own if model is None else model_name(model)
+    if model is not None and isinstance(space, SearchSpace) and not same_family(name, own):
+        raise ValueError(f"model={model!r}, but space is a search space of {own} parameters")
+    if objective in CLASS_OBJECTIVES:
+        if name not in ("ESN", "ESNClassifier"):
+            raise ValueError(f"the classification objectives ({', '.join(CLASS_OBJECTIVES)}) search ESNClassifier "
+                             f"configurations; model={model!r} forecasts: use objective='nrmse', 'free_run' or 'vpt'")
+        return "ESNClassifier"
+    if name == "ESNClassifier":
+        raise ValueError(f"an ESNClassifier is searched with objective='accuracy' or 'log_loss', got {objective!r}")
+    return name
+
+
 def _series_task(U, Y, space, objective, validation, split, folds, horizon, starts, threshold, time_scale,
-                 ridge_candidates, dtype, device, warmup, direction) -> tuple[Task, int, int]:
+                 ridge_candidates, dtype, device, warmup, direction, model="ESN") -> tuple[Task, int, int]:
     """The forecasting search's task: the series split into training and validation steps."""
     T = Y.shape[0]
     if split is None:
         split = int(round(T * (1 - (DEFAULT_VALIDATION if validation is None else validation))))
     elif split >= T:
         raise ValueError(f"split={split} leaves no validation steps: the targets have {T}")
-    washout = max([space.fixed.get("washout", 0)] + [p.high or 0 for n, p in space.params.items()
-                                                      if n == "washout"])
+    if model != "ESN" and U is None:
+        raise ValueError(f"model={model}: it is driven by its inputs; give inputs and targets, or a single series")
+    washout = _largest_washout(space, model)
     if split - washout < 10 or T - split < 2:
         raise ValueError(f"{T} steps split at {split} with washout={washout} leave too few steps "
                          "to train or to validate on")
@@ -918,11 +953,28 @@ def _series_task(U, Y, space, objective, validation, split, folds, horizon, star
         raise ValueError(f"objective={objective!r} free-runs the model, which needs a one-step forecaster "
                          "(inputs and targets of the same width, or a single series)")
     task = Task(U, Y, split, space.ridges, objective, folds, horizon, starts, threshold, time_scale,
-                ridge_candidates, dtype, device, warmup, direction)
+                ridge_candidates, dtype, device, warmup, direction, model)
     if objective in ("free_run", "vpt"):
         free_run_starts(task)  # enough validation steps for the windows, or a clear error now
 
     return task, T, split
+
+
+def _largest_washout(space: SearchSpace, model: str) -> int:
+    """The most steps of the training part a configuration of the space leaves out of its fit."""
+    def largest(name: str, default: Any) -> Any:
+        if name in space.params:
+            p = space.params[name]
+            return max([v for v in p.choices if is_int(v)] or [default]) if p.choices is not None else p.high
+        v = space.fixed.get(name, default)
+        return v if is_int(v) else default
+
+    washout = int(largest("washout", 0))
+    if model == "NVAR":  # an NVAR's default washout (None) fills its delay line: (delays - 1) * skip steps
+        from ..models.nvar import DEFAULTS
+
+        washout = max(washout, (largest("delays", DEFAULTS["delays"]) - 1) * largest("skip", DEFAULTS["skip"]))
+    return washout
 
 
 def _classification_task(inputs, targets, space, objective, validation, split, folds, seed, dtype, device,

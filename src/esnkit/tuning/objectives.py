@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 import traceback
@@ -21,6 +22,7 @@ from ..models.engine import Harvest
 from ..models.ensemble import Ensemble
 from ..models.esn import SHARED
 from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse, resolution_floor
+from .space import model_arguments
 
 OBJECTIVES = ("nrmse", "free_run", "vpt")
 # Evaluation failures a trial records instead of stopping the search.
@@ -46,6 +48,7 @@ class Task:
     device: str = "cpu"
     warmup: int = 100
     direction: str = "minimize"
+    model: str = "ESN"  # the class name of the model family searched (see space.FAMILIES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,31 +100,79 @@ def score_free_runs(pred: Any, truth: np.ndarray, task: Task) -> float:
     return float(np.median(vpt))
 
 
+@dataclass
+class Rows:
+    """What scoring needs of one configuration's pass when no ensemble harvest made it (NVAR, DeepESN),
+    in the engine :class:`~esnkit.models.engine.Harvest`'s layout for K = 1: the readout's accumulated
+    normal equations ``fits`` and the validation rows ``Z`` (1, M, F), ``Y`` (M, D)."""
+
+    fits: list
+    Z: torch.Tensor
+    Y: torch.Tensor
+    count: int
+    yy: torch.Tensor | None = None
+
+
 def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     U = None if task.inputs is None else task.inputs
     h = Ensemble(models).harvest(U, task.targets, split=None if task.folds else task.split, keep_all=bool(task.folds))
+
+    def fitted(k: int, w: torch.Tensor) -> ESN:
+        return models[k].clone().fit_from(h, k, weight=w, state=h.at_split[k])
+
+    return _score_harvest(h, _var(h.Y), fitted, task)
+
+
+def _evaluate_single(model: Any, task: Task) -> dict:
+    """Score one NVAR or DeepESN: its own fit on the training part gives the normal equations (those of
+    a refit, bit for bit), and the fitted model, carrying the state where validation begins, gives the
+    validation rows (every row past the washout, from zeros, for k-fold validation)."""
+    U, Y, split = task.inputs, task.targets, task.split
+    # the training fit's own ridge is never used: the weights come from the path's grid
+    model.set_params(ridge=float(task.ridges.max()))
+    fit = model._fit(U[:split], Y[:split])
+    if task.folds:
+        Z, Yr, Yt = model._readout_rows(U, Y, from_zeros=True)
+    else:
+        Z, Yr, Yt = model._readout_rows(U[split:], Y[split:])
+    h = Rows([fit], Z[None], Yr, fit.count)
+
+    def fitted(k: int, w: torch.Tensor) -> Any:
+        m = copy.deepcopy(model)  # a callable objective may move the carried state: each candidate its own
+        m.weight_ = w.to(model.weight_.dtype).contiguous()
+        return m
+
+    return _score_harvest(h, _var(Yt), fitted, task)[0]
+
+
+def _score_harvest(h: Any, var: torch.Tensor, fitted: Callable[[int, torch.Tensor], Any], task: Task) -> list[dict]:
+    """Every member's result from its harvest ``h`` (a :class:`~esnkit.models.engine.Harvest` or
+    :class:`Rows`): the ridge path over the grid, then :func:`_score_member`. ``var`` (D,) is the
+    validation targets' variance in the readout's units, ``fitted(k, w)`` member ``k`` as a fitted
+    model with readout weights ``w``, carrying the state where validation begins."""
     ridges = task.ridges
-    var = _var(h.Y)
     # A GPU decomposes a batch of symmetric matrices larger than 32 x 32 one at a time, but
     # factors a batch by Cholesky in one call, so a large batch is solved one ridge value at a
     # time (see RidgePath). Ridge values too small for a stable factorisation then score NaN
     # and are passed over.
-    method = cheaper_method(h.G, len(ridges))
+    G = torch.stack([f.G for f in h.fits])  # what Harvest.G holds, computed once
+    method = cheaper_method(G, len(ridges))
     if task.folds:
         sse = kfold_sse(h.Z, h.Y, task.folds, ridges, method=method)  # (K, L, D)
         floor = resolution_floor(h.Z)
         path = None
     else:
-        path = RidgePath(h.G, h.C, yy=h.yy, count=h.count, method=method)
+        path = RidgePath(G, torch.stack([f.C for f in h.fits]), yy=h.yy, count=h.count, method=method)
         sse = path.sse(h.Z, h.Y, ridges)
         floor = path.floor()
     # NRMSE as metrics.nrmse defines it: RMSE over the validation rows / their standard deviation
     one_step = torch.sqrt(sse / (h.Y.shape[0] * var)).mean(dim=-1)  # (K, L)
     windows = free_run_windows(task) if task.objective in ("free_run", "vpt") else None
     results = []
-    for k, model in enumerate(models):
+    for k in range(one_step.shape[0]):
         try:
-            results.append(_score_member(model, k, h, one_step[k], float(floor[k]), windows, task))
+            results.append(_score_member(lambda w, k=k: fitted(k, w), k, h, var, one_step[k], float(floor[k]),
+                                         windows, task))
         except SearchError:
             raise
         except Exception as exc:  # noqa: BLE001 - a user objective may raise anything: that trial fails
@@ -129,12 +180,13 @@ def _evaluate_ensemble(models: list[ESN], task: Task) -> list[dict]:
     return results
 
 
-def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: float,
-                  windows: tuple[np.ndarray, np.ndarray] | None, task: Task) -> dict:
+def _score_member(fitted: Callable[[torch.Tensor], Any], k: int, h: Harvest | Rows, var: torch.Tensor,
+                  curve: torch.Tensor, floor: float, windows: tuple[np.ndarray, np.ndarray] | None,
+                  task: Task) -> dict:
     """The member's value at its best ridge. The one-step path ranks the ridge values; the best
     (for a free-run or callable objective, the best ``ridge_candidates``) are then scored with the
-    weights the same solver gives a refit (``ESN.fit``'s), so the value is what the refitted model
-    reproduces. Ridge values below the
+    weights the same solver gives a refit (the model's ``fit``'s), so the value is what the refitted
+    model reproduces; ``var`` (D,) normalises the one-step error. Ridge values below the
     member's float64 resolution floor (see :func:`~esnkit.readout.resolution_floor`) are skipped:
     their solutions are rounding."""
     ridges = task.ridges
@@ -161,9 +213,9 @@ def _score_member(model: ESN, k: int, h: Harvest, curve: torch.Tensor, floor: fl
         try:
             if task.objective == "nrmse":
                 pred = h.Z[k].to(torch.float64) @ w.T
-                v = float(torch.sqrt(((pred - h.Y.to(torch.float64)) ** 2).mean(dim=0) / _var(h.Y)).mean())
+                v = float(torch.sqrt(((pred - h.Y.to(torch.float64)) ** 2).mean(dim=0) / var).mean())
             else:
-                esn = model.clone().fit_from(h, k, weight=w, state=h.at_split[k])
+                esn = fitted(w)
                 if callable(task.objective):
                     val_in = None if task.inputs is None else task.inputs[task.split:]
                     v = float(task.objective(esn, val_in, task.targets[task.split:]))
@@ -199,11 +251,13 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
 
     if isinstance(task, ClassificationTask):
         return evaluate_classification(task, configs)
+    if task.model != "ESN":
+        return _evaluate_each(task, configs)
     results: list[dict | None] = [None] * len(configs)
     groups: dict[tuple, list[tuple[int, ESN]]] = {}
     for i, cfg in enumerate(configs):
         try:
-            m = ESN(**{**cfg, "dtype": task.dtype, "device": task.device})
+            m = build(task.model, cfg, dtype=task.dtype, device=task.device)
         except (ValueError, TypeError) as exc:
             results[i] = _failure(exc)
             continue
@@ -228,6 +282,30 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
                 for (i, _), r in zip(group, out):
                     results[i] = r
     return results
+
+
+def _evaluate_each(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Score configurations of a model that runs one at a time (NVAR, DeepESN); a failure fails its own."""
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short forecast histories, echo-state notices, trial after trial
+        for cfg in configs:
+            try:
+                results.append(_evaluate_single(build(task.model, cfg, dtype=task.dtype, device=task.device), task))
+            except SearchError:
+                raise
+            except TRIAL_ERRORS as exc:
+                results.append(_failure(exc))
+    return results
+
+
+def build(model: str, config: Mapping[str, Any], **kwargs: Any) -> Any:
+    """An unfitted ``model`` (a class name of :data:`~esnkit.tuning.space.FAMILIES`) of one
+    configuration (space keys, see :func:`~esnkit.tuning.space.model_arguments`) and ``kwargs``."""
+    from ..models import NVAR, DeepESN
+
+    cls = {"ESN": ESN, "NVAR": NVAR, "DeepESN": DeepESN}[model]
+    return cls(**{**model_arguments(model, config), **kwargs})
 
 
 # Rounds running in this process under _one_torch_thread, and the thread count to restore after the last.
