@@ -169,28 +169,40 @@ def test_ensemble_members_share_features():
 def test_the_loop_refuses_a_readout_it_cannot_run():
     from esnkit.loop import unroll
     s = _series()
-    esn = ek.ESN(10, seed=0, features="squared").fit(s[:100], s[1:101])
-    res = esn.reservoir_
-    with pytest.raises(ValueError, match="linear readouts"):
-        unroll(res, torch.zeros(1, 3, 10, dtype=torch.float64), torch.zeros(1, 10, dtype=torch.float64),
+    esn = ek.ESN(10, seed=0, features=_HalfSquares()).fit(s[:100], s[1:101])
+    assert isinstance(esn.readout_, Readout) and not esn.readout_.loop_ready
+    with pytest.raises(ValueError, match="other features"):
+        unroll(esn.reservoir_, torch.zeros(1, 3, 10, dtype=torch.float64), torch.zeros(1, 10, dtype=torch.float64),
                readout=esn.readout_, inputs=torch.zeros(1, 3, 2, dtype=torch.float64),
                y0=torch.zeros(1, 2, dtype=torch.float64))
-    assert isinstance(esn.readout_, Readout) and not esn.readout_.linear
 
 
-def test_search_takes_the_feature_map_as_a_categorical_and_its_best_model_reproduces_the_value():
-    pytest.importorskip("optuna")
-    s = ek.datasets.lorenz(1400, dt=0.02)
-    r = ek.search(s, space={"spectral_radius": (0.3, 1.2), "features": {"choices": ["linear", "squared", "quadratic"]}},
-                  fixed={"reservoir_size": 60, "washout": 50, "seed": 0}, objective="free_run", horizon=100, starts=4,
-                  warmup=60, validation=0.3, n_trials=9, progress=False, ridges=ek.ridge_grid(1e-10, 1e-2, 9))
-    assert {row["features"] for row in r.table if row["state"] == "COMPLETE"} <= {"linear", "squared",
-                                                                                            "quadratic"}
-    assert r.best_esn.features == r.best_params["features"]
-    u, y = s[:-1], s[1:]
-    at = np.unique(np.linspace(r.split + 60, len(y) - 100 + 1, 4).round().astype(int))
-    contexts = np.stack([u[p - 60: p] for p in at])
-    truth = np.stack([y[p - 1: p + 99] for p in at])
-    pred = r.best_esn.forecast(contexts, 100)
-    scale = y[: r.split].std(axis=0)
-    assert ek.metrics.nrmse(truth.reshape(-1, 3), pred.reshape(-1, 3), scale=scale) == r.best_value
+class _HalfSquares:
+    """The 'squared' map as a FeatureMap object: the same features, run between the loop's steps."""
+
+    def size(self, state_size, input_size):
+        return 1 + input_size + state_size
+
+    def __call__(self, x, u):
+        return torch.cat([torch.ones_like(x[..., :1]), u, squared_states(x, "half")], dim=-1)
+
+
+@pytest.mark.parametrize("name", ["squared", "quadratic"])
+@pytest.mark.parametrize("width", [2, 70])  # the kernel sums a readout of 64 outputs or more another way
+def test_the_native_loop_runs_squared_readouts_as_the_torch_loop_and_the_readout_between_steps(name, width):
+    rng = np.random.default_rng(0)
+    s = np.cumsum(rng.standard_normal((500, width)), axis=0) * 0.05
+    s = np.sin(s)
+    esn = ek.ESN(40, seed=1, ridge=1e-4, washout=20, features=name).fit(s[:400], s[1:401])
+    assert esn.readout_.loop_ready
+    H = np.stack([s[300:380], s[310:390], s[320:400]])
+    native = esn.forecast(H, 30)
+    one = esn.forecast(H[1], 30)
+    with ek.use_backend("torch"):
+        torch_loop = esn.forecast(H, 30)
+    np.testing.assert_allclose(native, torch_loop, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(one, native[1])  # a history in a batch gets the bits it gets alone
+    if name == "squared":  # the same features as a map object, which runs between the loop's steps
+        other = ek.ESN(40, seed=1, ridge=1e-4, washout=20, features=_HalfSquares()).fit(s[:400], s[1:401])
+        np.testing.assert_allclose(other.readout_.weight, esn.readout_.weight, rtol=0, atol=0)
+        np.testing.assert_allclose(other.forecast(H, 30), native, rtol=1e-10, atol=1e-12)

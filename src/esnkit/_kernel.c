@@ -6,7 +6,7 @@
  *
  *   pre[t] = W x[t-1] + drive[t] + M y[t-1]
  *   x[t]   = x[t-1] + a * (f(pre[t]) - x[t-1])
- *   y[t]   = ydrive[t] + W_x x[t] + W_y y[t-1]
+ *   y[t]   = ydrive[t] + W_x x[t] + W_y y[t-1] + W_q (x[t] * x[t])
  *
  * One sequence (B = 1) runs on the state vector directly; several sequences are stored neuron-major
  * (N x B', B' = B rounded up to whole vectors, the extra lanes repeating sequence 0) so the
@@ -17,7 +17,8 @@
  * batched code take it in that order (in float64 and float32 alike):
  *   - the input drive, W x (CSR order) and M y: one fused multiply-add after another, from the
  *     drive's bias, the drive, and W x's result;
- *   - the readout's two products, from ydrive[t]: the same when it has at least ESN_SEQ_ROWS
+ *   - the readout's products (W_x, W_y, then W_q on the squared state), from ydrive[t]: the
+ *     same when it has at least ESN_SEQ_ROWS
  *     outputs; with fewer, and for a dense W, each row's sum is a dot product split into
  *     ESN_DOT_P partial sums (term c into partial c mod ESN_DOT_P, in order), added by the
  *     fixed tree ESN_FOLD, then added to the row's value.
@@ -115,6 +116,7 @@ typedef struct {
     int64_t in_bs, in_ts, n_in;
     const void *in_wt;
     const void *in_bias;
+    const void *w_q; /* (D, N) on x[t] * x[t]: a readout of squared states; NULL otherwise */
 } esn_args;
 
 /* tanh through expm1 with a Cody-Waite range reduction: tanh|v| = e / (e + 2), e = expm1(2|v|).
@@ -207,7 +209,7 @@ void esn_tanh_f32(const float *in, float *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = tanh_f(in[i]);
 }
 
-int esn_abi_version(void) { return 3; }
+int esn_abi_version(void) { return 4; }
 
 /* The layout of esn_args, field by field in declaration order, so that native.py can check its
  * ctypes mirror against what this compiler made of the struct (a field added, moved or resized on
@@ -216,7 +218,7 @@ int esn_abi_version(void) { return 3; }
     X(batch) X(steps) X(size) X(n_out) X(activation) X(row_ptr) X(col) X(val) X(dense) X(sell_ptr) \
     X(sell_col) X(sell_val) X(drive) X(drive_bs) X(drive_ts) X(leak) X(x) X(states) X(states_bs)   \
     X(states_ts) X(w_x) X(ydrive) X(ydrive_bs) X(ydrive_ts) X(w_y) X(feedback) X(y) X(outputs)    \
-    X(outputs_bs) X(outputs_ts) X(in_v) X(in_bs) X(in_ts) X(n_in) X(in_wt) X(in_bias)
+    X(outputs_bs) X(outputs_ts) X(in_v) X(in_bs) X(in_ts) X(n_in) X(in_wt) X(in_bias) X(w_q)
 #define ESN_OFFSET(f) (int64_t) offsetof(esn_args, f),
 #define ESN_SIZE(f) (int64_t) sizeof(((esn_args *)0)->f),
 #define ESN_NAME(f) #f,

@@ -303,6 +303,7 @@ ESN_INLINE int FN(run_)(const esn_args *a, const int64_t B) {
     const REAL *restrict leak = (const REAL *)a->leak;
     const REAL *restrict w_x = (const REAL *)a->w_x;
     const REAL *restrict w_y = (const REAL *)a->w_y;
+    const REAL *restrict w_q = w_x ? (const REAL *)a->w_q : NULL;
     const REAL *restrict fb = (const REAL *)a->feedback;
     const REAL *drive = (const REAL *)a->drive;
     const REAL *ydrive = (const REAL *)a->ydrive;
@@ -327,10 +328,11 @@ ESN_INLINE int FN(run_)(const esn_args *a, const int64_t B) {
     const int64_t TB = one && K >= ESN_DRIVE_BLOCK_K ? ESN_DRIVE_STEPS : 0;
     const int64_t n_fb = fb && one ? N * D : 0, n_wx = w_x && seq_out && one ? N * D : 0;
     const int64_t n_wy = w_y && seq_out && one ? D * D : 0, n_wv = K && !one ? N * K : 0;
+    const int64_t n_wq = w_q && seq_out && one ? N * D : 0, n_sq = w_q ? N * Bp : 0;
     /* aligned to a cache line: a batch's rows (B' values, whole vectors) then start on one, and no
      * vector load straddles two lines (which costs two: 16 forecasts in a batch took 1.27x as long
      * in processes where malloc's address happened not to be aligned) */
-    const int64_t n_buf = (2 * N + 2 * Dy + K) * Bp + n_fb + n_wx + n_wy + n_wv + N * TB + 1;
+    const int64_t n_buf = (2 * N + 2 * Dy + K) * Bp + n_fb + n_wx + n_wy + n_wv + N * TB + n_wq + n_sq + 1;
     void *raw = malloc(sizeof(REAL) * (size_t)n_buf + 64);
     if (!raw) return ESN_NOMEM;
     REAL *buf = (REAL *)((uintptr_t)raw + 64 - (uintptr_t)raw % 64);
@@ -338,9 +340,11 @@ ESN_INLINE int FN(run_)(const esn_args *a, const int64_t B) {
     REAL *y = pre + N * Bp, *ynew = y + Dy * Bp, *vk = ynew + Dy * Bp;
     REAL *fbt = vk + K * Bp, *wxt = fbt + n_fb, *wyt = wxt + n_wx, *wv = wyt + n_wy;
     REAL *dblk = wv + n_wv; /* TB steps of the drive, TB x N */
+    REAL *wqt = dblk + N * TB, *xsq = wqt + n_wq; /* W_q transposed; the squared state */
     if (n_fb) FN(transpose_)(fbt, fb, N, D);
     if (n_wx) FN(transpose_)(wxt, w_x, D, N);
     if (n_wy) FN(transpose_)(wyt, w_y, D, D);
+    if (n_wq) FN(transpose_)(wqt, w_q, D, N);
     if (n_wv) FN(transpose_)(wv, in_wt, K, N);
 
     /* lane b of the batch reads sequence src(b) */
@@ -437,19 +441,27 @@ ESN_INLINE int FN(run_)(const esn_args *a, const int64_t B) {
                 const REAL *yd = ydrive + SRC(b) * a->ydrive_bs + t * a->ydrive_ts;
                 for (int64_t d = 0; d < D; d++) ynew[d * Bp + b] = yd[d];
             }
+            if (w_q)
+#pragma omp simd
+                for (int64_t i = 0; i < N * Bp; i++) xsq[i] = x[i] * x[i];
             if (seq_out && B == 1) {
                 FN(seq_one_)(ynew, ynew, wxt, D, N, x);
                 if (w_y) FN(seq_one_)(ynew, ynew, wyt, D, D, y);
+                if (w_q) FN(seq_one_)(ynew, ynew, wqt, D, N, xsq);
             } else if (seq_out) {
                 FN(seq_batch_)(ynew, Bp, w_x, N, x, Bp, D, N, Bp);
                 if (w_y) FN(seq_batch_)(ynew, Bp, w_y, D, y, Bp, D, D, Bp);
+                if (w_q) FN(seq_batch_)(ynew, Bp, w_q, N, xsq, Bp, D, N, Bp);
             } else if (B == 1) {
                 for (int64_t d = 0; d < D; d++) ynew[d] += FN(dot_)(w_x + d * N, x, N);
                 if (w_y)
                     for (int64_t d = 0; d < D; d++) ynew[d] += FN(dot_)(w_y + d * D, y, D);
+                if (w_q)
+                    for (int64_t d = 0; d < D; d++) ynew[d] += FN(dot_)(w_q + d * N, xsq, N);
             } else {
                 FN(part_batch_)(ynew, w_x, D, N, x, Bp);
                 if (w_y) FN(part_batch_)(ynew, w_y, D, D, y, Bp);
+                if (w_q) FN(part_batch_)(ynew, w_q, D, N, xsq, Bp);
             }
             REAL *tmp = y;
             y = ynew;

@@ -24,9 +24,10 @@ def _buffers(drive, x0, readout, keep):
 
 
 class OutputMap(Protocol):
-    """A linear readout run inside the loop: ``y = bias + W_u u + W_x x``. The loop knows no readout
-    class; :class:`esnkit.readout.Readout` is one such object (one whose ``linear`` is true: a readout
-    of other features, squares say, is run between steps by its caller)."""
+    """A readout run inside the loop: ``y = bias + W_u u + W_x x (+ W_q (x * x))``, from ``parts()``
+    and, where the object has it, ``squares_weight()`` (``W_q`` or None). The loop knows no readout
+    class; :class:`esnkit.readout.Readout` is one such object (one whose ``loop_ready`` is true: a
+    readout of other features is run between steps by its caller)."""
 
     input_size: int
     use_input: bool

@@ -27,8 +27,11 @@ class _Step:
         self.feedback = feedback
         self.readout = readout
         self.inputs_from_outputs = inputs_from_outputs
+        self.w_q = None
         if readout is not None:
             self.w_bias, self.w_in, self.w_x = readout.parts()
+            get = getattr(readout, "squares_weight", None)
+            self.w_q = get() if get is not None else None
 
     def __call__(self, x, y, drive_t, u_t, out=None):
         """One step from ``x`` (B, N). With ``out`` (B, N), a slice of the states buffer, the new
@@ -60,6 +63,8 @@ class _Step:
             y = torch.addmm(self.w_bias, x, self.w_x.T) if self.w_bias is not None else x @ self.w_x.T
             if self.w_in is not None and u is not None:
                 y = y.addmm(u, self.w_in.T)
+            if self.w_q is not None:
+                y = y.addmm(x * x, self.w_q.T)
         return x, y
 
 

@@ -22,7 +22,7 @@ import torch
 from ..reservoir import Drive, Reservoir
 from .common import Unrolled, _buffers
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 _ERRORS = {1: "out of memory", 2: "invalid arguments"}
 
@@ -48,6 +48,7 @@ class _Args(ctypes.Structure):
         ("outputs", ctypes.c_void_p), ("outputs_bs", ctypes.c_int64), ("outputs_ts", ctypes.c_int64),
         ("in_v", ctypes.c_void_p), ("in_bs", ctypes.c_int64), ("in_ts", ctypes.c_int64),
         ("n_in", ctypes.c_int64), ("in_wt", ctypes.c_void_p), ("in_bias", ctypes.c_void_p),
+        ("w_q", ctypes.c_void_p),
     ]
 
 
@@ -173,6 +174,7 @@ def run(
     w_x: torch.Tensor | None = None,
     ydrive: torch.Tensor | None = None,
     w_y: torch.Tensor | None = None,
+    w_q: torch.Tensor | None = None,
     feedback: torch.Tensor | None = None,
     y: torch.Tensor | None = None,
     outputs: torch.Tensor | None = None,
@@ -202,7 +204,7 @@ def run(
         sell_val=_ptr(sell[2]) if sell else None,
         drive=_ptr(drive), leak=_ptr(leak), x=_ptr(x), states=_ptr(states),
         w_x=_ptr(w_x), ydrive=_ptr(ydrive), w_y=_ptr(w_y), feedback=_ptr(feedback), y=_ptr(y),
-        outputs=_ptr(outputs),
+        outputs=_ptr(outputs), w_q=_ptr(w_q),
     )
     args.drive_bs, args.drive_ts = _strides(drive)
     args.states_bs, args.states_ts = _strides(states)
@@ -307,9 +309,10 @@ def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from
         drive = drive.contiguous()
     weights = _native_weights(reservoir, single=B == 1)
     leak = None if bool((reservoir.leak == 1).all()) else reservoir.leak.contiguous()
-    w_x = ydrive = w_y = None
+    w_x = ydrive = w_y = w_q = None
     if readout is not None:
         bias, w_in, w_x = readout.parts()
+        w_q = _squares_weight(readout)
         D = readout.output_size
         base = bias.contiguous() if bias is not None else torch.zeros(D, dtype=x.dtype)
         if inputs_from_outputs:
@@ -321,10 +324,17 @@ def _run_native(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_from
         w_x = w_x.contiguous()
     run(
         drive=drive, factored=factored, steps=T, x=x, activation=reservoir.activation, leak=leak, states=states,
-        w_x=w_x, ydrive=ydrive, w_y=w_y, feedback=feedback.contiguous() if feedback is not None else None,
+        w_x=w_x, ydrive=ydrive, w_y=w_y, w_q=w_q, feedback=feedback.contiguous() if feedback is not None else None,
         y=y if (readout is not None or feedback is not None) else None, outputs=outputs, **weights,
     )
     return Unrolled(states, outputs, x, y)
+
+
+def _squares_weight(readout) -> torch.Tensor | None:
+    """``W_q`` of a readout of squared states, contiguous (None for a readout without squares)."""
+    get = getattr(readout, "squares_weight", None)
+    w_q = get() if get is not None else None
+    return None if w_q is None else w_q.contiguous()
 
 
 def _native_weights(reservoir: Reservoir, single: bool) -> dict:

@@ -134,13 +134,15 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
     if feedback is not None and feedback.ndim != 2:
         raise ValueError(f"unroll: feedback must have shape ({N}, outputs), got {tuple(feedback.shape)}")
     if readout is not None:
-        if not getattr(readout, "linear", True):
-            raise ValueError("unroll: the loop runs linear readouts of [1; u; x] only; this one reads other "
-                             "features (run the loop a step at a time and the readout between steps)")
+        if not getattr(readout, "loop_ready", True):
+            raise ValueError("unroll: the loop runs readouts of [1; u; x] and squared states only; this one reads "
+                             "other features (run the loop a step at a time and the readout between steps)")
         w = readout.weight
         if not isinstance(w, torch.Tensor) or w.ndim != 2 or w.shape[0] != readout.output_size:
             raise ValueError("unroll: the readout's weight must be a (outputs, features) tensor")
         width = w.shape[1] - int(readout.use_bias) - (readout.input_size if readout.use_input else 0)
+        if getattr(readout, "squares", None) == "all":
+            width //= 2
         if width != N or readout.input_size < 0:
             raise ValueError(f"unroll: the readout reads {w.shape[1]} features, not from {N} states")
     D = readout.output_size if readout is not None else (feedback.shape[1] if feedback is not None else None)

@@ -701,12 +701,12 @@ class ESN(ReservoirModel):
         dtype = res.W_in.dtype
         loop_res = Reservoir(res.W_crow, res.W_col, res.W_values, (W_in * A).to(dtype), res.W_fb,
                              (res.bias.to(f64) + W_in @ c).to(dtype), res.leak, activation=res.activation)
-        b, w_u, w_x = readout.parts()
+        b, w_u, _ = readout.parts()
         D, d_in = readout.output_size, res.input_size
         b = torch.zeros(D, dtype=f64, device=c.device) if b is None else b.to(f64)
         w_u = torch.zeros(D, d_in, dtype=f64, device=c.device) if w_u is None else w_u.to(f64)
-        weight = torch.cat([(b + w_u @ c)[:, None], w_u * A, w_x.to(f64)], dim=1).to(dtype)
-        return loop_res, Readout(weight, input_size=d_in, use_bias=True, use_input=True)
+        weight = torch.cat([(b + w_u @ c)[:, None], w_u * A, readout.state_weight().to(f64)], dim=1).to(dtype)
+        return loop_res, Readout(weight, input_size=d_in, use_bias=True, use_input=True, squares=readout.squares)
 
     def _unit_change(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, c)`` in float64 with ``u = A y + c``: an output in the standardised targets' units as
@@ -730,7 +730,7 @@ class ESN(ReservoirModel):
         readout = self.readout_
         in_loop = self.reservoir_.feedback_size > 0
         final_x, final_y = start.x.clone(), start.y.clone()
-        if in_loop and not readout.linear:  # fed-back outputs of features the loop cannot compute
+        if in_loop and not readout.loop_ready:  # fed-back outputs of features the loop cannot compute
             y = _alloc.empty((U.batch_size, U.steps, readout.output_size), start.x.dtype, start.x.device)
             for t, x_t, y_t in run_stepwise(self.reservoir_, readout, start, U.steps, inputs=U.data,
                                             check_finite=check_finite):
@@ -808,7 +808,7 @@ class ESN(ReservoirModel):
 
     def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
-        if not self.readout_.linear:  # a readout the loop cannot run: between its steps
+        if not self.readout_.loop_ready:  # a readout the loop cannot run: between its steps
             y = _alloc.empty((start.x.shape[0], n_steps, self.readout_.output_size), start.x.dtype, start.x.device)
             x_last = start.x
             for t, x_t, y_t in run_stepwise(self.reservoir_, self.readout_, start, n_steps,
