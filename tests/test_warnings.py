@@ -84,3 +84,25 @@ def test_every_warning_is_an_esnkit_warning():
     for w in (ek.SaturationWarning, ek.UnderdeterminedFitWarning, ek.ShortWashoutWarning, ek.SearchBoundaryWarning,
               ek.EchoStatePropertyWarning, ek.OutputRangeWarning, ek.SearchCapWarning):
         assert issubclass(w, ek.EsnkitWarning) and issubclass(w, UserWarning)
+
+
+def test_saturation_reads_the_states_not_their_squares():
+    s = _co2_like()
+    for name in ("squared", "quadratic"):  # saturated: the plain states' columns say so
+        with pytest.warns(ek.SaturationWarning, match="100% of the reservoir's neurons are saturated"):
+            ek.ESN(100, seed=1, washout=50, features=name).fit(s[:-1], s[1:])
+    # not saturated: x⁴ columns (mean far below x²) must not dilute or trip the count either way
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ek.SaturationWarning)
+        for name in ("squared", "quadratic"):
+            ek.ESN(100, seed=1, washout=50, scale=True, features=name).fit(s[:-1], s[1:])
+
+
+def test_a_delay_line_remembers_its_zero_start_for_its_length():
+    s = _co2_like()
+    # spectral radius 0 (nilpotent), but the zero start takes N steps to leave the line
+    with pytest.warns(ek.ShortWashoutWarning, match="about 120 steps"):
+        ek.ESN(120, seed=1, initializer="delay_line", washout=10, scale=True).fit(s[:-1], s[1:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ek.ShortWashoutWarning)
+        ek.ESN(120, seed=1, initializer="delay_line", washout=120, scale=True).fit(s[:-1], s[1:])

@@ -39,6 +39,8 @@ def memory_steps(spectral_radius: float, leak_rate: Any) -> float:
     tanh contracts further). Infinite for ρ ≥ 1."""
     a = _value_range(leak_rate)[1]
     r = 1 - a * (1 - spectral_radius)
+    if r <= 0:
+        return 0.0  # no leak and no recurrence: the next step forgets the start
     return math.inf if r >= 1 else math.log(FORGOTTEN) / math.log(r)
 
 
@@ -56,9 +58,9 @@ def check_fit(model: Any, fit: Any, rows: int, features: int, lengths: tuple[int
             "decides what it does elsewhere; use a smaller reservoir_size (well under the row count), more data, "
             "and a ridge chosen on validation data (esnkit.search)", UnderdeterminedFitWarning, **kw)
     G = getattr(fit, "G", None)
-    if G is not None and rows > 0 and model.activation == "tanh":
-        N = model.reservoir_size
-        mean_sq = G.diagonal()[-N:] / rows
+    cols = _state_columns(model, features)
+    if G is not None and rows > 0 and model.activation == "tanh" and cols is not None:
+        mean_sq = G.diagonal()[cols] / rows
         share = float((mean_sq > SATURATED).double().mean())
         if share > SATURATED_SHARE:
             hint = "lower input_scaling and bias_scaling (and spectral_radius)"
@@ -72,7 +74,11 @@ def check_fit(model: Any, fit: Any, rows: int, features: int, lengths: tuple[int
                 f"rows: tanh near ±1, where the states stop following the inputs); {hint}", SaturationWarning, **kw)
     if not from_zeros:
         return
-    memory = memory_steps(model.spectral_radius, model.leak_rate)
+    if isinstance(getattr(model, "initializer", None), str) and model.initializer == "delay_line":
+        # nilpotent W: the zero start walks down the line for N steps, then leaks away as (1 - a)^t
+        memory = model.reservoir_size + memory_steps(0.0, model.leak_rate)
+    else:
+        memory = memory_steps(model.spectral_radius, model.leak_rate)
     shortest = min(lengths)
     if math.isfinite(memory) and model.washout < memory and memory - model.washout > TRANSIENT_SHARE * shortest:
         steps = math.ceil(memory)
@@ -85,6 +91,19 @@ def check_fit(model: Any, fit: Any, rows: int, features: int, lengths: tuple[int
             f"{_value_range(model.leak_rate)[1]:g}), more than {TRANSIENT_SHARE:.0%} of the shortest training "
             f"sequence ({shortest} steps): the readout fits those transient states too; {fix}",
             ShortWashoutWarning, **kw)
+
+
+def _state_columns(model: Any, features: int) -> Any:
+    """Where the readout's features hold the states ``x`` themselves (for their mean x²), by the
+    named feature map; None for a FeatureMap object, whose layout is its own."""
+    N, fmap = model.reservoir_size, getattr(model, "features", "linear")
+    if fmap == "linear":
+        return slice(features - N, features)
+    if fmap == "squared":  # the neurons not squared: 0, 2, 4, ... of the state block
+        return slice(features - N, features, 2)
+    if fmap == "quadratic":
+        return slice(features - 2 * N, features - N)
+    return None
 
 
 def _fmt(v: Any) -> str:
