@@ -10,6 +10,7 @@ Per step ``t`` of a training sequence, from the state ``x[t-1]`` and the network
     k = P r / (λ + r^T P r);  W_out <- W_out - e k^T;  P <- (P - k (P r)^T) / λ
 
 from ``W_out = 0`` and ``P = I / alpha``, the update on every ``every``-th step past the washout.
+With ``posterior=True`` the output fed back after an update is ``W_out r[t]`` with the new weights.
 The step is the time loop's own (:class:`esnkit.loop.eager._Step`, the one the ``torch`` executor
 runs) and the update the RLS fit's one-row update (:meth:`_RLSFit.row`): only their order, with the
 weights changing between steps, is written here. That order is inherently sequential: one Python
@@ -70,7 +71,7 @@ def fit(model: ESN, inputs: Any, targets: Any, *, initial_state: Any = None, che
     start = model._start(initial_state, Y.batch_size, carried=False, outputs=Y.features)
     features = model._features(d_in)
     acc = trainer.start(features.size(model.reservoir_size, d_in), Y.features, Y.data.device)
-    final = train(reservoir, acc, features, trainer.every, U, Y, start, washout=model.washout,
+    final = train(reservoir, acc, features, trainer, U, Y, start, washout=model.washout,
                   chunk_size=model.chunk_size, check_finite=check_finite)
     model._set_fitted(reservoir, acc.solve(), final, Y, scaling)
     vars(model)["_online"] = (acc, model.state) if online else None
@@ -85,16 +86,17 @@ def resume(model: ESN, acc: TrainerFit, U: Batch | None, Y: Batch, start: ESNSta
         raise ValueError("partial_fit continues the accumulation its first call started, which another trainer "
                          "made: call fit, then partial_fit, to train with FORCE")
     res = model.reservoir_
-    return train(res, acc, model._features(res.input_size), force_trainer(model).every, U, Y, start, washout=0,
+    return train(res, acc, model._features(res.input_size), force_trainer(model), U, Y, start, washout=0,
                  chunk_size=model.chunk_size, check_finite=check_finite)
 
 
 @torch.no_grad()
-def train(reservoir: Reservoir, acc: TrainerFit, features: FeatureMap, every: int, U: Batch | None, Y: Batch,
+def train(reservoir: Reservoir, acc: TrainerFit, features: FeatureMap, recipe: FORCE, U: Batch | None, Y: Batch,
           start: ESNState, *, washout: int, chunk_size: int | None, check_finite: bool) -> ESNState:
     """FORCE over each sequence of ``Y`` (B, T, D) (and ``U`` (B, T, D_in)) in turn from ``start``
     (x (B, N), y (B, D)), updating ``acc`` (an RLS fit: ``W`` (D, F) float64, ``row``,
-    ``symmetrise``). Returns each sequence's final state: ``x`` and its last output ``z``."""
+    ``symmetrise``) on every ``recipe.every``-th step past ``washout``. Returns each sequence's
+    final state: ``x`` and its last output ``z``."""
     d_in = U.features if U is not None else 0
     dtype = Y.data.dtype
     readout = Readout(acc.W.to(dtype), input_size=d_in, use_bias=features.bias,
@@ -116,9 +118,12 @@ def train(reservoir: Reservoir, acc: TrainerFit, features: FeatureMap, every: in
                 x, z = step(x, z, drive_t, u_t)
                 zs[i] = z[0]
                 t = lo + i - washout
-                if t >= 0 and t % every == 0:
+                if t >= 0 and t % recipe.every == 0:
                     acc.row(features(x, u_t)[0].to(torch.float64), targets[i])
                     weight.copy_(acc.W)
+                    if recipe.posterior:
+                        z = readout(x, u_t)
+                        zs[i] = z[0]
             acc.symmetrise()
             if check_finite:
                 _check_finite(x, zs, acc.W, b, lo, Y.batch_size)

@@ -136,9 +136,13 @@ class FORCE:
     (that step's row; the outputs in between use the weights as they are), which divides the cost
     of the updates; ``forgetting`` λ ∈ (0, 1] as in :class:`RLS` (1: none). ``start`` gives that
     RLS accumulation, ``RLS(forgetting, delta=alpha)`` row by row.
+
+    ``posterior``: feed back, after each update, the a-posteriori output ``W r[t]`` of the updated
+    weights instead of ``z[t]`` (Sussillo & Abbott feed back ``z[t]``, the default). Its error
+    ``e+`` is the smaller one, so the network trains on outputs nearer the targets.
     """
 
-    def __init__(self, alpha: float = 1.0, every: int = 1, forgetting: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, every: int = 1, forgetting: float = 1.0, posterior: bool = False) -> None:
         if not is_real(alpha) or alpha <= 0:
             raise ValueError(f"alpha must be a finite number > 0 (P starts at I / alpha), got {alpha!r}")
         if not is_int(every) or every < 1:
@@ -146,13 +150,16 @@ class FORCE:
                              f"got {every!r}")
         if not is_real(forgetting) or not 0 < forgetting <= 1:
             raise ValueError(f"forgetting must be a number in (0, 1], got {forgetting!r}")
-        self.alpha, self.every, self.forgetting = float(alpha), int(every), float(forgetting)
+        if not isinstance(posterior, bool):
+            raise TypeError(f"posterior must be True or False, got {posterior!r}")
+        self.alpha, self.every, self.forgetting, self.posterior = float(alpha), int(every), float(forgetting), posterior
 
     def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _RLSFit:
         return _RLSFit(n_features, n_outputs, device, self.forgetting, self.alpha, 1)
 
     def __repr__(self) -> str:
-        return f"FORCE(alpha={self.alpha!r}, every={self.every!r}, forgetting={self.forgetting!r})"
+        return (f"FORCE(alpha={self.alpha!r}, every={self.every!r}, forgetting={self.forgetting!r}, "
+                f"posterior={self.posterior!r})")
 
 
 class _LMSFit:
