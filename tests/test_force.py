@@ -66,6 +66,18 @@ def test_driven_model_matches_the_numpy_reference():
     np.testing.assert_allclose(m.state.y[0].numpy(), z[-1], rtol=0, atol=1e-10)
 
 
+def test_initial_state_matches_the_numpy_reference():
+    y = np.cos(np.arange(25) * 0.4)[:, None]
+    g = np.random.default_rng(1)
+    x0, z0 = 0.5 * g.standard_normal(12), np.array([0.3])
+    m = ek.ESN(12, feedback_scaling=0.7, seed=2, dtype="float64", trainer="force").fit(None, y, initial_state=(x0, z0))
+    W_out, _, x = ref.force(ref.Weights(m.reservoir_), None, y, 1.0, x0=x0, z0=z0)
+    np.testing.assert_allclose(m.readout_.weight.numpy(), W_out, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(m.state.x[0].numpy(), x, rtol=0, atol=1e-10)
+    zero = ek.ESN(12, feedback_scaling=0.7, seed=2, dtype="float64", trainer="force").fit(None, y)
+    assert not torch.equal(zero.readout_.weight, m.readout_.weight)
+
+
 # ---------------------------------------------------------------- what it learns
 @pytest.mark.parametrize("wave, posterior, bound", [(sine, False, 0.05), (triangle, False, 0.05),
                                                     (sine, True, 0.005), (triangle, True, 0.05)])

@@ -484,7 +484,7 @@ class ESN(ReservoirModel):
         ``generate`` continue where the training data ended. A harvest whose states stop being
         finite raises :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False``
         skips that check; the readout's regression still refuses non-finite statistics). Returns
-        ``self``.
+        ``self``. A FORCE trainer (``trainer='force'``) trains in closed loop instead (docs/online.md).
         """
         self._require_flags(check_finite=check_finite)
         if force.force_trainer(self) is not None:
