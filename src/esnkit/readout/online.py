@@ -43,12 +43,11 @@ class _RLSFit:
         if self.forgetting == 1.0:
             for lo in range(0, Z.shape[0], self.block):
                 self._block(Z[lo:lo + self.block], Y[lo:lo + self.block])
+            self.count += Z.shape[0]
         else:
             for z, y in zip(Z, Y):
-                self.row(z, y)
+                self.row(z, y)  # counts its row
             self.symmetrise()
-            return
-        self.count += Z.shape[0]
 
     def row(self, z: torch.Tensor, y: torch.Tensor) -> None:
         """One row's update (the module docstring's four lines): ``z`` (F,) and ``y`` (D,), float64.
