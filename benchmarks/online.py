@@ -16,7 +16,7 @@ FORCE: pattern generators (no input) of a sine and a triangle wave of period 50,
 loop for 2000 steps (the first 100 run without updates), then run free for 5 periods; the free run's
 NRMSE against the wave (RMSE / the wave's standard deviation), median and worst over seeds 0-4
 (0-2 with --quick). esnkit: ``ESN(200, spectral_radius=1.2, leak_rate=0.3, feedback_scaling=1,
-washout=100, trainer=FORCE(alpha=0.01, ...))``. reservoirpy (when installed; it has no FORCE node):
+washout=100, trainer=FORCE(...))``, alpha 0.01 unless said. reservoirpy (when installed; it has no FORCE node):
 its online ``RLS(alpha=0.01)`` readout fed back to a ``Reservoir(200, lr=0.3, sr=1.2,
 rc_connectivity=0.05, input_connectivity=1, bias uniform in ±0.5)`` (``res << (res >> rls)``), run
 100 steps, then ``Model.partial_fit`` on the other 1900 steps, then ``run`` free: the same closed-loop
@@ -77,7 +77,7 @@ def nrmse(free: np.ndarray, wave: np.ndarray) -> float:
 def force_esnkit(wave: np.ndarray, seed: int, **force) -> tuple[float, float]:
     """(training CPU seconds per step, free-run NRMSE) of esnkit's FORCE."""
     m = ek.ESN(N_FORCE, spectral_radius=1.2, leak_rate=0.3, feedback_scaling=1.0, washout=WASHOUT, seed=seed,
-               trainer=FORCE(alpha=0.01, **force))
+               trainer=FORCE(**{"alpha": 0.01, **force}))
     t0 = time.process_time()
     m.fit(None, wave[:TRAIN])
     dt = time.process_time() - t0
@@ -102,7 +102,8 @@ def force_reservoirpy(wave: np.ndarray, seed: int) -> tuple[float, float]:
 
 
 def force_rows(seeds: int) -> tuple[list[str], list[dict]]:
-    runs = {"esnkit `FORCE(alpha=0.01)`": lambda w, s: force_esnkit(w, s),
+    runs = {"esnkit `FORCE()` (alpha=1)": lambda w, s: force_esnkit(w, s, alpha=1.0),
+            "esnkit `FORCE(alpha=0.01)`": lambda w, s: force_esnkit(w, s),
             "esnkit `FORCE(alpha=0.01, posterior=True)`": lambda w, s: force_esnkit(w, s, posterior=True),
             "esnkit `FORCE(alpha=0.01, every=5)`": lambda w, s: force_esnkit(w, s, every=5)}
     try:

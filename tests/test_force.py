@@ -173,6 +173,8 @@ def test_not_in_a_teacher_forced_harvest():
     m = ek.ESN(20, washout=10, feedback_scaling=0.5, trainer="force")
     with pytest.raises(ValueError, match="closed loop"):
         ek.ESN.harvest([m], None, sine(100))
+    with pytest.raises(ValueError, match="closed loop"):
+        ek.Ensemble([m, m.clone(seed=1)]).fit(None, sine(100))
     with pytest.raises(ValueError, match="solver"):
         ek.ESN(20, trainer="force", solver="cholesky")
 
