@@ -2,7 +2,7 @@
 agreement.
 
     OMP_NUM_THREADS=1 python benchmarks/online.py            # under a minute
-    OMP_NUM_THREADS=1 python benchmarks/online.py --quick    # 3 timing repeats instead of 7
+    OMP_NUM_THREADS=1 python benchmarks/online.py --quick    # 3 timing repeats instead of 7, 3 FORCE seeds instead of 5
 
 Rows: the features ``[1; u; x]`` of an esnkit ESN (reservoir_size N, seed 0, washout 100) driven by
 Mackey-Glass (tau = 17, ``esnkit.datasets.mackey_glass``), one-step-ahead targets; T rows in chunks
@@ -10,15 +10,30 @@ of 500, as the harvest feeds a trainer. Timed: ``start``, every ``update`` and `
 ``Ridge(1e-6)``, ``RLS(ridge=1e-6)`` (forgetting 1: Woodbury blocks of 64 rows), ``RLS(0.999,
 ridge=1e-6)`` (one row at a time) and ``LMS(0.5)`` (normalised, one pass). Agreement: the relative
 Frobenius distance of the weights to Ridge's, and the training NRMSE. Process CPU time, one thread,
-medians of interleaved repeats after a warm-up. Writes benchmarks/results/online.md.
+medians of interleaved repeats after a warm-up.
+
+FORCE: pattern generators (no input) of a sine and a triangle wave of period 50, trained in closed
+loop for 2000 steps (the first 100 run without updates), then run free for 5 periods; the free run's
+NRMSE against the wave (RMSE / the wave's standard deviation), median and worst over seeds 0-4
+(0-2 with --quick). esnkit: ``ESN(200, spectral_radius=1.2, leak_rate=0.3, feedback_scaling=1,
+washout=100, trainer=FORCE(...))``, alpha 0.01 unless said. reservoirpy (when installed; it has no FORCE node):
+its online ``RLS(alpha=0.01)`` readout fed back to a ``Reservoir(200, lr=0.3, sr=1.2,
+rc_connectivity=0.05, input_connectivity=1, bias uniform in ±0.5)`` (``res << (res >> rls)``), run
+100 steps, then ``Model.partial_fit`` on the other 1900 steps, then ``run`` free: the same closed-loop
+training, with the output of the updated weights fed back. Timed: the whole training (the reservoir
+drawn, the 2000 steps), process CPU time per training step. Writes benchmarks/results/online.md and
+online.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import platform
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import _report
@@ -26,9 +41,14 @@ import numpy as np
 import torch
 
 import esnkit as ek
-from esnkit.readout import LMS, RLS, Ridge
+from esnkit.readout import FORCE, LMS, RLS, Ridge
 
 CHUNK = 500
+PERIOD, TRAIN, FREE, WASHOUT, N_FORCE = 50, 2000, 5 * 50, 100, 200
+WAVES = {
+    "sine": lambda t: np.sin(2 * np.pi * t / PERIOD),
+    "triangle": lambda t: 4 * np.abs((t % PERIOD) / PERIOD - 0.5) - 1,
+}
 
 
 def rows(n: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +70,64 @@ def fit(trainer, Z, Y) -> tuple[torch.Tensor, float]:
     return W, time.process_time() - t0
 
 
+def nrmse(free: np.ndarray, wave: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((free - wave) ** 2)) / wave.std())
+
+
+def force_esnkit(wave: np.ndarray, seed: int, **force) -> tuple[float, float]:
+    """(training CPU seconds per step, free-run NRMSE) of esnkit's FORCE."""
+    m = ek.ESN(N_FORCE, spectral_radius=1.2, leak_rate=0.3, feedback_scaling=1.0, washout=WASHOUT, seed=seed,
+               trainer=FORCE(**{"alpha": 0.01, **force}))
+    t0 = time.process_time()
+    m.fit(None, wave[:TRAIN])
+    dt = time.process_time() - t0
+    return dt / TRAIN, nrmse(m.generate(FREE, check_finite=False), wave[TRAIN:])
+
+
+def force_reservoirpy(wave: np.ndarray, seed: int) -> tuple[float, float]:
+    """The same task with reservoirpy's online RLS readout fed back to its reservoir."""
+    from reservoirpy.nodes import RLS as RpyRLS
+    from reservoirpy.nodes import Reservoir
+
+    bias = np.random.default_rng(seed).uniform(-0.5, 0.5, N_FORCE)
+    res = Reservoir(N_FORCE, lr=0.3, sr=1.2, rc_connectivity=0.05, input_connectivity=1.0, bias=bias, seed=seed)
+    model = res << (res >> RpyRLS(alpha=0.01))
+    zeros = np.zeros((TRAIN, 1))  # a reservoirpy model needs an input: a zero one
+    t0 = time.process_time()
+    model.initialize(zeros[:WASHOUT], wave[:WASHOUT])  # the readout's width comes from the targets
+    model.run(zeros[:WASHOUT])
+    model.partial_fit(zeros[WASHOUT:], wave[WASHOUT:TRAIN])
+    dt = time.process_time() - t0
+    return dt / TRAIN, nrmse(model.run(np.zeros((FREE, 1))), wave[TRAIN:])
+
+
+def force_rows(seeds: int) -> tuple[list[str], list[dict]]:
+    runs = {"esnkit `FORCE()` (alpha=1)": lambda w, s: force_esnkit(w, s, alpha=1.0),
+            "esnkit `FORCE(alpha=0.01)`": lambda w, s: force_esnkit(w, s),
+            "esnkit `FORCE(alpha=0.01, posterior=True)`": lambda w, s: force_esnkit(w, s, posterior=True),
+            "esnkit `FORCE(alpha=0.01, every=5)`": lambda w, s: force_esnkit(w, s, every=5)}
+    try:
+        import reservoirpy
+        runs[f"reservoirpy {reservoirpy.__version__} online `RLS(alpha=0.01)` fed back"] = force_reservoirpy
+    except ImportError:
+        pass
+    lines, records = [], []
+    for name, f in WAVES.items():
+        wave = f(np.arange(TRAIN + FREE))[:, None]
+        for label, run in runs.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the reservoirs' effective radius is above 1 on purpose
+                run(wave, 0)  # warm-up
+                results = [run(wave, s) for s in range(seeds)]
+            per_step = statistics.median(r[0] for r in results)
+            errors = [r[1] for r in results]
+            lines.append(f"| {name} | {label} | {per_step * 1e6:.0f} | {statistics.median(errors):.4f} | "
+                         f"{max(errors):.4f} |")
+            records.append({"wave": name, "run": label, "cpu_us_per_step": per_step * 1e6,
+                            "free_nrmse": errors})
+    return lines, records
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -59,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.quick else 7
     trainers = {"Ridge(1e-6)": Ridge(1e-6), "RLS(ridge=1e-6)": RLS(ridge=1e-6),
                 "RLS(0.999, ridge=1e-6)": RLS(0.999, ridge=1e-6), "LMS(0.5)": LMS(0.5)}
+    date = datetime.date.today().isoformat()
     lines = ["# Online readouts against the ridge readout", "",
-             f"Machine: {_report.machine()}, one thread. Python {platform.python_version()}, "
+             f"Date: {date}. Machine: {_report.machine()}, one thread. Python {platform.python_version()}, "
              f"torch {torch.__version__}, "
              f"esnkit {ek.__version__}. `OMP_NUM_THREADS=1 python benchmarks/online.py` "
              f"({repeats} repeats; see the script's docstring for the protocol).", "",
@@ -88,7 +167,23 @@ def main(argv: list[str] | None = None) -> int:
               "go in one at a time (a Python step each) and the regularisation fades as 0.999^n * ridge, so its "
               "weights are another, less regularised fit (lower training NRMSE here, not a better model). One "
               "pass of normalised LMS is far from the least-squares fit on correlated reservoir states."]
+    seeds = 3 if args.quick else 5
+    force_lines, records = force_rows(seeds)
+    lines += ["", "## FORCE", "",
+              f"Pattern generators, N = {N_FORCE}, {TRAIN} closed-loop training steps, free run of 5 periods "
+              f"(see the script's docstring); CPU time per training step, median over seeds 0-{seeds - 1}; "
+              "free-run NRMSE median and worst over those seeds.", "",
+              "| wave | run | CPU µs per training step | free-run NRMSE (median) | (worst) |",
+              "|---|---|---|---|---|", *force_lines, "",
+              "Notes: the two libraries' reservoirs are drawn differently (esnkit: W uniform, W_fb uniform in "
+              "±1; reservoirpy: W normal, the fed-back output through its W_in, entries ±1), so the rows compare "
+              "two implementations of closed-loop RLS training on one task, not identical networks. reservoirpy's "
+              "RLS feeds back the output of the updated weights (as esnkit's posterior=True) and learns its bias "
+              "as a running mean of the errors. every=5 updates on every fifth step only: cheaper, and a "
+              "worse generator here."]
     _report.write(str(args.out), lines)
+    with open(args.out.with_suffix(".json"), "w") as f:
+        json.dump({"date": date, "machine": _report.machine(), "seeds": seeds, "force": records}, f, indent=1)
     return 0
 
 

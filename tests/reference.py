@@ -171,3 +171,34 @@ def deep_esn_free(layers: list[Weights], W_out, xs, u0, n: int, input_to_all: bo
         u = W_out @ np.concatenate([[1.0], u, *xs])
         out.append(u)
     return np.array(out)
+
+
+def force(w: Weights, U, Y, alpha: float, *, every: int = 1, forgetting: float = 1.0, washout: int = 0,
+          posterior: bool = False, use_bias: bool = True, use_input: bool = True, x0=None, z0=None):
+    """FORCE learning (Sussillo & Abbott 2009) on one sequence from zeros (or ``x0``, ``z0``), as
+    docs/online.md writes it: the network feeds back its own output ``z[t] = W_out r[t]`` while
+    ``W_out`` is updated by RLS with the a-priori error ``z[t] - Y[t]`` on every ``every``-th step
+    past the washout, from ``W_out = 0``, ``P = I / alpha``; ``posterior``: after an update the output
+    fed back is ``W_out r[t]`` with the new weights. Returns ``W_out`` (D, F), the outputs fed back
+    (T, D) and the last state ``x``."""
+    Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
+    x = np.zeros(w.W.shape[0]) if x0 is None else np.array(x0, dtype=float)
+    z = np.zeros(Y.shape[1]) if z0 is None else np.array(z0, dtype=float)
+    W_out = P = None
+    out = []
+    for t in range(len(Y)):
+        u = None if U is None else np.atleast_1d(U[t])
+        x = step(w, x, u, z)
+        r = feature(x, u, use_bias, use_input and u is not None)
+        if W_out is None:
+            W_out, P = np.zeros((Y.shape[1], len(r))), np.eye(len(r)) / alpha
+        z = W_out @ r
+        if t >= washout and (t - washout) % every == 0:
+            Pr = P @ r
+            k = Pr / (forgetting + r @ Pr)
+            W_out = W_out - np.outer(z - Y[t], k)
+            P = (P - np.outer(k, Pr)) / forgetting
+            if posterior:
+                z = W_out @ r
+        out.append(z)
+    return W_out, np.array(out), x

@@ -206,3 +206,9 @@ def test_the_native_loop_runs_squared_readouts_as_the_torch_loop_and_the_readout
         other = ek.ESN(40, seed=1, ridge=1e-4, washout=20, features=_HalfSquares()).fit(s[:400], s[1:401])
         np.testing.assert_allclose(other.readout_.weight, esn.readout_.weight, rtol=0, atol=0)
         np.testing.assert_allclose(other.forecast(H, 30), native, rtol=1e-10, atol=1e-12)
+
+
+def test_force_learning_takes_the_linear_readout_only():
+    y = np.sin(np.arange(300) * 0.2)[:, None]
+    with pytest.raises(ValueError, match="features='squared' is not supported"):
+        ek.ESN(30, seed=0, feedback_scaling=1.0, trainer="force", features="squared").fit(None, y)

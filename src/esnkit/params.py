@@ -16,7 +16,7 @@ from typing import Any
 ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
 # "custom" names a Trainer object in a saved model's config (objects are not saved; pass one again to fit).
-TRAINERS = ("ridge", "rls", "lms")
+TRAINERS = ("ridge", "rls", "lms", "force")
 DTYPES = ("float32", "float64")
 # The named readout feature maps, each the squares option of esnkit.readout.StateInputs. "custom" names a
 # FeatureMap object in a saved model's config (objects are not saved).
@@ -64,7 +64,8 @@ HELP: dict[str, str] = {
     "activation": f"one of {', '.join(ACTIVATIONS)}, or an elementwise callable",
     "ridge": "Tikhonov regularisation λ ≥ 0 of the readout (0: the pseudoinverse)",
     "solver": f"readout solver, one of {', '.join(SOLVERS)}",
-    "trainer": f"readout trainer, one of {', '.join(TRAINERS)} (rls starts from P = I / ridge), or a Trainer object",
+    "trainer": f"readout trainer, one of {', '.join(TRAINERS)} (rls starts from P = I / ridge; force: FORCE "
+               "learning in closed loop, needs feedback_scaling > 0), or a Trainer object",
     "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
@@ -197,6 +198,9 @@ def check(p: Mapping[str, Any]) -> None:
     elif not (callable(feats) and callable(getattr(feats, "size", None))):
         raise TypeError(f"features must be one of {tuple(FEATURES)} or a FeatureMap object (with size and "
                         f"__call__ methods), got {type(feats).__name__}")
+    if trainer == "force" and p.get("feedback_scaling", DEFAULTS["feedback_scaling"]) == 0:
+        raise ValueError("trainer='force' (FORCE learning) feeds the network's own output back while it trains, "
+                         "so it needs output feedback: set feedback_scaling > 0")
     if "washout" in p and (not is_int(p["washout"]) or p["washout"] < 0):
         raise ValueError(f"washout must be an integer ≥ 0, got {p['washout']!r}")
     chunk = p.get("chunk_size")

@@ -40,6 +40,7 @@ from ..params import is_int, torch_dtype
 from ..readout import LMS, RLS, FeatureMap, Lstsq, Readout, Ridge, StateInputs, Trainer, TrainerFit
 from ..reservoir import Activation, Reservoir, check_activation, seeded_effective_radius
 from ..reservoir.initializers import as_recurrent_matrix
+from . import force
 from .diagnostics import check_fit
 from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run, run_stepwise
 from .output_policy import check_outputs, target_range
@@ -145,7 +146,9 @@ class ESN(ReservoirModel):
         solution of ``ridge`` and ``solver``), 'rls' (recursive least squares, :class:`esnkit.readout.RLS`
         with forgetting 1 and ``P0 = I / ridge``: the ridge solution again, up to rounding, computed
         row by row), 'lms' (normalised least mean squares, :class:`esnkit.readout.LMS` with its
-        defaults), or a Trainer object (``RLS(forgetting=0.99)``, say). The search fits
+        defaults), 'force' (FORCE learning, :class:`esnkit.readout.FORCE` with its defaults: RLS while
+        the network runs on its own fed-back output; needs feedback_scaling > 0), or a Trainer object
+        (``RLS(forgetting=0.99)``, say). The search fits
         trainer='ridge' only. A model with a Trainer object saves it as 'custom': a loaded one
         predicts, and needs a trainer again to be fitted.
     washout : number of initial steps of every training sequence left out of the readout fit.
@@ -446,6 +449,8 @@ class ESN(ReservoirModel):
 
     def _trainer(self) -> Trainer:
         t = self.trainer
+        if force.force_trainer(self) is not None:
+            raise ValueError(force.NOT_IN_HARVEST)
         if not isinstance(t, str):
             return t
         if t == "rls":
@@ -517,9 +522,11 @@ class ESN(ReservoirModel):
         ``generate`` continue where the training data ended. A harvest whose states stop being
         finite raises :class:`~esnkit.NonFiniteStateError` naming the step (``check_finite=False``
         skips that check; the readout's regression still refuses non-finite statistics). Returns
-        ``self``.
+        ``self``. A FORCE trainer (``trainer='force'``) trains in closed loop instead (docs/online.md).
         """
         self._require_flags(check_finite=check_finite)
+        if force.force_trainer(self) is not None:
+            return force.fit(self, inputs, targets, initial_state=initial_state, check_finite=check_finite)
         h = ESN.harvest([self], inputs, targets, initial_state=initial_state, stacklevel=4,
                         check_finite=check_finite)
         self.fit_from(h)
@@ -550,6 +557,8 @@ class ESN(ReservoirModel):
                              "every row: use solver='auto' (or 'cholesky'), or fit on the whole series")
         online = vars(self).get("_online")
         if online is None or not self.is_fitted:
+            if force.force_trainer(self) is not None:
+                return force.fit(self, inputs, targets, check_finite=check_finite, online=True)
             h = ESN.harvest([self], inputs, targets, stacklevel=4, check_finite=check_finite)
             self.fit_from(h)
             features = self._features(h.input_size).size(self.reservoir_size, h.input_size)
@@ -575,10 +584,11 @@ class ESN(ReservoirModel):
         if Y.batch_size != end.x.shape[0]:
             raise ValueError(f"partial_fit continues {end.x.shape[0]} sequence(s) but {Y.batch_size} were given: "
                              "pass the next piece of each, or call fit to start over")
-        h = harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0, start=end,
-                    chunk_size=self.chunk_size, check_finite=check_finite)
+        final = force.resume(self, fit, U, Y, end, check_finite) if force.force_trainer(self) is not None else \
+            harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0, start=end,
+                    chunk_size=self.chunk_size, check_finite=check_finite).final[0]
         self.readout_ = self._make_readout(fit.solve().to(dtype), res.input_size)
-        self._store(h.final[0])
+        self._store(final)
         rng = self.target_range_
         self.target_range_ = torch.stack([torch.minimum(rng[0], raw_range[0].to(rng)),
                                           torch.maximum(rng[1], raw_range[1].to(rng))])

@@ -27,7 +27,7 @@ from .features import (
 from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, solve_normal_equations
 from .linear import Readout
 from .nvar_features import DelayMonomials, monomial_count
-from .online import LMS, RLS
+from .online import FORCE, LMS, RLS
 from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_pools
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
@@ -51,6 +51,7 @@ __all__ = [
     "DelayMonomials",
     "FeatureBuffer",
     "FeatureMap",
+    "FORCE",
     "LMS",
     "Lstsq",
     "NormalEquations",

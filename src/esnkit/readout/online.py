@@ -1,6 +1,7 @@
-"""Online trainers: recursive least squares (RLS, with forgetting) and normalised least mean squares
-(NLMS). Each is a :class:`~esnkit.readout.Trainer`: ``start(F, D, device)`` gives a fit whose
-``update(Z, Y)`` moves the weights row by row and whose ``solve()`` returns them (D, F), float64.
+"""Online trainers: recursive least squares (RLS, with forgetting), normalised least mean squares
+(NLMS), and the recipe of FORCE learning (RLS in closed loop, :class:`FORCE`). Each is a
+:class:`~esnkit.readout.Trainer`: ``start(F, D, device)`` gives a fit whose ``update(Z, Y)`` moves
+the weights row by row and whose ``solve()`` returns them (D, F), float64.
 
 RLS with forgetting factor λ ∈ (0, 1] and start ``P0 = I / delta``, for each row ``z`` (F,) and
 target ``y`` (D,)::
@@ -42,16 +43,28 @@ class _RLSFit:
         if self.forgetting == 1.0:
             for lo in range(0, Z.shape[0], self.block):
                 self._block(Z[lo:lo + self.block], Y[lo:lo + self.block])
+            self.count += Z.shape[0]
         else:
-            lam = self.forgetting
-            W, P = self.W, self.P
             for z, y in zip(Z, Y):
-                Pz = P @ z
-                k = Pz / (lam + z @ Pz)
-                W.addr_(y - W @ z, k)
-                P.addr_(k, Pz, alpha=-1.0).div_(lam)
-            P.copy_((P + P.T) * 0.5)  # rounding drifts P off symmetry; a drifting P is RLS's known weak point
-        self.count += Z.shape[0]
+                self.row(z, y)  # counts its row
+            self.symmetrise()
+
+    def row(self, z: torch.Tensor, y: torch.Tensor) -> None:
+        """One row's update (the module docstring's four lines): ``z`` (F,) and ``y`` (D,), float64.
+        The error is the a-priori one, ``y - W z`` with the weights before this row."""
+        lam, W, P = self.forgetting, self.W, self.P
+        Pz = P @ z
+        k = Pz / (lam + z @ Pz)
+        W.addr_(y - W @ z, k)
+        P.addr_(k, Pz, alpha=-1.0)
+        if lam != 1.0:
+            P.div_(lam)
+        self.count += 1
+
+    def symmetrise(self) -> None:
+        """Put ``P`` back on its symmetric part: rounding drifts it off symmetry, and a drifting ``P``
+        is RLS's known weak point."""
+        self.P.copy_((self.P + self.P.T) * 0.5)
 
     def _block(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
         # Woodbury for M rows at once: S = I + Z P Z^T, K = P Z^T S^-1, W += (Y - Z W^T)^T K^T, P -= K Z P
@@ -63,7 +76,7 @@ class _RLSFit:
         E = Y - Z @ self.W.T  # (M, D)
         self.W.addmm_(E.T, K.T)
         self.P.addmm_(K, PZt.T, alpha=-1.0)
-        self.P.copy_((self.P + self.P.T) * 0.5)
+        self.symmetrise()
 
     def solve(self) -> torch.Tensor:
         return self.W.clone()
@@ -100,6 +113,52 @@ class RLS:
 
     def __repr__(self) -> str:
         return f"RLS(forgetting={self.forgetting!r}, delta={self.delta!r})"
+
+
+class FORCE:
+    """FORCE learning (Sussillo & Abbott 2009): recursive least squares on the readout while the
+    network runs on its own fed-back output, so that the output's error stays small from the first
+    steps on. A model with output feedback trains with it (``ESN(trainer=FORCE(...))``; the closed
+    loop is the model's, :mod:`esnkit.models.force`); this object holds the recipe.
+
+    Per training step ``t``, with the features ``r[t]`` and the network's output ``z[t] = W r[t]``
+    (the weights before the step, the output that is fed back)::
+
+        e[t] = z[t] - y[t]                  a-priori error (D,)
+        k    = P r / (λ + r^T P r)          gain (F,)
+        W   <- W - e k^T
+        P   <- (P - k (P r)^T) / λ
+
+    from ``W = 0`` and ``P0 = I / alpha``: the one-row update of :class:`RLS`, whose error
+    ``y - W r`` is ``-e``. ``alpha`` > 0 sets the learning rate at the start (small ``alpha``: large
+    ``P0``, fast and aggressive first updates); ``every`` ≥ 1 updates on every ``every``-th step only
+    (that step's row; the outputs in between use the weights as they are), which divides the cost
+    of the updates; ``forgetting`` λ ∈ (0, 1] as in :class:`RLS` (1: none). ``start`` gives that
+    RLS accumulation, ``RLS(forgetting, delta=alpha)`` row by row.
+
+    ``posterior``: feed back, after each update, the a-posteriori output ``W r[t]`` of the updated
+    weights instead of ``z[t]`` (Sussillo & Abbott feed back ``z[t]``, the default). Its error
+    ``e+`` is the smaller one, so the network trains on outputs nearer the targets.
+    """
+
+    def __init__(self, alpha: float = 1.0, every: int = 1, forgetting: float = 1.0, posterior: bool = False) -> None:
+        if not is_real(alpha) or alpha <= 0:
+            raise ValueError(f"alpha must be a finite number > 0 (P starts at I / alpha), got {alpha!r}")
+        if not is_int(every) or every < 1:
+            raise ValueError(f"every must be a positive integer (update the weights every that many steps), "
+                             f"got {every!r}")
+        if not is_real(forgetting) or not 0 < forgetting <= 1:
+            raise ValueError(f"forgetting must be a number in (0, 1], got {forgetting!r}")
+        if not isinstance(posterior, bool):
+            raise TypeError(f"posterior must be True or False, got {posterior!r}")
+        self.alpha, self.every, self.forgetting, self.posterior = float(alpha), int(every), float(forgetting), posterior
+
+    def start(self, n_features: int, n_outputs: int, device: torch.device | str = "cpu") -> _RLSFit:
+        return _RLSFit(n_features, n_outputs, device, self.forgetting, self.alpha, 1)
+
+    def __repr__(self) -> str:
+        return (f"FORCE(alpha={self.alpha!r}, every={self.every!r}, forgetting={self.forgetting!r}, "
+                f"posterior={self.posterior!r})")
 
 
 class _LMSFit:
@@ -146,4 +205,4 @@ class LMS:
         return f"LMS(learning_rate={self.learning_rate!r}, normalised={self.normalised!r})"
 
 
-__all__ = ["LMS", "RLS"]
+__all__ = ["FORCE", "LMS", "RLS"]
