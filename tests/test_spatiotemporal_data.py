@@ -240,3 +240,18 @@ def test_lyapunov_rejects_parameters_the_system_does_not_take(system, param):
 def test_one_sample_without_discard_is_the_start():
     assert np.array_equal(ds.lorenz(1, discard=0.0, seed=None), [[1.0, 1.0, 1.0]])
     assert ds.lorenz96(1, dim=6, discard=0.0, seed=None).tolist() == [[8.01] + [8.0] * 5]
+
+
+def test_the_data_section_quotes_the_committed_benchmark_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "docs" / "spatiotemporal.md").read_text().split("## Data", 1)[1].split("\n## ", 1)[0]
+    written = (root / "benchmarks" / "results" / "spatiotemporal_data.md").read_text()
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 9
+    for row in rows:
+        assert row in written, f"docs/spatiotemporal.md quotes a row the run did not write: {row}"
+    date = written.split("(", 1)[1].split(")", 1)[0]
+    machine = written.split("Machine: ", 1)[1].split(", one thread", 1)[0]
+    assert date in section and machine in " ".join(section.split())
