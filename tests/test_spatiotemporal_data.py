@@ -255,3 +255,20 @@ def test_the_data_section_quotes_the_committed_benchmark_run():
     date = written.split("(", 1)[1].split(")", 1)[0]
     machine = written.split("Machine: ", 1)[1].split(", one thread", 1)[0]
     assert date in section and machine in " ".join(section.split())
+
+
+@pytest.mark.parametrize("L, Q, h", [(22.0, 64, 0.25), (200.0, 512, 0.25), (22.0, 64, 1 / 64)])
+def test_contour_coefficients_match_the_closed_forms_and_their_limits(L, Q, h):
+    s = st.KSSolver(L, Q, h, False)
+    k = 2 * np.pi / L * np.arange(Q // 2 + 1)
+    z = h * (k**2 - k**4)
+    far = np.abs(z) > 10  # no cancellation in the closed forms there
+    zf, e = z[far], np.exp(z[far])
+    closed = {"Qc": (np.exp(zf / 2) - 1) / zf, "f1": (-4 - zf + e * (4 - 3 * zf + zf**2)) / zf**3,
+              "f2": (2 + zf + e * (-2 + zf)) / zf**3, "f3": (-4 - 3 * zf - zf**2 + e * (4 - zf)) / zf**3}
+    assert far.sum() >= 10
+    for name, value in closed.items():
+        np.testing.assert_allclose(getattr(s, name)[far], h * value, rtol=1e-12, atol=0)
+    # z = 0 (the mean mode): the RK4 weights h/2 and h/6
+    np.testing.assert_allclose([s.Qc[0], s.f1[0], s.f2[0], s.f3[0]], [h / 2, h / 6, h / 6, h / 6], rtol=1e-14)
+    np.testing.assert_array_equal(s.E, np.exp(z))
