@@ -1,8 +1,8 @@
 """Spatiotemporal chaos data: the largest Lyapunov exponents of esnkit's Kuramoto–Sivashinsky and
 Lorenz-96 series (and Lorenz-63), the accuracy of the ETDRK4 solver, and generation times.
 
-    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal_data.py            # about 6 minutes
-    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal_data.py --quick    # shorter runs, a minute
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal_data.py            # about 7 minutes
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal_data.py --quick    # shorter runs, 1.5 minutes
 
 Exponents: ``esnkit.datasets.largest_lyapunov_exponent`` (Benettin's method on the tangent
 dynamics) for several seeds (independent initial conditions and tangent vectors), each run split
