@@ -125,3 +125,8 @@ def test_features_doc_python_blocks_run(tmp_path, monkeypatch):
     pytest.importorskip("optuna")
     monkeypatch.chdir(tmp_path)
     assert run_python_blocks("docs/features.md") == 3
+
+
+def test_spatiotemporal_doc_python_blocks_run(capsys):
+    assert run_python_blocks("docs/spatiotemporal.md")
+    assert "(400, 64) (400, 40) (4,)" in capsys.readouterr().out
