@@ -410,3 +410,22 @@ def test_leverages_dual_and_primal_agree():
         A = Gs[1:, 1:] + 0.3 * torch.eye(F, dtype=torch.float64)
         expect = w * (1 / Gs[0, 0] + (Zs[:, 1:] * torch.linalg.solve(A, Zs[:, 1:].T).T).sum(1))
         torch.testing.assert_close(leverages(Zs, Gs, w, 0.3), expect, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("initializer", ["cycle_jumps", "orthogonal", "matrix"])
+def test_the_classifier_takes_an_initializer_and_saves_it(tmp_path, initializer):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((int(rng.integers(8, 15)), 2)) + (i % 2) for i in range(40)]
+    y = np.arange(40) % 2
+    init = rng.standard_normal((30, 30)) if initializer == "matrix" else initializer
+    clf = ek.ESNClassifier(30, initializer=init, seed=0).fit(X, y)
+    res = clf.reservoirs_[0]
+    expected = ek.ESN(30, initializer=init, seed=0, leak_rate=0.2, input_scaling=0.5)._build_reservoir(2, 0)
+    torch.testing.assert_close(res.recurrent_matrix().to_dense(), expected.recurrent_matrix().to_dense())
+    clf.save(tmp_path / "c")
+    loaded = ek.load(tmp_path / "c")
+    if initializer == "matrix":  # rebuilt from the saved W, as an ESN's is
+        assert not isinstance(loaded.initializer, str)
+    else:
+        assert loaded.initializer == initializer
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

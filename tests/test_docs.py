@@ -101,7 +101,7 @@ def test_classification_doc_python_blocks_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("doc, results", [("classification.md", "classification.md"),
-                                          ("real-data.md", "real_data.md")])
+                                          ("real-data.md", "real_data.md"), ("features.md", "features.md")])
 def test_benchmark_sections_quote_the_committed_run(doc, results):
     text = (ROOT / "docs" / doc).read_text()
     written = (ROOT / "benchmarks" / "results" / results).read_text()

@@ -53,7 +53,8 @@ from .scaling import standardisation, standardised
 _D = params.DEFAULTS
 READOUTS = ("ridge", "logistic")
 # The reservoir parameters an ESNClassifier passes to the ESN that draws (and checks) its reservoirs.
-RESERVOIR_PARAMS = ("reservoir_size", "spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
+RESERVOIR_PARAMS = ("reservoir_size", "spectral_radius", "initializer", "connectivity", "in_degree", "leak_rate",
+                    "input_scaling",
                     "input_connectivity", "bias_scaling", "activation", "ridge", "solver", "washout", "chunk_size",
                     "dtype", "device")
 
@@ -146,9 +147,10 @@ class ESNClassifier(ReservoirModel):
 
     Parameters
     ----------
-    reservoir_size, spectral_radius, connectivity, in_degree, leak_rate, input_scaling,
+    reservoir_size, spectral_radius, initializer, connectivity, in_degree, leak_rate, input_scaling,
     input_connectivity, bias_scaling, activation, solver, chunk_size, dtype, device :
-        the reservoir's, as for :class:`~esnkit.ESN` (no output feedback).
+        the reservoir's, as for :class:`~esnkit.ESN` (no output feedback). An initializer callable or
+        matrix is saved as 'custom' (the file keeps the drawn reservoirs).
     ridge : λ ≥ 0, the readout's regularisation on standardised features (``readout="logistic"``:
         sklearn's ``C = 1 / ridge``; λ must then be > 0).
     washout : steps at the start of every sequence left out of the pooled averages (and, with
@@ -186,6 +188,7 @@ class ESNClassifier(ReservoirModel):
         reservoir_size: int = _D["reservoir_size"],
         *,
         spectral_radius: float = _D["spectral_radius"],
+        initializer: Any = _D["initializer"],
         connectivity: float | None = _D["connectivity"],
         in_degree: int | None = _D["in_degree"],
         leak_rate: float | np.ndarray | list[float] = 0.2,
@@ -210,7 +213,8 @@ class ESNClassifier(ReservoirModel):
         super().__init__()
         self.activation = activation
         vars(self).update(
-            reservoir_size=reservoir_size, spectral_radius=spectral_radius, connectivity=connectivity,
+            reservoir_size=reservoir_size, spectral_radius=spectral_radius, initializer=initializer,
+            connectivity=connectivity,
             in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
             input_connectivity=input_connectivity, bias_scaling=bias_scaling, ridge=ridge, solver=solver,
             washout=washout, pooling=pooling, input_summary=input_summary, readout=readout,
@@ -230,6 +234,9 @@ class ESNClassifier(ReservoirModel):
         if not (is_real(p["ridge"]) and math.isfinite(p["ridge"]) and p["ridge"] >= 0):
             p["ridge"] = _D["ridge"]  # _check_params names a bad ridge itself
         return ESN(**p, seed=member_seed(self.seed, k))
+
+    def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
+        return p if isinstance(self.initializer, str) else {**p, "initializer": "custom"}
 
     def _check_params(self) -> None:
         if not (is_real(self.ridge) and math.isfinite(self.ridge) and self.ridge >= 0):

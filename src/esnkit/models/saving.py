@@ -57,11 +57,13 @@ def _from_version_1(tensors: dict[str, torch.Tensor], config: dict[str, Any]) ->
 
 
 def _saved_recurrent(tensors: dict[str, torch.Tensor], size: Any) -> Any:
-    """The saved reservoir's W as a float64 SciPy CSR matrix (its checks come with the model's)."""
+    """The saved reservoir's W as a float64 SciPy CSR matrix (its checks come with the model's): an
+    ESN's, or a classifier's first (an initializer matrix or callable gives every member that W)."""
     import scipy.sparse as sp
 
+    prefix = "reservoirs_.0." if "reservoirs_.0.W_crow" in tensors else "reservoir_."
     try:
-        crow, col, values = (tensors[f"reservoir_.{k}"] for k in ("W_crow", "W_col", "W_values"))
+        crow, col, values = (tensors[f"{prefix}{k}"] for k in ("W_crow", "W_col", "W_values"))
         return sp.csr_matrix((values.double().numpy(), col.numpy(), crow.numpy()), shape=(size, size))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"initializer='custom' needs the saved W: {exc}") from None
