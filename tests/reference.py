@@ -202,3 +202,18 @@ def force(w: Weights, U, Y, alpha: float, *, every: int = 1, forgetting: float =
                 z = W_out @ r
         out.append(z)
     return W_out, np.array(out), x
+
+
+def lagged_feature(xs, us, t, use_bias, use_input, squares=None, state_delays=0, input_delays=0, skip=1):
+    """z[t] = [1; u[t]; u[t-s]; ...; s(x[t]); x[t-s]; ...] of the states ``xs`` and inputs ``us`` (lists
+    indexed by step; a step before the first reads zeros)."""
+    def at(seq, i):
+        return np.asarray(seq[i]) if i >= 0 else np.zeros_like(np.asarray(seq[0]))
+    parts = [1.0] if use_bias else []
+    if use_input and us is not None:
+        for d in range(input_delays + 1):
+            parts += list(at(us, t - d * skip))
+    parts += list(feature(xs[t], None, False, False, squares))
+    for d in range(1, state_delays + 1):
+        parts += list(at(xs, t - d * skip))
+    return np.array(parts)

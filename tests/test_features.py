@@ -212,3 +212,88 @@ def test_force_learning_takes_the_linear_readout_only():
     y = np.sin(np.arange(300) * 0.2)[:, None]
     with pytest.raises(ValueError, match="features='squared' is not supported"):
         ek.ESN(30, seed=0, feedback_scaling=1.0, trainer="force", features="squared").fit(None, y)
+
+
+LAGGED = {"delays:2": dict(state_delays=2),
+          "squared+input_delays:2+skip:3": dict(squares="half", input_delays=2, skip=3),
+          "quadratic+delays:1+input_delays:1": dict(squares="all", state_delays=1, input_delays=1)}
+
+
+@pytest.mark.parametrize("name", list(LAGGED))
+def test_delayed_features_fit_and_run_free_as_the_reference(name):
+    s = _series(500)
+    opts = LAGGED[name]
+    esn = ek.ESN(30, seed=3, ridge=1e-6, washout=20, features=name, chunk_size=37).fit(s[:400], s[1:401])
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, s[:400], s[1:401])
+    Z = np.array([ref.lagged_feature(X, s[:400], t, True, True, **opts) for t in range(20, 400)])
+    W_ref = np.linalg.solve(Z.T @ Z + 1e-6 * np.eye(Z.shape[1]), Z.T @ s[21:401]).T
+    W = esn.readout_.weight.numpy()
+    np.testing.assert_allclose(W, W_ref, rtol=1e-6, atol=1e-8)
+    # closed loop: each output the next input, the lagged states and inputs carried on from the fit
+    xs, us, x, y, out = list(X), list(s[:400]), X[-1], s[400], []
+    for _ in range(30):
+        u = y
+        x = ref.step(w, x, u, None)
+        xs.append(x)
+        us.append(u)
+        y = W @ ref.lagged_feature(xs, us, len(xs) - 1, True, True, **opts)
+        out.append(y)
+    g = esn.generate(30, update_state=False)
+    np.testing.assert_allclose(g, np.array(out), rtol=1e-8, atol=1e-9)
+    # a forecast from zeros over the training history is the fit's run continued
+    np.testing.assert_allclose(esn.forecast(s[:401], 30), g, rtol=1e-8, atol=1e-9)
+    # driven: one call, or two that carry the steps before the state
+    u = s[400:499]
+    whole = esn.predict(u, update_state=False)
+    first = esn.predict(u[:40])
+    np.testing.assert_allclose(np.concatenate([first, esn.predict(u[40:])]), whole, rtol=1e-10, atol=1e-12)
+
+
+def test_delayed_features_with_feedback_partial_fit_and_files(tmp_path):
+    s = _series(500)
+    u, y = s[:-1, :1], s[1:, 1:]
+    kw = dict(seed=1, feedback_scaling=0.3, washout=10, ridge=1e-6, features="delays:2+skip:2")
+    esn = ek.ESN(25, **kw).fit(u[:300], y[:300])
+    w = ref.Weights(esn.reservoir_)
+    X = ref.harvest(w, u[:300], y[:300])
+    W = esn.readout_.weight.numpy()
+    us = list(u[:340])
+    xs, x, yp, out = list(X), X[-1], y[299], []
+    for t in range(300, 340):
+        x = ref.step(w, x, u[t], yp)
+        xs.append(x)
+        yp = W @ ref.lagged_feature(xs, us[:len(xs)], len(xs) - 1, True, True, state_delays=2, skip=2)
+        out.append(yp)
+    np.testing.assert_allclose(esn.predict(u[300:340], update_state=False), np.array(out), rtol=1e-8, atol=1e-10)
+    # streamed in pieces: the same readout
+    parts = ek.ESN(25, **kw)
+    parts.partial_fit(u[:150], y[:150]).partial_fit(u[150:300], y[150:300])
+    np.testing.assert_allclose(parts.readout_.weight, esn.readout_.weight, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(parts.predict(u[300:340]), esn.predict(u[300:340]), rtol=1e-7, atol=1e-9)
+    # saved with the steps before its state
+    esn.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert loaded.state_lags_x.shape == (1, 4, 25)
+    np.testing.assert_array_equal(loaded.predict(u[340:380]), esn.predict(u[340:380]))
+    sd = esn.state_dict()
+    del sd["state_lags_x"]
+    with pytest.raises(ValueError, match="missing state_lags_x"):
+        ek.ESN(25, **kw).load_state_dict(sd)
+
+
+@pytest.mark.parametrize("bad", ["delays", "delays:x", "squared+quadratic", "skip:2", "delays:1+delays:2",
+                                 "input_delays:-1", "linear+"])
+def test_bad_feature_names_are_refused(bad):
+    with pytest.raises(ValueError, match="features"):
+        ek.ESN(10, features=bad)
+
+
+def test_an_ensemble_with_delayed_features_fits_each_member_as_alone():
+    s = _series()
+    members = [ek.ESN(20, seed=k, ridge=1e-6, features="squared+delays:1") for k in range(3)]
+    ek.Ensemble(members).fit(s[:300], s[1:301])
+    for k, m in enumerate(members):
+        alone = ek.ESN(20, seed=k, ridge=1e-6, features="squared+delays:1").fit(s[:300], s[1:301])
+        np.testing.assert_allclose(m.readout_.weight, alone.readout_.weight, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m.generate(10), alone.generate(10), rtol=1e-9, atol=1e-12)

@@ -19,8 +19,36 @@ SOLVERS = ("auto", "cholesky", "pinv", "lstsq")
 TRAINERS = ("ridge", "rls", "lms", "force")
 DTYPES = ("float32", "float64")
 # The named readout feature maps, each the squares option of esnkit.readout.StateInputs. "custom" names a
-# FeatureMap object in a saved model's config (objects are not saved).
+# FeatureMap object in a saved model's config (objects are not saved). Delays join them with '+'
+# (see parse_features).
 FEATURES: dict[str, str | None] = {"linear": None, "squared": "half", "quadratic": "all"}
+DELAY_TERMS = ("delays", "input_delays", "skip")
+
+
+def parse_features(name: str) -> dict[str, Any]:
+    """A feature-map name as StateInputs' options: terms joined by '+', one of 'linear', 'squared',
+    'quadratic' (the state block) and any of 'delays:k' (k delayed states), 'input_delays:k' (k
+    delayed inputs) and 'skip:s' (delays s steps apart; default 1), e.g. 'squared+delays:2'."""
+    out: dict[str, Any] = {"squares": None, "state_delays": 0, "input_delays": 0, "skip": 1}
+    seen: set[str] = set()
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"features must be a feature-map name, got {name!r}")
+    for term in name.split("+"):
+        key, _, arg = term.partition(":")
+        if key in seen or (key in FEATURES and seen & set(FEATURES)):
+            raise ValueError(f"features={name!r} names {key!r} or another state block twice")
+        seen.add(key)
+        if key in FEATURES and not arg:
+            out["squares"] = FEATURES[key]
+        elif key in DELAY_TERMS and arg.isdigit() and int(arg) >= (0 if key != "skip" else 1):
+            out[{"delays": "state_delays", "input_delays": "input_delays", "skip": "skip"}[key]] = int(arg)
+        else:
+            raise ValueError(
+                f"features must be one of {tuple(FEATURES)} or a FeatureMap object; delays join a name with '+' as "
+                f"'delays:k', 'input_delays:k' and 'skip:s' (k ≥ 0, s ≥ 1), e.g. 'squared+delays:2'; got {name!r}")
+    if "skip" in seen and not (out["state_delays"] or out["input_delays"]):
+        raise ValueError(f"features={name!r} sets skip without delays")
+    return out
 # The names of the reservoir initialisers (esnkit.reservoir.INITIALIZERS; register_initializer adds to both).
 INITIALIZERS = ["random", "cycle_jumps", "delay_line", "orthogonal"]
 
@@ -70,7 +98,8 @@ HELP: dict[str, str] = {
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
     "features": "what the readout reads of the states: linear ([1; u; x]), squared (every second neuron "
-                "squared) or quadratic ([1; u; x; x²]), or a FeatureMap object",
+                "squared) or quadratic ([1; u; x; x²]), with '+delays:k' / '+input_delays:k' (and '+skip:s') "
+                "for delayed states or inputs, or a FeatureMap object",
     "scale": "standardise inputs and targets with the training data's mean and std (outputs come back in the "
              "data's units)",
     "chunk_size": "time steps per chunk (memory grows with it, not with the series); None: about 8 MB buffers",
@@ -192,9 +221,8 @@ def check(p: Mapping[str, Any]) -> None:
         raise ValueError("trainer='rls' starts from P = I / ridge: set ridge > 0")
     feats = p.get("features", "linear")
     if isinstance(feats, str):
-        if feats not in (*FEATURES, "custom"):
-            raise ValueError(f"features must be one of {tuple(FEATURES)} or a FeatureMap object (with size and "
-                             f"__call__ methods), got {feats!r}")
+        if feats != "custom":
+            parse_features(feats)
     elif not (callable(feats) and callable(getattr(feats, "size", None))):
         raise TypeError(f"features must be one of {tuple(FEATURES)} or a FeatureMap object (with size and "
                         f"__call__ methods), got {type(feats).__name__}")

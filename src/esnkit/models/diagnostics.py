@@ -20,7 +20,7 @@ import torch
 
 from .._series import to_batch
 from ..errors import SaturationWarning, ShortWashoutWarning, UnderdeterminedFitWarning
-from ..params import _value_range
+from ..params import _value_range, parse_features
 
 # A tanh neuron whose mean x² exceeds this sits beyond |x| ≈ 0.95 most of the time.
 SATURATED = 0.9
@@ -96,14 +96,12 @@ def check_fit(model: Any, fit: Any, rows: int, features: int, lengths: tuple[int
 def _state_columns(model: Any, features: int) -> Any:
     """Where the readout's features hold the states ``x`` themselves (for their mean x²), by the
     named feature map; None for a FeatureMap object, whose layout is its own."""
-    N, fmap = model.reservoir_size, getattr(model, "features", "linear")
-    if fmap == "linear":
-        return slice(features - N, features)
-    if fmap == "squared":  # the neurons not squared: 0, 2, 4, ... of the state block
-        return slice(features - N, features, 2)
-    if fmap == "quadratic":
-        return slice(features - 2 * N, features - N)
-    return None
+    N, name = model.reservoir_size, getattr(model, "features", "linear")
+    if not isinstance(name, str) or name == "custom":
+        return None
+    p = parse_features(name)
+    start = features - N * (p["state_delays"] + (2 if p["squares"] == "all" else 1))  # where s(x[t]) begins
+    return slice(start, start + N, 2 if p["squares"] == "half" else 1)
 
 
 def _fmt(v: Any) -> str:

@@ -124,6 +124,31 @@ def run(
         yield sl, u, out
 
 
+class WithHistory:
+    """A readout whose features read the ``lags`` steps before the current one, run step by step: it
+    keeps those steps' states ``x_before`` (B, lags, N) and inputs ``u_before`` (B, lags, D_in) or
+    None, oldest first, and moves them on with every call (``readout.window`` computes the outputs)."""
+
+    def __init__(self, readout, x_before: torch.Tensor, u_before: torch.Tensor | None) -> None:
+        self.readout, self.x_before, self.u_before = readout, x_before, u_before
+
+    def __call__(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+        y = self.readout.window(x[:, None], None if u is None else u[:, None], self.x_before, self.u_before)[:, 0]
+        self.x_before = torch.cat([self.x_before[:, 1:], x[:, None]], dim=1)
+        if self.u_before is not None and u is not None:
+            self.u_before = torch.cat([self.u_before[:, 1:], u[:, None].to(self.u_before.dtype)], dim=1)
+        return y
+
+
+def last_lags(before: torch.Tensor | None, seq: torch.Tensor | None, lengths: Sequence[int], lags: int):
+    """The ``lags`` steps before the end of each sequence of ``seq`` (B, T, F), the steps ``before``
+    (B, lags, F) it counting: (B, lags, F), oldest first (None for None)."""
+    if seq is None or before is None:
+        return None
+    ext = torch.cat([before, seq.to(before.dtype)], dim=1)
+    return torch.stack([ext[b, n: n + lags] for b, n in enumerate(lengths)])
+
+
 def run_stepwise(
     reservoir: Reservoir,
     readout: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
@@ -173,6 +198,9 @@ class Harvest:
     input_size: int
     targets: Batch
     models: list | None = None  # the estimators harvested, when a model class ran the pass
+    # a feature map with lags: each member's last lags states (B, lags, N) and the inputs' (B, lags, D_in)
+    # at the end of every sequence
+    final_lags: list[tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     @property
     def G(self) -> torch.Tensor:
@@ -198,13 +226,16 @@ def harvest(
     keep_all: bool = False,
     chunk_size: int | None = None,
     check_finite: bool = True,
+    history: tuple[torch.Tensor, torch.Tensor | None] | None = None,
 ) -> Harvest:
     """One teacher-forced pass of ``members`` over ``inputs``/``targets`` (``inputs`` None: a
     pattern generator driven by its fed-back targets alone).
 
     Rows at steps ``washout ≤ t < split`` go into each member's trainer (``trainers[k]``); rows at
     ``t ≥ split`` are materialised (``keep_all``: every row past the washout is materialised and
-    none is accumulated, as k-fold validation needs). ``start`` defaults to zeros.
+    none is accumulated, as k-fold validation needs). ``start`` defaults to zeros. A feature map
+    with ``lags`` reads the states and inputs of the steps before: ``history`` holds those before
+    the first step, ``(B, lags, K·N)`` and ``(B, lags, D_in)`` (default zeros).
     """
     Y, U = targets, inputs
     K, N = len(members), members[0].size
@@ -228,6 +259,12 @@ def harvest(
     final_x = start.x.clone()
     split_x = None
     into = (lambda sl: buffer.states(sl.stop - sl.start)) if buffer is not None else None
+    L = getattr(features, "lags", 0)
+    if L:
+        hx = history[0] if history is not None else torch.zeros(B, L, K * N, dtype=dtype, device=device)
+        hu = (history[1] if history is not None else torch.zeros(B, L, d_in, dtype=dtype, device=device)) \
+            if U is not None else None
+        lag_x, lag_u = hx.clone(), None if hu is None else hu.clone()
     for sl, u, out in run(members, start, Y.steps, inputs=U.data if U is not None else None, teacher=Y.data,
                           into=into, chunk_size=chunk_size, check_finite=check_finite):
         fit_rows = Y.kept(washout, sl, until=split)
@@ -237,6 +274,9 @@ def harvest(
             xs = out.states if K == 1 else out.states[..., k * N:(k + 1) * N]
             if buffer is not None:
                 z_all = buffer.fill(sl.stop - sl.start, u)
+                z_fit, z_val = kept_rows(z_all, fit_rows), kept_rows(z_all, val_rows)
+            elif L:
+                z_all = features.window(xs, u, hx[..., k * N:(k + 1) * N], hu)
                 z_fit, z_val = kept_rows(z_all, fit_rows), kept_rows(z_all, val_rows)
             else:
                 z_fit, z_val = (features(kept_rows(xs, r), kept_rows(u, r) if u is not None else None)
@@ -254,6 +294,14 @@ def harvest(
             rows_y.append(y_val)
         for b, t in ends_in(Y.lengths, sl):
             final_x[b] = out.states[b, t]
+        if L:  # the lags steps before the next chunk, and before each sequence's end
+            xe = torch.cat([hx, out.states], dim=1)
+            ue = torch.cat([hu, u], dim=1) if hu is not None else None
+            for b, t in ends_in(Y.lengths, sl):
+                lag_x[b] = xe[b, t + 1: t + 1 + L]
+                if ue is not None:
+                    lag_u[b] = ue[b, t + 1: t + 1 + L]
+            hx, hu = xe[:, -L:], ue[:, -L:] if ue is not None else None
         if sl.start < split <= sl.stop:
             split_x = out.states[:, split - 1 - sl.start].clone()
     last_y = last_steps(Y.data, Y.lengths)
@@ -272,6 +320,7 @@ def harvest(
         at_split=at_split,
         input_size=d_in,
         targets=Y,
+        final_lags=[(lag_x[..., k * N:(k + 1) * N], lag_u) for k in range(K)] if L else None,
     )
 
 

@@ -42,7 +42,7 @@ from ..reservoir import Activation, Reservoir, check_activation, seeded_effectiv
 from ..reservoir.initializers import as_recurrent_matrix
 from . import force
 from .diagnostics import check_fit
-from .engine import ESNState, Harvest, chunk_steps, harvest, last_steps, run, run_stepwise
+from .engine import ESNState, Harvest, WithHistory, chunk_steps, harvest, last_lags, last_steps, run, run_stepwise
 from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
 from .scaling import restored, standardisation, standardised
@@ -230,6 +230,9 @@ class ESN(ReservoirModel):
         self.readout_: Readout | None = None
         self.register_buffer("state_x", None)
         self.register_buffer("state_y", None)
+        # a readout with lags (features='...+delays:k'): the steps before the carried state, oldest first
+        self.register_buffer("state_lags_x", None)  # (B, lags, N)
+        self.register_buffer("state_lags_u", None)  # (B, lags, D_in), None without inputs
         self.register_buffer("target_range_", None)  # (2, D_out): the training targets' min and max
         for name in SCALE_BUFFERS:  # scale=True: each feature's training mean and standard deviation
             self.register_buffer(name, None)
@@ -279,6 +282,7 @@ class ESN(ReservoirModel):
         """Forget the carried state: the next ``predict``/``generate`` starts from zeros."""
         self.state_x = None
         self.state_y = None
+        self.state_lags_x = self.state_lags_u = None
         return self
 
     def spectral_radius_(self) -> float:
@@ -386,10 +390,30 @@ class ESN(ReservoirModel):
         _memory.require_memory(2 * batch * steps * D * itemsize,
                                f"{what}={steps} ({batch} x {steps} x {D} outputs)", hint, self._dtype_device()[1])
 
-    def _store(self, state: ESNState) -> None:
+    def _store(self, state: ESNState, lags: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
         # dense copies with standard strides (an indexed last step may carry a zero stride)
         self.state_x = state.x.detach().clone(memory_format=torch.contiguous_format)
         self.state_y = torch.empty(state.y.shape, dtype=state.y.dtype, device=state.y.device).copy_(state.y)
+        hx, hu = lags if lags is not None else (None, None)
+        self.state_lags_x = None if hx is None else hx.detach().clone(memory_format=torch.contiguous_format)
+        self.state_lags_u = None if hu is None else hu.detach().clone(memory_format=torch.contiguous_format)
+
+    def _lags(self, batch: int, initial_state: Any, *, carried: bool):
+        """The steps before a run's first one that a readout with lags reads: the carried ones (for a
+        run from the carried state), else zeros; None for a readout without lags."""
+        L = self.readout_.lags
+        if not L:
+            return None
+        dtype, device = self._dtype_device()
+        d_in = self.reservoir_.input_size
+        if carried and initial_state is None and self.state_lags_x is not None:
+            hx, hu = self.state_lags_x, self.state_lags_u
+            if hx.shape[0] != batch:  # one carried sequence, continued by several
+                hx = hx.expand(batch, *hx.shape[1:])
+                hu = None if hu is None else hu.expand(batch, *hu.shape[1:])
+            return hx, hu
+        return (torch.zeros(batch, L, self.reservoir_size, dtype=dtype, device=device),
+                torch.zeros(batch, L, d_in, dtype=dtype, device=device) if d_in else None)
 
     # ------------------------------------------------------------------ building blocks of fit
     def _build_reservoir(self, d_in: int, d_out: int) -> Reservoir:
@@ -436,8 +460,7 @@ class ESN(ReservoirModel):
         if f == "custom":
             raise ValueError("this ESN was loaded from a file saved with a FeatureMap object (features='custom'), "
                              "which is not saved: set_params(features=...) with the same map first")
-        return StateInputs(bias=self.readout_bias, inputs=self.readout_input and d_in > 0,
-                           squares=params.FEATURES[f])
+        return StateInputs.named(f, bias=self.readout_bias, inputs=self.readout_input and d_in > 0)
 
     def _make_readout(self, weight: torch.Tensor, d_in: int, *, use_bias: bool | None = None,
                       use_input: bool | None = None) -> Readout:
@@ -563,9 +586,9 @@ class ESN(ReservoirModel):
             self.fit_from(h)
             features = self._features(h.input_size).size(self.reservoir_size, h.input_size)
             check_fit(self, h.fits[0], h.count, features, h.targets.lengths, inputs, from_zeros=True, stacklevel=2)
-            vars(self)["_online"] = (h.fits[0], self.state)
+            vars(self)["_online"] = (h.fits[0], self.state, self._carried_lags())
             return self
-        fit, end = online
+        fit, end, end_lags = online
         res = self.reservoir_
         if res.input_size == 0 and inputs is not None:
             raise ValueError("this model was fitted without inputs (a pattern generator): pass inputs=None")
@@ -584,16 +607,23 @@ class ESN(ReservoirModel):
         if Y.batch_size != end.x.shape[0]:
             raise ValueError(f"partial_fit continues {end.x.shape[0]} sequence(s) but {Y.batch_size} were given: "
                              "pass the next piece of each, or call fit to start over")
-        final = force.resume(self, fit, U, Y, end, check_finite) if force.force_trainer(self) is not None else \
-            harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0, start=end,
-                    chunk_size=self.chunk_size, check_finite=check_finite).final[0]
+        lags = None
+        if force.force_trainer(self) is not None:
+            final = force.resume(self, fit, U, Y, end, check_finite)
+        else:
+            h = harvest([res], U, Y, [_Continue(fit)], features=self._features(res.input_size), washout=0,
+                        start=end, chunk_size=self.chunk_size, check_finite=check_finite, history=end_lags)
+            final, lags = h.final[0], h.final_lags[0] if h.final_lags else None
         self.readout_ = self._make_readout(fit.solve().to(dtype), res.input_size)
-        self._store(final)
+        self._store(final, lags)
         rng = self.target_range_
         self.target_range_ = torch.stack([torch.minimum(rng[0], raw_range[0].to(rng)),
                                           torch.maximum(rng[1], raw_range[1].to(rng))])
-        vars(self)["_online"] = (fit, self.state)
+        vars(self)["_online"] = (fit, self.state, self._carried_lags())
         return self
+
+    def _carried_lags(self) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        return None if self.state_lags_x is None else (self.state_lags_x, self.state_lags_u)
 
     @staticmethod
     def harvest(
@@ -682,6 +712,8 @@ class ESN(ReservoirModel):
         weight = h.fits[k].solve() if weight is None else weight
         vars(self)["_online"] = None
         self._set_fitted(h.reservoirs[k], weight, h.final[k] if state is None else state, h.targets, h.scaling)
+        if h.final_lags is not None and state is None:
+            self._store(h.final[k], h.final_lags[k])
         return self
 
     def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:
@@ -735,34 +767,52 @@ class ESN(ReservoirModel):
         A, c = self._unit_change()
         return lambda y: (y.to(torch.float64) * A + c).to(y.dtype)
 
-    def _driven(self, U: Batch, start: ESNState, check_finite: bool, what: str) -> tuple[torch.Tensor, ESNState]:
-        """Outputs (B, T, D) of a driven run over ``U`` from ``start``, and each sequence's final state."""
+    def _driven(self, U: Batch, start: ESNState, check_finite: bool, what: str, lags=None):
+        """Outputs (B, T, D) of a driven run over ``U`` from ``start``, each sequence's final state, and,
+        for a readout with lags (which starts from ``lags``), the steps before each sequence's end."""
         readout = self.readout_
         in_loop = self.reservoir_.feedback_size > 0
         final_x, final_y = start.x.clone(), start.y.clone()
+        L = readout.lags
         if in_loop and not readout.loop_ready:  # fed-back outputs of features the loop cannot compute
             y = _alloc.empty((U.batch_size, U.steps, readout.output_size), start.x.dtype, start.x.device)
-            for t, x_t, y_t in run_stepwise(self.reservoir_, readout, start, U.steps, inputs=U.data,
+            xs = _alloc.empty((U.batch_size, U.steps, self.reservoir_size), start.x.dtype, start.x.device) \
+                if L else None
+            read = WithHistory(readout, *lags) if L else readout
+            for t, x_t, y_t in run_stepwise(self.reservoir_, read, start, U.steps, inputs=U.data,
                                             check_finite=check_finite):
                 y[:, t] = y_t
+                if L:
+                    xs[:, t] = x_t
                 for b, _ in ends_in(U.lengths, slice(t, t + 1)):
                     final_x[b], final_y[b] = x_t[b], y_t[b]
-            if check_finite:
-                check_outputs(self._outputs(y), what, U.mask(), free=False)
-            return y, ESNState(final_x, final_y)
-        ys = []
-        for sl, u, out in run([self.reservoir_], start, U.steps, inputs=U.data, readout=readout,
-                              keep_states=not in_loop or U.ragged, chunk_size=self.chunk_size,
-                              check_finite=check_finite):
-            y = out.outputs if in_loop else readout(out.states, u)
-            ys.append(y)
-            for b, t in ends_in(U.lengths, sl):
-                final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
-                final_y[b] = y[b, t]
-        y = torch.cat(ys, dim=1)
+        else:
+            ys, xs = [], []
+            before = lags
+            for sl, u, out in run([self.reservoir_], start, U.steps, inputs=U.data, readout=readout,
+                                  keep_states=not in_loop or U.ragged or bool(L), chunk_size=self.chunk_size,
+                                  check_finite=check_finite):
+                if in_loop:
+                    y = out.outputs
+                elif L:  # each chunk's features read the steps before it
+                    y = readout.window(out.states, u, *before)
+                    before = (torch.cat([before[0], out.states], 1)[:, -L:],
+                              None if before[1] is None else torch.cat([before[1], u.to(before[1].dtype)], 1)[:, -L:])
+                    xs.append(out.states)
+                else:
+                    y = readout(out.states, u)
+                ys.append(y)
+                for b, t in ends_in(U.lengths, sl):
+                    final_x[b] = out.states[b, t] if out.states is not None else out.x[b]
+                    final_y[b] = y[b, t]
+            y = torch.cat(ys, dim=1)
+            xs = torch.cat(xs, dim=1) if L else None
         if check_finite:
             check_outputs(self._outputs(y), what, U.mask(), free=False)
-        return y, ESNState(final_x, final_y)
+        end_lags = None
+        if L:
+            end_lags = (last_lags(lags[0], xs, U.lengths, L), last_lags(lags[1], U.data, U.lengths, L))
+        return y, ESNState(final_x, final_y), end_lags
 
     def predict(
         self,
@@ -788,8 +838,11 @@ class ESN(ReservoirModel):
         if self.reservoir_.input_size == 0:
             raise ValueError("this model was fitted without inputs (a pattern generator): use generate(n_steps)")
         U = self._inputs(inputs)
-        y, final = self._driven(U, self._start(initial_state, U.batch_size, carried=True), check_finite, "predict")
-        return self._finish(y, U, final, update_state, return_state)
+        y, final, lags = self._driven(U, self._start(initial_state, U.batch_size, carried=True), check_finite,
+                                      "predict", self._lags(U.batch_size, initial_state, carried=True))
+        if update_state:
+            self._store(final, lags)
+        return self._finish(y, U, final, False, return_state)
 
     def forward(self, inputs: Any, initial_state: Any = None, check_finite: bool = True) -> Any:
         """Driven prediction from zeros (or ``initial_state``), as ``torch.nn.RNN`` does: outputs
@@ -798,7 +851,8 @@ class ESN(ReservoirModel):
         self._require_flags(check_finite=check_finite)
         self._require_fitted("forward")
         U = self._inputs(inputs)
-        y, _ = self._driven(U, self._start(initial_state, U.batch_size, carried=False), check_finite, "forward")
+        y = self._driven(U, self._start(initial_state, U.batch_size, carried=False), check_finite, "forward",
+                         self._lags(U.batch_size, initial_state, carried=False))[0]
         return from_batch(self._outputs(y), U)
 
     def _check_free_run(self, what: str) -> tuple[bool, Readout]:
@@ -816,14 +870,18 @@ class ESN(ReservoirModel):
             )
         return forecaster, readout
 
-    def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state."""
+    def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True, lags=None):
+        """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state
+        (and, for a readout with lags, which starts from ``lags``, the steps before the end)."""
         if not self.readout_.loop_ready:  # a readout the loop cannot run: between its steps
             y = _alloc.empty((start.x.shape[0], n_steps, self.readout_.output_size), start.x.dtype, start.x.device)
             x_last = start.x
-            for t, x_t, y_t in run_stepwise(self.reservoir_, self.readout_, start, n_steps,
+            read = WithHistory(self.readout_, *lags) if self.readout_.lags else self.readout_
+            for t, x_t, y_t in run_stepwise(self.reservoir_, read, start, n_steps,
                                             next_input=self._next_input(), check_finite=check_finite):
                 y[:, t], x_last = y_t, x_t
+            if self.readout_.lags:
+                return y, x_last, (read.x_before, read.u_before)
             return y, x_last
         ys, x_last = [], start.x
         reservoir, readout = self._closed_loop()
@@ -858,12 +916,17 @@ class ESN(ReservoirModel):
         if not is_int(n_steps) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
         self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
-        y, x_last = self._free_run(n_steps, self._start(initial_state, None, carried=True), check_finite)
+        start = self._start(initial_state, None, carried=True)
+        out = self._free_run(n_steps, start, check_finite, self._lags(start.x.shape[0], initial_state, carried=True))
+        y, x_last = out[:2]
+        lags = out[2] if len(out) > 2 else None
         if check_finite:
             check_outputs(self._outputs(y), "generate", target_range=self.target_range_)
         layout = self._output_layout if y.shape[0] == 1 else "3d"
         like = Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind)
-        return self._finish(y, like, ESNState(x_last, y[:, -1]), update_state, return_state)
+        if update_state:
+            self._store(ESNState(x_last, y[:, -1]), lags)
+        return self._finish(y, like, ESNState(x_last, y[:, -1]), False, return_state)
 
     def forecast(self, histories: Any, horizon: int, *, initial_state: Any = None, check_finite: bool = True) -> Any:
         """Warm up on each history, then run free for ``horizon`` steps: ``(n_histories, horizon,
@@ -903,8 +966,9 @@ class ESN(ReservoirModel):
                           "start; give longer histories (or an initial_state)", UserWarning, stacklevel=2)
         steps = max(warm)
         x = start.x
+        lags = self._lags(H.batch_size, initial_state, carried=False)
         if steps:
-            ragged = any(n != steps for n in warm)
+            ragged = any(n != steps for n in warm) or lags is not None
             xs = _alloc.empty((H.batch_size, steps, self.reservoir_size), dtype, device) if ragged else None
             for _, _, out in run([self.reservoir_], start, steps, inputs=H_in.data[:, :steps] if forecaster else None,
                                  teacher=H.data[:, 1:steps + 1] if forecaster else H.data, keep_states=ragged,
@@ -913,7 +977,10 @@ class ESN(ReservoirModel):
                 x = out.x
             if ragged:
                 x = torch.stack([xs[b, n - 1] if n else start.x[b] for b, n in enumerate(warm)])
-        y = self._free_run(horizon, ESNState(x, last_steps(H.data, H.lengths)), check_finite)[0]
+            if lags is not None:
+                lags = (last_lags(lags[0], xs, warm, self.readout_.lags),
+                        last_lags(lags[1], H_in.data[:, :steps] if forecaster else None, warm, self.readout_.lags))
+        y = self._free_run(horizon, ESNState(x, last_steps(H.data, H.lengths)), check_finite, lags)[0]
         if check_finite:
             check_outputs(self._outputs(y), "forecast", target_range=self.target_range_)
         layout = H.layout if H.layout in ("1d", "2d") else "3d"
@@ -1024,6 +1091,8 @@ class ESN(ReservoirModel):
         if carried:
             self.state_x = torch.empty_like(named["state_x"], dtype=dtype, device=device)
             self.state_y = torch.empty_like(named["state_y"], dtype=dtype, device=device)
+            for k in ("state_lags_x", "state_lags_u"):
+                setattr(self, k, torch.empty_like(named[k], dtype=dtype, device=device) if k in named else None)
         else:
             self.reset()
         self._output_kind = extra.get("output_kind", "numpy")

@@ -77,7 +77,7 @@ def fit(model: ESN, inputs: Any, targets: Any, *, initial_state: Any = None, che
     final = train(reservoir, acc, features, trainer, U, Y, start, washout=model.washout,
                   chunk_size=model.chunk_size, check_finite=check_finite)
     model._set_fitted(reservoir, acc.solve(), final, Y, scaling)
-    vars(model)["_online"] = (acc, model.state) if online else None
+    vars(model)["_online"] = (acc, model.state, None) if online else None
     return model
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from .._checks import require_finite
-from ..params import FEATURES
 from ..readout import StateInputs
 
 RESERVOIR_KEYS = ("W_crow", "W_col", "W_values", "W_in", "W_fb", "bias", "leak")
@@ -56,24 +55,39 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
         raise ValueError("the floating tensors must all be float32 or all float64, got "
                          + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
     feats = extra.get("features", "linear")  # files before feature maps: the linear readout
+    lags = 0
     if feats == "custom":  # a FeatureMap object's width, which only the file says
         F = extra.get("readout_features")
         if type(F) is not int or F < 1:
             raise ValueError(f"the extra state's readout_features must be an integer >= 1, got {F!r}")
-    elif isinstance(feats, str) and feats in FEATURES:
-        F = StateInputs(extra["readout_bias"], extra["readout_input"], FEATURES[feats]).size(n, d_in)
     else:
-        raise ValueError(f"the extra state's features must be one of {(*FEATURES, 'custom')}, got {feats!r}")
+        try:
+            fmap = StateInputs.named(feats, extra["readout_bias"], extra["readout_input"])
+        except ValueError as exc:
+            raise ValueError(f"the extra state's features: {exc}") from None
+        F = fmap.size(n, d_in)
+        lags = fmap.lags
     expect = {"reservoir_.bias": (n,), "reservoir_.leak": (n,), "reservoir_.W_in": (n, d_in),
               "reservoir_.W_fb": (n, d_fb), "reservoir_.W_crow": (n + 1,), "readout_.weight": (d_out, F)}
     if carried:
         b = named["state_x"].shape[0] if named["state_x"].ndim == 2 else -1
         expect.update({"state_x": (max(b, 1), n), "state_y": (max(b, 1), d_out)})
+    # a readout with lags carries the steps before its state (the inputs' only with inputs)
+    lag_names = ["state_lags_x"] + (["state_lags_u"] if d_in else []) if carried and lags else []
+    for k in ("state_lags_x", "state_lags_u"):
+        t = tensors.get(k)
+        if k in lag_names:
+            if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+                raise ValueError(f"the state dict is missing {k} (a float tensor), which a readout with lags carries")
+            named[k] = t
+            expect[k] = (max(b, 1), lags, n if k.endswith("x") else d_in)
+        elif t is not None:
+            raise ValueError(f"the state dict holds {k} but its model carries no steps before its state")
     for k, shape in expect.items():
         if tuple(named[k].shape) != shape:
             raise ValueError(f"{k} has shape {tuple(named[k].shape)}, expected {shape} for reservoir_size={n}, "
                              f"{d_in} input(s) and {d_out} output(s)")
-    for k in ["readout_.weight"] + carried:
+    for k in ["readout_.weight"] + carried + lag_names:
         require_finite(named[k], k, "a model's weights and state must be finite")
     rng = tensors.get("target_range_")
     if rng is not None:

@@ -9,7 +9,9 @@ features ``z`` (..., F); the readout is linear in ``z``. The default is :class:`
   counting from 0) and ``x~_i = x_i`` otherwise (Lu et al. 2017; Pathak et al. 2018): it breaks the
   ``x -> -x`` symmetry of a tanh reservoir without bias, which a linear readout of odd features
   cannot;
-- ``"quadratic"``: ``z = [1; u; x; x^2]``, every neuron and its square.
+- ``"quadratic"``: ``z = [1; u; x; x^2]``, every neuron and its square;
+- with ``"+delays:k"`` (``"+input_delays:k"``, ``"+skip:s"``): also the states (inputs) of the k
+  steps ``s, 2s, ..., ks`` before, ``z[t] = [1; u[t]; u[t-s]; ...; s(x[t]); x[t-s]; ...]``.
 
 Adding one takes two methods (see docs/architecture.md for a worked example)::
 
@@ -30,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .. import _alloc
-from ..params import FEATURES
+from ..params import FEATURES, parse_features
 
 
 def feature_size(state_size: int, input_size: int, use_bias: bool, use_input: bool) -> int:
@@ -86,42 +88,80 @@ class StateInputs:
     ``"half"`` (every second neuron squared) or ``"all"`` (``s(x) = [x; x^2]``); see
     :func:`squared_states`. Only the linear one can run inside the native time loop."""
 
-    def __init__(self, bias: bool = True, inputs: bool = True, squares: str | None = None) -> None:
+    def __init__(self, bias: bool = True, inputs: bool = True, squares: str | None = None, *,
+                 state_delays: int = 0, input_delays: int = 0, skip: int = 1) -> None:
         if squares not in SQUARES:
             raise ValueError(f"squares must be one of {SQUARES}, got {squares!r}")
+        for name, v, least in (("state_delays", state_delays, 0), ("input_delays", input_delays, 0),
+                               ("skip", skip, 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise ValueError(f"{name} must be an integer ≥ {least}, got {v!r}")
         self.bias = bias
         self.inputs = inputs
         self.squares = squares
+        self.state_delays, self.input_delays, self.skip = state_delays, input_delays, skip
 
     @classmethod
     def named(cls, name: str, bias: bool = True, inputs: bool = True) -> StateInputs:
-        """The map of a name of :data:`FEATURE_MAPS`."""
-        if name not in FEATURE_MAPS:
-            raise ValueError(f"features must be one of {tuple(FEATURE_MAPS)} or a FeatureMap object, got {name!r}")
-        return cls(bias, inputs, FEATURE_MAPS[name])
+        """The map of a feature-map name (see :func:`esnkit.params.parse_features`)."""
+        return cls(bias, inputs, **parse_features(name))
+
+    @property
+    def lags(self) -> int:
+        """How many steps before the current one the features read (0: none)."""
+        return self.skip * max(self.state_delays, self.input_delays if self.inputs else 0)
 
     @property
     def linear(self) -> bool:
         """Whether the features are the states themselves (a readout the time loop can run)."""
-        return self.squares is None
+        return self.squares is None and self.lags == 0
 
     def size(self, state_size: int, input_size: int) -> int:
         extra = state_size if self.squares == "all" else 0
+        extra += self.state_delays * state_size + (self.input_delays * input_size if self.inputs else 0)
         return feature_size(state_size, input_size, self.bias, self.inputs) + extra
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+        if self.lags:
+            raise ValueError("this feature map reads delayed states or inputs: use window(x, u, x_before, u_before)")
         return features(squared_states(x, self.squares), u, self.bias, self.inputs)
+
+    def window(self, x: torch.Tensor, u: torch.Tensor | None, x_before: torch.Tensor,
+               u_before: torch.Tensor | None) -> torch.Tensor:
+        """Features (B, n, F) of the states ``x`` (B, n, N) and inputs ``u`` (B, n, D_in) of n steps,
+        given the :attr:`lags` steps before them, ``x_before`` (B, lags, N) and ``u_before``
+        (B, lags, D_in), oldest first."""
+        L, n = self.lags, x.shape[1]
+        use_u = self.inputs and u is not None and u.shape[-1] > 0
+        parts = [squared_states(x, self.squares)]
+        if self.state_delays:
+            xe = torch.cat([x_before, x], dim=1)
+            parts += [xe[:, L - d * self.skip: L - d * self.skip + n] for d in range(1, self.state_delays + 1)]
+        z = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+        lead = []
+        if self.bias:
+            lead.append(torch.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device))
+        if use_u:
+            u = u.to(x.dtype)
+            lead.append(u)
+            if self.input_delays:
+                ue = torch.cat([u_before.to(x.dtype), u], dim=1)
+                lead += [ue[:, L - d * self.skip: L - d * self.skip + n] for d in range(1, self.input_delays + 1)]
+        return torch.cat([*lead, z], dim=-1) if lead else z
 
     def buffer(self, batch: int, steps: int, state_size: int, input_size: int, dtype: torch.dtype,
                device: torch.device | str = "cpu") -> FeatureBuffer | None:
         # None with squares: they are computed from the states, which the loop still reads after
         # writing them, so the loop cannot write into the feature rows.
-        if self.squares is not None:
+        if not self.linear:
             return None
         return FeatureBuffer(batch, steps, state_size, input_size, self.bias, self.inputs, dtype, device)
 
     def __repr__(self) -> str:
         sq = "" if self.squares is None else f", squares={self.squares!r}"
+        for k, default in (("state_delays", 0), ("input_delays", 0), ("skip", 1)):
+            if getattr(self, k) != default:
+                sq += f", {k}={getattr(self, k)}"
         return f"StateInputs(bias={self.bias}, inputs={self.inputs}{sq})"
 
 

@@ -23,7 +23,8 @@ class Readout(nn.Module):
     def __init__(self, weight: torch.Tensor, *, input_size: int, use_bias: bool, use_input: bool,
                  squares: str | None = None, feature_map: Any = None) -> None:
         super().__init__()
-        if feature_map is not None and hasattr(feature_map, "squares") and hasattr(feature_map, "bias"):
+        if (feature_map is not None and hasattr(feature_map, "squares") and hasattr(feature_map, "bias")
+                and not getattr(feature_map, "lags", 0)):
             squares, feature_map = feature_map.squares, None  # [1; u; s(x)]: the loop runs it
         if squares not in (None, "half", "all"):
             raise ValueError(f"squares must be None, 'half' or 'all', got {squares!r}")
@@ -87,6 +88,21 @@ class Readout(nn.Module):
         w_q = torch.zeros_like(w)
         w_q[:, 1::2] = w[:, 1::2]
         return w_q
+
+    @property
+    def lags(self) -> int:
+        """How many steps before the current one the features read (0: none; see :meth:`window`)."""
+        return getattr(self.feature_map, "lags", 0) if self.feature_map is not None else 0
+
+    def window(self, x: torch.Tensor, u: torch.Tensor | None, x_before: torch.Tensor,
+               u_before: torch.Tensor | None) -> torch.Tensor:
+        """Outputs (B, n, D_out) of n steps ``x`` (B, n, N), ``u`` (B, n, D_in), for features that read
+        the :attr:`lags` steps before them, ``x_before`` (B, lags, N) and ``u_before``."""
+        z = self.feature_map.window(x, u, x_before, u_before)
+        if z.shape[-1] != self.weight.shape[1]:
+            raise ValueError(f"the feature map gives {z.shape[-1]} features, but this readout reads "
+                             f"{self.weight.shape[1]}")
+        return z @ self.weight.T
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` (..., N), ``u`` (..., D_in) -> ``y`` (..., D_out)."""
