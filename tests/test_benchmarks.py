@@ -122,11 +122,11 @@ def test_esn_forecaster_keeps_the_other_starts_when_one_free_run_blows_up(monkey
     real = ESN._free_run
 
     def blows_up(self, n_steps, start, check_finite=True, lags=None):  # start 1 diverges 50 steps into its free run
-        y, x = real(self, n_steps, start, check_finite, lags)
+        y, x, after = real(self, n_steps, start, check_finite, lags)
         y[1, 50:] = float("nan")
         if check_finite:
             raise ek.NonFiniteStateError("start 1 blew up")
-        return y, x
+        return y, x, after
 
     monkeypatch.setattr(ESN, "_free_run", blows_up)
     out = f.forecast(w.contexts, 84)

@@ -871,8 +871,8 @@ class ESN(ReservoirModel):
         return forecaster, readout
 
     def _free_run(self, n_steps: int, start: ESNState, check_finite: bool = True, lags=None):
-        """Outputs (B, n_steps, D) of a closed-loop run from ``start`` and the final reservoir state
-        (and, for a readout with lags, which starts from ``lags``, the steps before the end)."""
+        """Outputs (B, n_steps, D) of a closed-loop run from ``start``, the final reservoir state, and,
+        for a readout with lags (which starts from ``lags``), the steps before the end (else None)."""
         if not self.readout_.loop_ready:  # a readout the loop cannot run: between its steps
             y = _alloc.empty((start.x.shape[0], n_steps, self.readout_.output_size), start.x.dtype, start.x.device)
             x_last = start.x
@@ -880,16 +880,14 @@ class ESN(ReservoirModel):
             for t, x_t, y_t in run_stepwise(self.reservoir_, read, start, n_steps,
                                             next_input=self._next_input(), check_finite=check_finite):
                 y[:, t], x_last = y_t, x_t
-            if self.readout_.lags:
-                return y, x_last, (read.x_before, read.u_before)
-            return y, x_last
+            return y, x_last, (read.x_before, read.u_before) if self.readout_.lags else None
         ys, x_last = [], start.x
         reservoir, readout = self._closed_loop()
         for _, _, out in run([reservoir], start, n_steps, readout=readout, closed_loop=True,
                              keep_states=False, chunk_size=self.chunk_size, check_finite=check_finite):
             ys.append(out.outputs)
             x_last = out.x
-        return torch.cat(ys, dim=1), x_last
+        return torch.cat(ys, dim=1), x_last, None
 
     def generate(
         self,
@@ -917,9 +915,8 @@ class ESN(ReservoirModel):
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
         self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
         start = self._start(initial_state, None, carried=True)
-        out = self._free_run(n_steps, start, check_finite, self._lags(start.x.shape[0], initial_state, carried=True))
-        y, x_last = out[:2]
-        lags = out[2] if len(out) > 2 else None
+        y, x_last, lags = self._free_run(n_steps, start, check_finite,
+                                         self._lags(start.x.shape[0], initial_state, carried=True))
         if check_finite:
             check_outputs(self._outputs(y), "generate", target_range=self.target_range_)
         layout = self._output_layout if y.shape[0] == 1 else "3d"
