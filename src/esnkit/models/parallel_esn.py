@@ -38,7 +38,7 @@ from ..params import is_int
 from ..readout import Readout, StateInputs, TrainerFit, solve_normal_equations
 from ..reservoir import Activation, Reservoir
 from .deep_esn import layer_seed
-from .engine import harvest
+from .engine import chunk_steps, harvest
 from .esn import ESN, SCALE_BUFFERS
 from .output_policy import target_range
 from .reservoir_model import ReservoirModel
@@ -94,13 +94,15 @@ class _GroupFit:
     final: torch.Tensor
 
 
-def fit_groups(model: ParallelESN, U: Batch, Y: Batch, ks: Sequence[int], check_finite: bool = True) -> list[_GroupFit]:
+def fit_groups(model: ParallelESN, U: Batch, Y: Batch, ks: Sequence[int], chunk: int,
+               check_finite: bool = True) -> list[_GroupFit]:
     """Train groups ``ks`` of ``model`` on the whole field's inputs ``U`` and targets ``Y`` (B, T, Q)
-    in one teacher-forced pass of their stacked reservoirs.
+    in one teacher-forced pass of their stacked reservoirs, ``chunk`` steps at a time.
 
-    ``fit`` calls it for every group at once, or a Dask task for some of them: the native kernel
-    computes each block's rows as it computes them alone, so the groups' results are the same bits
-    however they are split.
+    ``fit`` calls it for every group at once, or a Dask task for some of them (two or more, so each
+    pass runs a stacked reservoir in the native kernel's sparse layout), with one ``chunk`` for all:
+    the kernel computes each block's rows as it computes them in any stack, and each group's normal
+    equations see the same chunks, so the groups' results are the same bits however they are split.
     """
     Q = U.features
     wins = windows(Q, model.groups, model.overlap)
@@ -115,7 +117,7 @@ def fit_groups(model: ParallelESN, U: Batch, Y: Batch, ks: Sequence[int], check_
         columns = torch.as_tensor(np.concatenate([[0], 1 + wins[k], 1 + Q + np.arange(N)]), device=U.data.device)
         trainers.append(_Window(esn._trainer(), columns, slice(k * q, (k + 1) * q)))
     h = harvest(members, U, Y, trainers, features=StateInputs(bias=True, inputs=True), washout=model.washout,
-                chunk_size=model.chunk_size, check_finite=check_finite)
+                chunk_size=chunk, check_finite=check_finite)
     out = []
     for i, k in enumerate(ks):
         fit = h.fits[i].fit
@@ -318,10 +320,11 @@ class ParallelESN(ReservoirModel):
         itemsize = torch.finfo(dtype).bits // 8
         _memory.require_memory(8 * g * F * (F + q) + U.batch_size * min(U.steps, 4096) * g * (N + F) * itemsize,
                                f"fitting {g} group(s) of reservoir_size={N}", "use a smaller reservoir_size", device)
+        chunk = chunk_steps(self.chunk_size, U.batch_size, g * N)
         if scheduler is None:
-            fits = fit_groups(self, U, Y, range(g), check_finite)
+            fits = fit_groups(self, U, Y, range(g), chunk, check_finite)
         else:
-            fits = self._fit_on_dask(scheduler, U, Y, check_finite)
+            fits = self._fit_on_dask(scheduler, U, Y, chunk, check_finite)
         if self.shared:
             G = fits[0].G
             C = fits[0].C
@@ -336,7 +339,7 @@ class ParallelESN(ReservoirModel):
                       Y, raw, scaling)
         return self
 
-    def _fit_on_dask(self, scheduler: Any, U: Batch, Y: Batch, check_finite: bool) -> list[_GroupFit]:
+    def _fit_on_dask(self, scheduler: Any, U: Batch, Y: Batch, chunk: int, check_finite: bool) -> list[_GroupFit]:
         from .._dask import close, connect
 
         if not (isinstance(scheduler, str) or hasattr(scheduler, "submit")):
@@ -346,8 +349,10 @@ class ParallelESN(ReservoirModel):
         try:
             unfitted = self.clone()
             data = client.scatter([U, Y], broadcast=True)
-            futures = [client.submit(fit_groups, unfitted, data[0], data[1], [k], check_finite, pure=False)
-                       for k in range(self.groups)]
+            workers = len(client.scheduler_info().get("workers", {})) or 1
+            parts = np.array_split(np.arange(self.groups), max(1, min(workers, self.groups // 2)))
+            futures = [client.submit(fit_groups, unfitted, data[0], data[1], [int(k) for k in ks], chunk,
+                                     check_finite, pure=False) for ks in parts]
             return [f for part in client.gather(futures) for f in part]
         finally:
             close(client, cluster)
