@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from reference import feature, step
 
 import esnkit as ek
 from esnkit.models.parallel_esn import windows
+from reference import feature, step
 
 
 def lorenz96(n: int, dim: int = 8, F: float = 8.0, dt: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -35,8 +35,8 @@ def field():
     return lorenz96(700) / 4.0
 
 
-KW = dict(reservoir_size=20, in_degree=3, spectral_radius=0.6, input_scaling=0.5, bias_scaling=0.4, leak_rate=0.8, ridge=1e-3,
-          washout=10, seed=11)
+KW = dict(reservoir_size=20, in_degree=3, spectral_radius=0.6, input_scaling=0.5, bias_scaling=0.4, leak_rate=0.8,
+          ridge=1e-3, washout=10, seed=11)
 
 
 class GroupWeights:
@@ -50,7 +50,8 @@ class GroupWeights:
         outside = np.setdiff1d(np.arange(W_in.shape[1]), window)
         assert not W_in[:, outside].any()  # a group reads its window only
         self.W = res.scipy_recurrent().toarray()[rows, rows]
-        assert not np.delete(res.scipy_recurrent().toarray()[rows], np.r_[rows], axis=1).any()  # no links between groups
+        W = res.scipy_recurrent().toarray()[rows]
+        assert not np.delete(W, np.r_[rows], axis=1).any()  # no links between groups
         self.W_in = W_in[:, window]
         self.W_fb = np.zeros((N, 0))
         self.b = res.bias.double().numpy()[rows]
