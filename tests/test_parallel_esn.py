@@ -221,3 +221,9 @@ def test_dask_fit_is_bit_identical(field):
             assert torch.equal(there.readout_.weight, here.readout_.weight)
             assert torch.equal(there.state_x, here.state_x)
             np.testing.assert_array_equal(there.forecast(field[400:460], 30), here.forecast(field[400:460], 30))
+
+
+def test_doc_python_blocks_run():
+    from test_docs import run_python_blocks
+
+    assert run_python_blocks("docs/parallel_esn.md") == 1
