@@ -1,6 +1,6 @@
 """Parallel reservoirs against one global reservoir on spatiotemporal chaos: Kuramoto–Sivashinsky and Lorenz-96.
 
-    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py            # about ten minutes
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py            # about ten minutes on 2 vCPUs
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --quick    # a smoke run: small models, short series
 
 - Kuramoto–Sivashinsky, L = 22, Q = 64 grid points, dt = 0.25 (``esnkit.datasets.kuramoto_sivashinsky``),
@@ -47,7 +47,7 @@ from esnkit.benchmarks.measure import PeakRSS
 HERE = Path(__file__).resolve().parent
 TRAIN, VAL_STARTS, TEST_STARTS = 20_000, 5, 20
 COMMON = dict(spectral_radius=0.6, in_degree=3, bias_scaling=0.5, washout=100, seed=0)
-GRID = {"input_scaling": (0.05, 0.1, 0.2), "ridge": (1e-3, 1e-1)}
+GRID = {"input_scaling": (0.05, 0.1, 0.2), "ridge": (1e-6, 1e-4, 1e-2)}
 
 SYSTEMS = {
     "ks": dict(title="Kuramoto–Sivashinsky, L = 22, Q = 64, dt = 0.25", history=200, horizon=800, stride=500,
@@ -177,7 +177,7 @@ def space_time(path: Path, title: str, best, lyap_per_step: float) -> None:
                        vmin=-lim, vmax=lim)
         ax.set_ylabel(f"{name}\ngrid point")
         fig.colorbar(im, ax=ax)
-    axes[0].set_title(f"{title}: {label}, first test start")
+    axes[0].set_title(f"{title}\n{label}, first test start", fontsize=10)
     axes[-1].set_xlabel("Lyapunov times")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
