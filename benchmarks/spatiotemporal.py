@@ -47,7 +47,7 @@ from esnkit.benchmarks.measure import PeakRSS
 HERE = Path(__file__).resolve().parent
 TRAIN, VAL_STARTS, TEST_STARTS = 20_000, 5, 20
 COMMON = dict(spectral_radius=0.6, in_degree=3, bias_scaling=0.5, washout=100, seed=0)
-GRID = {"input_scaling": (0.05, 0.1, 0.2), "ridge": (1e-6, 1e-4, 1e-2)}
+GRID = {"input_scaling": (0.02, 0.05, 0.1), "ridge": (1e-8, 1e-6, 1e-4)}
 
 SYSTEMS = {
     "ks": dict(title="Kuramoto–Sivashinsky, L = 22, Q = 64, dt = 0.25", history=200, horizon=800, stride=500,

@@ -227,3 +227,17 @@ def test_doc_python_blocks_run():
     from test_docs import run_python_blocks
 
     assert run_python_blocks("docs/parallel_esn.md") == 1
+
+
+def test_doc_quotes_the_committed_benchmark_run():
+    import json
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    results = json.loads((root / "benchmarks/results/spatiotemporal.json").read_text())
+    doc = (root / "docs/parallel_esn.md").read_text()
+    for system in results["systems"]:
+        for row in system["rows"]:
+            quoted = f"| {row['model']} | {row['median']:.2f} ({row['q25']:.2f}–{row['q75']:.2f}) | " \
+                     f"{row['fit_seconds']:.1f} s |"
+            assert quoted in doc, quoted
