@@ -37,6 +37,7 @@ LAYERS = {
     "esnkit.metrics": "metrics",
     "esnkit.datasets": "datasets",
     "esnkit._sequence_data": "datasets",
+    "esnkit._spatiotemporal": "datasets",
     "esnkit.io": "io",
     "esnkit.tabular": "tabular",
     "esnkit.forecasting": "forecasting",

@@ -119,3 +119,8 @@ def test_real_data_doc_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_python_blocks("docs/real-data.md") == 2
     assert (tmp_path / "forecast.csv").exists() and (tmp_path / "forecast.png").exists()
+
+
+def test_spatiotemporal_doc_python_blocks_run(capsys):
+    assert run_python_blocks("docs/spatiotemporal.md")
+    assert "(400, 64) (400, 40) (4,)" in capsys.readouterr().out

@@ -12,6 +12,12 @@ flows). A flow whose parameters make it stiff or diverge is stopped after a budg
 right-hand-side evaluations (:data:`EVALS_PER_UNIT` per time unit) or when its state passes
 :data:`BLOW_UP`, with a ``ValueError`` naming the parameters, instead of running for hours.
 
+Spatiotemporal chaos: :func:`kuramoto_sivashinsky` (ETDRK4, pseudo-spectral) and :func:`lorenz96`
+(DOP853), ``(n_steps, Q)`` and ``(n_steps, dim)``; :func:`largest_lyapunov_exponent` measures the
+largest Lyapunov exponent of those and of :func:`lorenz` by Benettin's method (docs/spatiotemporal.md).
+A Kuramoto–Sivashinsky call is bounded by :data:`MAX_KS_WORK`, and one whose solution stops being
+finite raises a ``ValueError`` naming ``dt`` and the grid.
+
 Sequence classification sets come as :class:`ClassificationData` (lists of float64 ``(time,
 features)`` sequences and their labels, train and test): :func:`japanese_vowels` is bundled with
 esnkit (its CC BY 4.0 licence allows it; the tests and CI use it offline); :func:`basic_motions`
@@ -24,6 +30,7 @@ downloaded, and no pickle is loaded unrestricted (see ``esnkit._sequence_data``)
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -32,7 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _memory, _sequence_data
+from . import _memory, _sequence_data, _spatiotemporal
 
 MSO_FREQUENCIES = (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97)
 
@@ -80,6 +87,22 @@ def _integer(name: str, v: Any, least: int) -> None:
 def _seed(seed: Any) -> None:
     if seed is not None:
         _integer("seed", seed, 0)
+
+
+def _discard(discard: Any) -> None:
+    if not (_is_real(discard) and math.isfinite(discard) and discard >= 0):
+        raise ValueError(f"discard must be a finite number ≥ 0 (time units), got {discard!r}")
+
+
+def _state(value: Any, size: int, name: str, meaning: str) -> np.ndarray:
+    """``value`` as a new float64 vector of ``size`` finite numbers, else a ValueError naming ``name``."""
+    try:
+        vector = np.array(value, dtype=np.float64) if not isinstance(value, (str, bytes)) else None
+    except (TypeError, ValueError):
+        vector = None
+    if vector is None or vector.shape != (size,) or not np.isfinite(vector).all():
+        raise ValueError(f"{name} must be {size} finite numbers ({meaning}), got {value!r}")
+    return vector
 
 
 def mackey_glass(
@@ -172,26 +195,19 @@ class _Stop(Exception):
 
 
 def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rtol: float, atol: float,
-          name: str = "the flow", params: str = "", typical: int = 600) -> np.ndarray:
-    """Integrate a 3-variable flow with DOP853; ``seed`` perturbs ``x0`` uniformly by ±1."""
+          name: str = "the flow", params: str = "", typical: int = 600, dim: int = 3) -> np.ndarray:
+    """Integrate a ``dim``-variable flow with DOP853; ``seed`` perturbs ``x0`` uniformly by ±1."""
     from scipy.integrate import solve_ivp  # imported here: ~0.3 s that import esnkit should not pay
 
-    _check_steps(n_steps, features=3)
+    _check_steps(n_steps, features=dim)
     _positive(dt=dt, atol=atol)
     if not (_is_real(rtol) and 0 < rtol < 1):
         raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
-    if not (_is_real(discard) and math.isfinite(discard) and discard >= 0):
-        raise ValueError(f"discard must be a finite number ≥ 0 (time units), got {discard!r}")
+    _discard(discard)
     _seed(seed)
-    try:
-        start = np.asarray(x0, dtype=np.float64) if not isinstance(x0, (str, bytes)) else None
-    except (TypeError, ValueError):
-        start = None
-    if start is None or start.shape != (3,) or not np.isfinite(start).all():
-        raise ValueError(f"x0 must be 3 finite numbers (the initial state), got {x0!r}")
-    x0 = start
+    x0 = _state(x0, dim, "x0", "the initial state")
     if seed is not None:
-        x0 = x0 + np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
+        x0 = x0 + np.random.default_rng(seed).uniform(-1.0, 1.0, dim)
     t_end = discard + (n_steps - 1) * dt
     if t_end > MAX_SPAN:
         raise ValueError(
@@ -201,6 +217,8 @@ def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rt
         )
     if discard + dt == discard:
         raise ValueError(f"dt={dt} is below the resolution of the time axis at discard={discard}")
+    if t_end == 0:  # one sample of the start: solve_ivp returns no array for an empty span
+        return x0[None].copy()
     budget = int(min(MAX_EVALS, max(MIN_EVALS, EVALS_PER_UNIT * t_end)))
     calls = 0
 
@@ -210,7 +228,7 @@ def _flow(rhs, n_steps: int, dt: float, x0, seed: int | None, discard: float, rt
         if calls > budget:
             raise _Stop(f"it needed more than {budget} right-hand-side evaluations for {t_end:.3g} time units "
                         f"(reaching t = {t:.3g}), where the default parameters need about {typical} per time unit")
-        if not (abs(s[0]) < BLOW_UP and abs(s[1]) < BLOW_UP and abs(s[2]) < BLOW_UP):
+        if not (float(s @ s) < BLOW_UP * BLOW_UP):  # also catches NaN
             raise _Stop(f"its state reached {s.tolist()} at t = {t:.3g}")
         return rhs(t, s)
 
@@ -252,11 +270,7 @@ def lorenz(
     """
 
     _finite(sigma=sigma, rho=rho, beta=beta)
-
-    def rhs(_t, s):
-        x, y, z = s
-        return [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
-
+    rhs, _ = _spatiotemporal.lorenz_field(sigma, rho, beta)
     return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol, "lorenz", f"sigma={sigma}, rho={rho}, beta={beta}",
                  600)
 
@@ -286,6 +300,250 @@ def rossler(
         return [-y - z, x + a * y, b + z * (x - c)]
 
     return _flow(rhs, n_steps, dt, x0, seed, discard, rtol, atol, "rossler", f"a={a}, b={b}, c={c}", 130)
+
+
+# Bound on one Kuramoto–Sivashinsky call: ETDRK4 steps x max(Q, 512). One step (four FFT pairs,
+# NumPy, one core) costs 40 to 90 µs from Q = 16 to Q = 512, about the same whatever Q up to there,
+# and grows like Q log Q beyond: the bound is 5 million steps at Q <= 512, some 7 minutes (the tangent
+# run of largest_lyapunov_exponent about twice that).
+MAX_KS_WORK = 512 * 5 * 10**6
+
+
+def _ks_prepare(L: float, Q: int, dt: float, substeps: int, dealias: bool, seed: int, u0: Any, discard: float,
+                later_steps: int, name: str) -> tuple[_spatiotemporal.KSSolver, np.ndarray, int, float,
+                                                      np.random.Generator]:
+    """Check the Kuramoto–Sivashinsky arguments; the solver, the initial grid values, the number of
+    discarded steps, the step and the generator the initial condition was drawn from."""
+    _positive(L=L, dt=dt)
+    _integer("Q", Q, 4)
+    if Q % 2:
+        raise ValueError(f"Q must be an even integer ≥ 4 (grid points), got {Q!r}")
+    _integer("substeps", substeps, 1)
+    if not isinstance(dealias, (bool, np.bool_)):
+        raise ValueError(f"dealias must be True or False, got {dealias!r}")
+    _integer("seed", seed, 0)
+    _discard(discard)
+    h = dt / substeps
+    n_discard = int(math.ceil(discard / h - 1e-9))
+    steps = n_discard + later_steps * substeps
+    if steps * max(Q, 512) > MAX_KS_WORK:
+        raise ValueError(
+            f"{name} would take {steps:.3g} ETDRK4 steps of {Q} grid points, more than the "
+            f"{MAX_KS_WORK // max(Q, 512):.3g} it runs in some 7 minutes at this Q; ask for fewer steps, a shorter "
+            "discard, a larger dt or fewer substeps"
+        )
+    rng = np.random.default_rng(seed)
+    if u0 is None:
+        start = 0.1 * rng.standard_normal(Q)
+        start -= start.mean()  # the mean of u is conserved; the attractor is studied at mean 0
+    else:
+        start = _state(u0, Q, "u0", f"u on the grid x_j = j L / Q, Q={Q}")
+    return _spatiotemporal.KSSolver(float(L), int(Q), h, bool(dealias)), start, n_discard, h, rng
+
+
+def _ks_diverged(step: int, h: float, L: float, Q: int, dt: float, substeps: int) -> ValueError:
+    return ValueError(
+        f"the Kuramoto–Sivashinsky solution stopped being finite after {step} ETDRK4 steps (t = {step * h:.4g}) "
+        f"with L={L}, Q={Q}, dt={dt}, substeps={substeps}; use a smaller dt (or more substeps), or a finer grid "
+        "(larger Q) for this L"
+    )
+
+
+def kuramoto_sivashinsky(
+    n_steps: int,
+    *,
+    L: float = 22.0,
+    Q: int = 64,
+    dt: float = 0.25,
+    discard: float = 1000.0,
+    seed: int = 0,
+    u0: np.ndarray | None = None,
+    substeps: int = 1,
+    dealias: bool = False,
+) -> np.ndarray:
+    """The Kuramoto–Sivashinsky equation on a periodic domain, ``(n_steps, Q)``: u on the grid
+    ``x_j = j L / Q`` every ``dt`` time units.
+
+    ``u_t = -u u_x - u_xx - u_xxxx`` on ``[0, L)``, periodic. Pseudo-spectral in space (Fourier
+    modes ``k_m = 2π m / L``, ``|m| <= Q/2``), ETDRK4 in time (Cox & Matthews 2002; the coefficients
+    by Kassam & Trefethen's 2005 contour integral), in float64: the stiff linear part ``k² - k⁴``
+    is integrated exactly and the nonlinear term ``-(u²)_x / 2`` at fourth order in the step
+    ``h = dt / substeps``. ETDRK4 with a fixed step is one smooth map, so the series is an exact
+    orbit of a map within ``O(h⁴)`` of the equation's flow, not a noisy sample of it.
+
+    Without ``dealias`` the quadratic term is not dealiased: at the defaults (and L = 200, Q = 512)
+    the attractor's spectrum falls by more than 12 decades before two thirds of the resolved
+    wavenumbers, so what aliasing feeds back is far below the time-stepping error;
+    ``dealias=True`` applies the 2/3 rule for coarser grids.
+
+    The initial condition is ``0.1 N(0, 1)`` white noise on the grid drawn from ``seed``, minus its
+    mean (the spatial mean of u is conserved; the attractor is the one at mean 0), or ``u0``; rows
+    start after ``ceil(discard / h)`` steps (``discard`` time units rounded up to whole steps: the
+    default reaches the chaotic attractor from small noise for L = 22 and L = 200). The largest
+    Lyapunov exponent is about 0.04–0.05 for L = 22 and 0.09–0.1 for L = 200
+    (:func:`largest_lyapunov_exponent` measures it; docs/spatiotemporal.md quotes measured values).
+    """
+    _integer("Q", Q, 4)
+    _check_steps(n_steps, features=Q)
+    solver, start, n_discard, h, _ = _ks_prepare(L, Q, dt, substeps, dealias, seed, u0, discard, int(n_steps) - 1,
+                                                 "kuramoto_sivashinsky")
+    try:
+        return _spatiotemporal.ks_run(solver, start, n_discard, int(n_steps), int(substeps))
+    except FloatingPointError as exc:
+        raise _ks_diverged(exc.args[0], h, L, Q, dt, substeps) from None
+
+
+def lorenz96(
+    n_steps: int,
+    *,
+    dim: int = 40,
+    F: float = 8.0,
+    dt: float = 0.01,
+    discard: float = 100.0,
+    seed: int | None = 0,
+    x0: np.ndarray | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-10,
+) -> np.ndarray:
+    """Lorenz-96, ``(n_steps, dim)`` samples every ``dt`` time units after ``discard`` time units.
+
+    ``dx_i/dt = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F`` for ``i = 0 .. dim-1``, indices modulo
+    ``dim`` (Lorenz 1996), integrated by DOP853 at ``rtol = atol = 1e-10``. The start is ``x0``,
+    default ``x_i = F`` with ``x_0 = F + 0.01``; ``seed`` perturbs it uniformly by ±1 (``None``: no
+    perturbation). At F = 8 and dim = 40 the largest Lyapunov exponent is about 1.7 (one Lyapunov
+    time ≈ 0.6 units; :func:`largest_lyapunov_exponent` measures it) and each variable has mean
+    ≈ 2.3 and standard deviation ≈ 3.6.
+    """
+    _integer("dim", dim, 4)
+    _finite(F=F)
+    rhs, _ = _spatiotemporal.lorenz96_field(int(dim), float(F))
+    return _flow(rhs, n_steps, dt, _lorenz96_start(dim, F, x0), seed, discard, rtol, atol, "lorenz96",
+                 f"dim={dim}, F={F}", 500, dim=int(dim))
+
+
+def _lorenz96_start(dim: int, F: float, x0: Any) -> Any:
+    if x0 is not None:
+        return x0
+    start = np.full(int(dim), float(F))
+    start[0] += 0.01  # the uniform state x_i = F is a fixed point: nudge it off
+    return start
+
+
+class LyapunovEstimate(NamedTuple):
+    """The largest Lyapunov exponent measured by :func:`largest_lyapunov_exponent`.
+
+    ``exponent``: the mean of ``segments``, in 1 / time units (one Lyapunov time is
+    ``1 / exponent``); ``stderr``: ``std(segments) / sqrt(len(segments))``, the standard error of
+    that mean if the segments' exponents were independent; ``segments``: ``(segments,)`` the
+    finite-time exponents of consecutive, equally long segments of the run.
+    """
+
+    exponent: float
+    stderr: float
+    segments: np.ndarray
+
+
+LYAPUNOV_SYSTEMS = ("kuramoto_sivashinsky", "lorenz96", "lorenz")
+_LYAPUNOV_DURATION = {"kuramoto_sivashinsky": 5000.0, "lorenz96": 500.0, "lorenz": 500.0}
+
+
+def largest_lyapunov_exponent(
+    system: str,
+    *,
+    duration: float | None = None,
+    segments: int = 10,
+    discard: float | None = None,
+    seed: int = 0,
+    **params: Any,
+) -> LyapunovEstimate:
+    """The largest Lyapunov exponent of one of esnkit's generated systems, by Benettin's method.
+
+    ``system``: ``"kuramoto_sivashinsky"``, ``"lorenz96"`` or ``"lorenz"``; ``params``: that
+    generator's keyword arguments (``L``, ``Q``, ``dt``, ``substeps``, ``dealias``, ``u0``; ``dim``,
+    ``F``, ``x0``, ``rtol``, ``atol``; ``sigma``, ``rho``, ``beta``, ``x0``, ``rtol``, ``atol``),
+    defaults as there. The trajectory starts as the generator's does for ``seed``, a tangent vector
+    ``δ`` (unit norm, random from ``seed``) with it, and the exponent is the mean growth rate of
+    ``|δ|`` under the linearised dynamics:
+
+    ``λ = lim (1/T) log |δ(T)| / |δ(0)|``.
+
+    - Kuramoto–Sivashinsky: the tangent of the ETDRK4 map itself (``δ`` advanced by the same
+      four stages, linearised, so λ is the exponent of the series the generator returns), divided
+      by its norm after every step, the logs of the norms summed. ``δ`` has mean 0: a change of the
+      conserved mean is not a perturbation of the attractor.
+    - Flows: the equations extended by ``δ' = J δ - r δ``, ``ℓ' = r``, ``r = δᵀJδ / δᵀδ`` (Benettin's
+      renormalisation made continuous: ``|δ|`` stays constant and ``ℓ`` accumulates the log
+      growth), integrated by DOP853 at the generator's ``rtol``/``atol``.
+
+    The first ``discard`` time units (default: the generator's) take the state to the attractor
+    and ``δ`` to the most unstable direction and are not counted; then ``duration`` time units
+    (default 5000 for Kuramoto–Sivashinsky, 500 for the flows) are split into ``segments`` equal
+    segments, each giving a finite-time exponent. Their spread is the error estimate:
+    ``stderr`` is their standard deviation over ``sqrt(segments)``, honest when the segments are
+    much longer than the time correlations of the finite-time exponents (tens of Lyapunov times).
+    The result is a deterministic function of the arguments.
+    """
+    if system not in LYAPUNOV_SYSTEMS:
+        raise ValueError(f"system must be one of {', '.join(map(repr, LYAPUNOV_SYSTEMS))}, got {system!r}")
+    generator = {"kuramoto_sivashinsky": kuramoto_sivashinsky, "lorenz96": lorenz96, "lorenz": lorenz}[system]
+    defaults = {p.name: p.default for p in inspect.signature(generator).parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    allowed = set(defaults) - {"discard", "seed"} - ({"dt"} if system != "kuramoto_sivashinsky" else set())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise TypeError(f"largest_lyapunov_exponent({system!r}) got unexpected parameter(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(sorted(allowed))}")
+    p = {**defaults, **params}
+    duration = _LYAPUNOV_DURATION[system] if duration is None else duration
+    discard = defaults["discard"] if discard is None else discard
+    _positive(duration=duration)
+    _integer("segments", segments, 2)
+    _integer("seed", seed, 0)
+    if system == "kuramoto_sivashinsky":
+        _positive(dt=p["dt"])
+        _integer("substeps", p["substeps"], 1)
+        h = p["dt"] / p["substeps"]
+        per_segment = int(round(duration / segments / h))
+        if per_segment < 1:
+            raise ValueError(f"duration / segments = {duration / segments:.3g} must be at least one step "
+                             f"h = dt / substeps = {h:.3g}")
+        solver, start, n_discard, h, rng = _ks_prepare(p["L"], p["Q"], p["dt"], p["substeps"], p["dealias"], seed,
+                                                       p["u0"], discard, segments * per_segment, system)
+        tangent = rng.standard_normal(p["Q"])
+        tangent -= tangent.mean()
+        try:
+            sums = _spatiotemporal.ks_tangent_growth(solver, start, tangent, n_discard, segments, per_segment)
+        except FloatingPointError as exc:
+            raise _ks_diverged(exc.args[0], h, p["L"], p["Q"], p["dt"], p["substeps"]) from None
+        rates = sums / (per_segment * h)
+    else:
+        _discard(discard)
+        if discard + duration > MAX_SPAN:
+            raise ValueError(f"discard + duration = {discard} + {duration} time units is more than the {MAX_SPAN:.0e} "
+                             "integrated in a few minutes; use a shorter duration or discard")
+        if system == "lorenz96":
+            _integer("dim", p["dim"], 4)
+            _finite(F=p["F"])
+            dim = int(p["dim"])
+            rhs, jvp = _spatiotemporal.lorenz96_field(dim, float(p["F"]))
+            x0, described, typical = _lorenz96_start(dim, p["F"], p["x0"]), f"dim={dim}, F={p['F']}", 480
+        else:
+            _finite(sigma=p["sigma"], rho=p["rho"], beta=p["beta"])
+            dim = 3
+            rhs, jvp = _spatiotemporal.lorenz_field(p["sigma"], p["rho"], p["beta"])
+            x0 = p["x0"]
+            described, typical = f"sigma={p['sigma']}, rho={p['rho']}, beta={p['beta']}", 640
+        rng = np.random.default_rng(seed)
+        start = _state(x0, dim, "x0", "the initial state") + rng.uniform(-1.0, 1.0, dim)  # as the generator does
+        tangent = rng.standard_normal(dim)
+        z0 = np.concatenate([start, tangent / np.linalg.norm(tangent), [0.0]])
+        extended = _spatiotemporal.tangent_flow(rhs, jvp, dim)
+        path = _flow(extended, segments + 1, duration / segments, z0, None, discard, p["rtol"], p["atol"],
+                     f"largest_lyapunov_exponent({system!r})", described, typical, dim=2 * dim + 1)
+        rates = np.diff(path[:, -1]) / (duration / segments)
+    if not np.isfinite(rates).all():
+        raise ValueError(f"the tangent dynamics of {system} did not stay finite with {params}")
+    return LyapunovEstimate(float(rates.mean()), float(rates.std(ddof=1) / math.sqrt(segments)), rates)
 
 
 def narma10(n_steps: int, *, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
