@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py            # about ten minutes on 2 vCPUs
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --quick    # a smoke run: small models, short series
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --cost     # the closed loop's cost at L = 200 scale
 
 - Kuramoto–Sivashinsky, L = 22, Q = 64 grid points, dt = 0.25 (``esnkit.datasets.kuramoto_sivashinsky``),
   and Lorenz-96, 40 variables, F = 8, dt = 0.01 (``esnkit.datasets.lorenz96``). Each series is
@@ -23,6 +24,12 @@
 
 Writes benchmarks/results/spatiotemporal.md, .json and one space-time PNG per system (truth,
 forecast and error of the best parallel model on the first test start).
+
+``--cost`` times instead the closed loop at the scale of Kuramoto–Sivashinsky with L = 200 (Q = 512,
+g = 64 groups, overlap 6): a model fitted on 500 steps, then ``generate(100)`` (milliseconds per
+step, one thread), next to the multiply-adds per step of the stacked network (dense ``(g N) x Q``
+input weights and ``Q x (1 + Q + g N)`` readout, 3 nonzeros per row of W) and of its block structure
+alone. Writes benchmarks/results/spatiotemporal_cost.md and .json.
 """
 
 from __future__ import annotations
@@ -184,19 +191,60 @@ def space_time(path: Path, title: str, best, lyap_per_step: float) -> None:
     plt.close(fig)
 
 
+def cost(out: Path) -> None:
+    Q, g, l, steps = 512, 64, 6, 100
+    field = ek.datasets.kuramoto_sivashinsky(500, L=200.0, Q=Q, dt=0.25, seed=0)
+    field = (field - field.mean()) / field.std()
+    rows = []
+    for N in (250, 500):
+        model = ek.ParallelESN(g, l, reservoir_size=N, input_scaling=0.05, ridge=1e-6, **COMMON)
+        t0 = time.perf_counter()
+        model.fit(field)
+        fit_seconds = time.perf_counter() - t0
+        model.generate(5, check_finite=False)
+        t0 = time.perf_counter()
+        model.generate(steps, check_finite=False)
+        per_step = (time.perf_counter() - t0) / steps
+        gN, w = g * N, Q // g + 2 * l
+        rows.append({"N": N, "fit_seconds_500_steps": fit_seconds, "ms_per_step": 1e3 * per_step,
+                     "stacked_madds": 3 * gN + gN * Q + Q * (1 + Q + gN),
+                     "block_madds": 3 * gN + gN * w + Q * (1 + w + N)})
+    cmd = "OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --cost"
+    meta = {"date": datetime.date.today().isoformat(), "machine": _report.machine(), "command": cmd,
+            "Q": Q, "groups": g, "overlap": l, "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    lines = ["# ParallelESN closed loop at Kuramoto–Sivashinsky L = 200 scale", "",
+             f"Command: `{cmd}` ({meta['date']}; {meta['machine']}, one thread). Q = {Q}, g = {g}, overlap {l}; "
+             "protocol: benchmarks/spatiotemporal.py's docstring.", "",
+             "| N per group | fit on 500 steps [s] | closed loop [ms/step] | multiply-adds per step, stacked | "
+             "multiply-adds per step, block structure |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['N']} | {r['fit_seconds_500_steps']:.1f} | {r['ms_per_step']:.1f} | "
+                     f"{r['stacked_madds'] / 1e6:.1f} M | {r['block_madds'] / 1e6:.2f} M |")
+    _report.write(str(out), lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run: models a tenth the size, 2000 training steps")
     ap.add_argument("--out", default=None, help="the results table (default benchmarks/results/spatiotemporal.md; "
                     "with --quick a temporary directory's, so a smoke run never replaces the results)")
     ap.add_argument("--systems", default="ks,l96", help="comma-separated: ks, l96")
+    ap.add_argument("--cost", action="store_true", help="time the closed loop at L = 200 scale instead")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.cost:
+        cost(Path(args.out or HERE / "results" / "spatiotemporal_cost.md"))
+        return
     out = Path(args.out or (Path(tempfile.mkdtemp()) / "spatiotemporal.md" if args.quick
                             else HERE / "results" / "spatiotemporal.md"))
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = [run_system(name, args.quick, out.parent) for name in args.systems.split(",")]
+    if args.quick:  # the labels name the full sizes
+        for r in results:
+            for row in r["rows"]:
+                row["model"] += f" [--quick: N = {row['reservoir_size']}]"
     cmd = "OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py" + (" --quick" if args.quick else "")
     meta = {"date": datetime.date.today().isoformat(), "machine": _report.machine(), "command": cmd,
             "python": platform.python_version(), "torch": torch.__version__, "common": COMMON, "grid": GRID,
