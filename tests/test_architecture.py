@@ -30,6 +30,7 @@ LAYERS = {
     "esnkit._series": "base",
     "esnkit.params": "base",
     "esnkit._checks": "base",
+    "esnkit._dask": "base",
     "esnkit.reservoir": "reservoir",
     "esnkit.loop": "loop",
     "esnkit.readout": "readout",
@@ -51,7 +52,7 @@ LAYERS = {
 EVERYTHING = set(LAYERS.values()) - {"cli"}
 # layer -> the layers it may import besides its own. Anyone may import esnkit.__version__.
 RULES = {
-    "base": set(),  # _alloc, _memory, errors, _series, params, _checks: only each other
+    "base": set(),  # _alloc, _memory, errors, _series, params, _checks, _dask: only each other
     "reservoir": {"base"},
     "loop": {"base", "reservoir"},
     "readout": {"base"},

@@ -59,6 +59,7 @@ _LAZY = {
     "ESNClassifier": ("esnkit.models", "ESNClassifier"),
     "NVAR": ("esnkit.models", "NVAR"),
     "DeepESN": ("esnkit.models", "DeepESN"),
+    "ParallelESN": ("esnkit.models", "ParallelESN"),
     "DelayMonomials": ("esnkit.readout", "DelayMonomials"),
     "Pooling": ("esnkit.readout", "Pooling"),
     "Ensemble": ("esnkit.models", "Ensemble"),
@@ -116,7 +117,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the core names of _LAZY
         UnderdeterminedFitWarning,
     )
     from .loop import NativeKernelWarning, native, unroll, use_backend
-    from .models import ESN, NVAR, DeepESN, Ensemble, ESNClassifier, ESNState, load, save
+    from .models import ESN, NVAR, DeepESN, Ensemble, ESNClassifier, ESNState, ParallelESN, load, save
     from .readout import (
         DelayMonomials,
         NormalEquations,
@@ -168,6 +169,7 @@ __all__ = [
     "NativeKernelWarning",
     "NVAR",
     "NonFiniteStateError",
+    "ParallelESN",
     "NormalEquations",
     "NotFittedError",
     "EsnkitWarning",

@@ -22,15 +22,16 @@ from .deep_esn import DeepESN
 from .esn import ESN
 from .estimator import _param_names
 from .nvar import NVAR
+from .parallel_esn import ParallelESN
 from .reservoir_model import FORMAT_VERSION
 
 # the first format version whose files carry a checksum (esnkit.io)
 CHECKSUM_VERSION = 3
 
-MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier, "NVAR": NVAR, "DeepESN": DeepESN}
+MODELS = {"ESN": ESN, "ESNClassifier": ESNClassifier, "NVAR": NVAR, "DeepESN": DeepESN, "ParallelESN": ParallelESN}
 
 
-def save(model: ESN | ESNClassifier | NVAR | DeepESN, path: str | os.PathLike) -> None:
+def save(model: ESN | ESNClassifier | NVAR | DeepESN | ParallelESN, path: str | os.PathLike) -> None:
     """Write a fitted model to ``path``; see :meth:`ESN.save`."""
     if not isinstance(model, tuple(MODELS.values())):
         raise TypeError(f"save expects an esnkit model ({', '.join(MODELS)}), got {type(model).__name__}")
@@ -74,7 +75,7 @@ def load(
     *,
     device: torch.device | str | None = None,
     activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> ESN | ESNClassifier | NVAR | DeepESN:
+) -> ESN | ESNClassifier | NVAR | DeepESN | ParallelESN:
     """Read a model written by :meth:`ESN.save`, :meth:`ESNClassifier.save`, :meth:`NVAR.save` or
     :meth:`DeepESN.save`; predictions are bit-identical to the saved model's.
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-from ..errors import SearchError, import_extra
+from .._dask import close, connect
+from ..errors import SearchError
 from .objectives import Task, _evaluate_on_worker, evaluate
 
 
@@ -61,23 +61,8 @@ class _Dask:
     """Runs rounds as Dask tasks: on a LocalCluster, or on the cluster at ``scheduler``."""
 
     def __init__(self, task: Task, scheduler: Any, workers: int | None, connect_timeout: float) -> None:
-        distributed = import_extra("distributed", "search", "a Dask scheduler")
-        Client, LocalCluster = distributed.Client, distributed.LocalCluster
-        self.cluster = None
-        if scheduler == "local":
-            n = workers or max(1, os.cpu_count() or 1)
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-            self.client = Client(self.cluster)
-        elif isinstance(scheduler, str):
-            try:
-                self.client = Client(scheduler, timeout=connect_timeout)
-            except (OSError, TimeoutError) as exc:
-                raise SearchError(
-                    f"could not reach the Dask scheduler at {scheduler!r} within {connect_timeout:g} s ({exc}); "
-                    "check the address, or run locally with scheduler='local' (CLI: --scheduler local)"
-                ) from None
-        else:
-            self.client = scheduler  # a distributed.Client the caller owns
+        self.client, self.cluster = connect(scheduler, workers=workers, connect_timeout=connect_timeout,
+                                            error=SearchError)
         n_workers = len(self.client.scheduler_info().get("workers", {})) or 1
         self.workers = n_workers
         self.slots = 2 * n_workers  # one queued round per worker keeps each busy
@@ -126,6 +111,4 @@ class _Dask:
             self.client.cancel([h.future for h in handles])
 
     def close(self) -> None:
-        if self.cluster is not None:
-            self.client.close()
-            self.cluster.close()
+        close(self.client, self.cluster)

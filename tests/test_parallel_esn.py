@@ -1,0 +1,243 @@
+"""ParallelESN against a plain ESN (one group) and a NumPy re-implementation of the windows, the
+per-group ridge readouts and the closed-loop assembly (tests/reference.py's equations)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import esnkit as ek
+from esnkit.models.parallel_esn import windows
+from reference import feature, step
+
+
+def lorenz96(n: int, dim: int = 8, F: float = 8.0, dt: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Lorenz-96 by RK4, transient dropped: (n, dim)."""
+    x = F + 0.01 * np.random.default_rng(seed).standard_normal(dim)
+
+    def f(x):
+        return (np.roll(x, -1) - np.roll(x, 2)) * np.roll(x, 1) - x + F
+
+    out = np.empty((n, dim))
+    for i in range(n + 300):
+        k1 = f(x)
+        k2 = f(x + dt / 2 * k1)
+        k3 = f(x + dt / 2 * k2)
+        x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + f(x + dt * k3))
+        if i >= 300:
+            out[i - 300] = x
+    return out
+
+
+@pytest.fixture(scope="module")
+def field():
+    return lorenz96(700) / 4.0
+
+
+KW = dict(reservoir_size=20, in_degree=3, spectral_radius=0.6, input_scaling=0.5, bias_scaling=0.4, leak_rate=0.8,
+          ridge=1e-3, washout=10, seed=11)
+
+
+class GroupWeights:
+    """Dense float64 weights of group ``k`` cut out of the fitted stacked reservoir (the window's input
+    columns only), in the attribute names tests/reference.py's ``step`` reads."""
+
+    def __init__(self, model, k: int, window: np.ndarray) -> None:
+        res, N = model.reservoir_, model.reservoir_size
+        rows = slice(k * N, (k + 1) * N)
+        W_in = res.W_in.double().numpy()[rows]
+        outside = np.setdiff1d(np.arange(W_in.shape[1]), window)
+        assert not W_in[:, outside].any()  # a group reads its window only
+        self.W = res.scipy_recurrent().toarray()[rows, rows]
+        W = res.scipy_recurrent().toarray()[rows]
+        assert not np.delete(W, np.r_[rows], axis=1).any()  # no links between groups
+        self.W_in = W_in[:, window]
+        self.W_fb = np.zeros((N, 0))
+        self.b = res.bias.double().numpy()[rows]
+        self.a = res.leak.double().numpy()[rows]
+        self.f = np.tanh
+
+
+def reference(model, s: np.ndarray, history: np.ndarray, horizon: int, ridge: float, washout: int):
+    """Per-group ridge readouts (q, 1 + d_w + N) and the closed-loop forecast after warming up on ``history``,
+    one group and one step at a time in NumPy."""
+    Q, g = s.shape[1], model.groups
+    q = Q // g
+    wins = windows(Q, g, model.overlap)
+    ws = [GroupWeights(model, k, wins[k]) for k in range(g)]
+    N = model.reservoir_size
+    readouts, Zs, Ys = [], [], []
+    for k in range(g):
+        x, Z = np.zeros(N), []
+        for t in range(len(s) - 1):
+            x = step(ws[k], x, s[t, wins[k]], None)
+            Z.append(feature(x, s[t, wins[k]], True, True))
+        Zs.append(np.array(Z)[washout:])
+        Ys.append(s[1 + washout:, k * q:(k + 1) * q])
+    if model.shared:
+        Z, Y = np.concatenate(Zs), np.concatenate(Ys)
+        W = np.linalg.solve(Z.T @ Z + ridge * np.eye(Z.shape[1]), Z.T @ Y).T
+        readouts = [W] * g
+    else:
+        readouts = [np.linalg.solve(Z.T @ Z + ridge * np.eye(Z.shape[1]), Z.T @ Y).T for Z, Y in zip(Zs, Ys)]
+    xs = [np.zeros(N) for _ in range(g)]
+    for t in range(len(history) - 1):
+        xs = [step(ws[k], xs[k], history[t, wins[k]], None) for k in range(g)]
+    y, out = history[-1], []
+    for _ in range(horizon):
+        xs = [step(ws[k], xs[k], y[wins[k]], None) for k in range(g)]
+        y = np.concatenate([readouts[k] @ feature(xs[k], y[wins[k]], True, True) for k in range(g)])
+        out.append(y)
+    return np.array(readouts), np.array(out)
+
+
+def test_one_group_is_the_plain_esn(field):
+    s = field[:400]
+    p = ek.ParallelESN(1, 0, **KW).fit(s)
+    e = ek.ESN(**KW).fit(s[:-1], s[1:])
+    for name in ("W_values", "W_in", "bias", "leak"):
+        assert torch.equal(getattr(p.reservoir_, name), getattr(e.reservoir_, name))
+    np.testing.assert_allclose(p.readout_.weight, e.readout_.weight, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.forecast(field[300:400], 60), e.forecast(field[300:400], 60), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.predict(field[400:450]), e.predict(field[400:450]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.generate(30), e.generate(30), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("groups,overlap,shared", [(2, 0, False), (2, 2, False), (4, 1, False), (4, 3, False),
+                                                    (4, 1, True), (2, 2, True)])
+def test_groups_match_numpy_reference(field, groups, overlap, shared):
+    s, history = field[:400], field[400:460]
+    p = ek.ParallelESN(groups, overlap, shared, **KW).fit(s)
+    W_ref, f_ref = reference(p, s, history, 25, KW["ridge"], KW["washout"])
+    np.testing.assert_allclose(p.group_weights_.numpy(), W_ref, rtol=1e-7, atol=1e-7)
+    f = p.forecast(history, 25)
+    assert f.shape == (25, 8)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_shared_and_independent_groups(field):
+    s = field[:300]
+    shared = ek.ParallelESN(4, 1, True, **KW).fit(s)
+    indep = ek.ParallelESN(4, 1, False, **KW).fit(s)
+    N = KW["reservoir_size"]
+    wins = windows(8, 4, 1)
+    W_in = shared.reservoir_.W_in
+    for k in range(1, 4):  # one reservoir, one readout: the same weights on every window
+        assert torch.equal(W_in[k * N:(k + 1) * N][:, wins[k]], W_in[:N][:, wins[0]])
+        assert torch.equal(shared.group_weights_[k], shared.group_weights_[0])
+        assert not torch.equal(indep.group_weights_[k], indep.group_weights_[0])
+    assert not torch.equal(indep.reservoir_.W_in[N:2 * N][:, wins[1]], indep.reservoir_.W_in[:N][:, wins[0]])
+    # group 0 of the independent model is the reservoir the shared model draws for every group
+    assert torch.equal(indep.reservoir_.W_in[:N], shared.reservoir_.W_in[:N])
+
+
+def test_same_seed_same_bits_and_batches(field):
+    a = ek.ParallelESN(2, 1, **KW).fit(field[:300])
+    b = ek.ParallelESN(2, 1, **KW).fit(field[:300])
+    assert torch.equal(a.readout_.weight, b.readout_.weight)
+    both = a.forecast(np.stack([field[300:360], field[400:460]]), 20)
+    assert both.shape == (2, 20, 8)
+    np.testing.assert_array_equal(both[1], a.forecast(field[400:460], 20))
+    ragged = a.forecast([field[300:360], field[400:430]], 20)  # histories of different lengths
+    np.testing.assert_array_equal(ragged[1], a.forecast(field[400:430], 20))
+    c = ek.ParallelESN(2, 1, **KW).fit([field[:300], field[350:500]])  # a list of fields: one pass
+    assert c.state_x.shape == (2, 2 * KW["reservoir_size"])
+    assert c.generate(5).shape == (2, 5, 8)
+
+
+def test_scale_is_one_affine_map_of_the_field(field):
+    kw = {**KW, "scale": True}
+    a = ek.ParallelESN(4, 1, **kw).fit(field[:300])
+    b = ek.ParallelESN(4, 1, **kw).fit(10 * field[:300] + 3)
+    np.testing.assert_allclose(b.forecast(10 * field[400:460] + 3, 30), 10 * a.forecast(field[400:460], 30) + 3,
+                               rtol=1e-8, atol=1e-8)
+    assert torch.all(a.input_mean_ == a.input_mean_[0])  # one mean for the field: translation symmetric
+
+
+@pytest.mark.parametrize("shared,scale", [(False, False), (True, True)])
+def test_save_load_round_trip(field, tmp_path, shared, scale):
+    p = ek.ParallelESN(4, 2, shared, **{**KW, "scale": scale}).fit(field[:300])
+    path = tmp_path / "p.esnkit"
+    p.save(path)
+    q = ek.load(path)
+    assert isinstance(q, ek.ParallelESN) and q.get_params() == p.get_params()
+    np.testing.assert_array_equal(q.forecast(field[400:460], 50), p.forecast(field[400:460], 50))
+    np.testing.assert_array_equal(q.generate(10), p.generate(10))
+    assert torch.equal(q.group_weights_, p.group_weights_)
+    other = ek.ParallelESN(2, 2, shared, **{**KW, "scale": scale})
+    with pytest.raises(ValueError, match="groups"):
+        other.load_state_dict(p.state_dict())
+
+
+def test_estimator_protocol_and_to(field):
+    p = ek.ParallelESN(2, 1, **KW)
+    assert p.get_params()["groups"] == 2 and p.set_params(overlap=2) is p and p.overlap == 2
+    c = p.clone()
+    assert c.get_params() == p.get_params() and not c.is_fitted
+    p.fit(field[:300])
+    f64 = p.forecast(field[400:460], 10)
+    p.to(torch.float32)
+    assert p.readout_.weight.dtype == torch.float32 and p.dtype == torch.float32
+    np.testing.assert_allclose(p.forecast(field[400:460], 10), f64, rtol=1e-3, atol=1e-3)
+
+
+def test_bad_inputs(field):
+    with pytest.raises(ValueError, match="does not divide"):
+        ek.ParallelESN(3, **KW).fit(field[:300])
+    with pytest.raises(ValueError, match="overlap"):
+        ek.ParallelESN(2, -1, **KW)
+    with pytest.raises(ValueError, match="overlap may be at most 2"):
+        ek.ParallelESN(2, 3, **KW).fit(field[:300])
+    with pytest.raises(ValueError, match="groups"):
+        ek.ParallelESN(0, **KW)
+    with pytest.raises(TypeError, match="shared"):
+        ek.ParallelESN(2, 1, "yes", **KW)
+    with pytest.raises(ValueError, match="spectral_radius"):
+        ek.ParallelESN(2, 1, **{**KW, "spectral_radius": -1})
+    with pytest.raises(ValueError, match="washout"):
+        ek.ParallelESN(2, 1, **KW).fit(field[:5])
+    with pytest.raises(ek.NotFittedError):
+        ek.ParallelESN(2, 1, **KW).forecast(field[:50], 5)
+    p = ek.ParallelESN(2, 1, **KW).fit(field[:300])
+    with pytest.raises(ValueError, match="8"):
+        p.forecast(field[:50, :6], 5)
+    with pytest.raises(ValueError, match="horizon"):
+        p.forecast(field[:50], 0)
+    with pytest.raises(ValueError, match="NaN|finite"):
+        ek.ParallelESN(2, 1, **KW).fit(np.where(np.arange(300)[:, None] == 7, np.nan, field[:300]))
+    with pytest.raises(TypeError, match="scheduler"):
+        ek.ParallelESN(2, 1, **KW).fit(field[:300], scheduler=3)
+
+
+def test_dask_fit_is_bit_identical(field):
+    distributed = pytest.importorskip("distributed")
+    s = field[:300]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        for shared in (False, True):
+            here = ek.ParallelESN(4, 1, shared, **KW).fit(s)
+            there = ek.ParallelESN(4, 1, shared, **KW).fit(s, scheduler=client)
+            assert torch.equal(there.readout_.weight, here.readout_.weight)
+            assert torch.equal(there.state_x, here.state_x)
+            np.testing.assert_array_equal(there.forecast(field[400:460], 30), here.forecast(field[400:460], 30))
+
+
+def test_doc_python_blocks_run():
+    from test_docs import run_python_blocks
+
+    assert run_python_blocks("docs/parallel_esn.md") == 1
+
+
+def test_doc_quotes_the_committed_benchmark_run():
+    import json
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    results = json.loads((root / "benchmarks/results/spatiotemporal.json").read_text())
+    doc = (root / "docs/parallel_esn.md").read_text()
+    for system in results["systems"]:
+        for row in system["rows"]:
+            quoted = f"| {row['model']} | {row['median']:.2f} ({row['q25']:.2f}–{row['q75']:.2f}) | " \
+                     f"{row['fit_seconds']:.1f} s |"
+            assert quoted in doc, quoted
