@@ -14,7 +14,8 @@
   normalised by the training part's per-point standard deviation) in Lyapunov times, with the largest
   Lyapunov exponent ``esnkit.datasets.largest_lyapunov_exponent`` measures for the same system; the
   table gives the median (and quartiles) over the test starts.
-- Models: one global ``esnkit.ESN`` and ``esnkit.ParallelESN`` (independent and shared), every
+- Models: one global ``esnkit.ESN`` and ``esnkit.ParallelESN`` (independent and shared, with a linear
+  readout or, as Pathak et al. 2018, every second neuron squared: ``features="squared"``), every
   reservoir of spectral radius 0.6, 3 nonzeros per row, bias scaling 0.5, no leak, washout 100.
   Input scaling and ridge are picked per model from a small grid by the validation starts' median;
   the test starts are scored once, with that choice.
@@ -64,6 +65,8 @@ SYSTEMS = {
                         dict(groups=8, overlap=6, reservoir_size=1000)),
                        ("ParallelESN g = 8, l = 6, N = 1000, shared", "par",
                         dict(groups=8, overlap=6, shared=True, reservoir_size=1000)),
+                       ("ParallelESN g = 8, l = 6, N = 1000, shared, squared", "par",
+                        dict(groups=8, overlap=6, shared=True, reservoir_size=1000, features="squared")),
                        ("ParallelESN g = 16, l = 6, N = 500, independent", "par",
                         dict(groups=16, overlap=6, reservoir_size=500))]),
     "l96": dict(title="Lorenz-96, 40 variables, F = 8, dt = 0.01", history=300, horizon=600, stride=1000, dt=0.01,
@@ -72,7 +75,9 @@ SYSTEMS = {
                         ("ParallelESN g = 8, l = 3, N = 500, independent", "par",
                          dict(groups=8, overlap=3, reservoir_size=500)),
                         ("ParallelESN g = 8, l = 3, N = 500, shared", "par",
-                         dict(groups=8, overlap=3, shared=True, reservoir_size=500))]),
+                         dict(groups=8, overlap=3, shared=True, reservoir_size=500)),
+                        ("ParallelESN g = 8, l = 3, N = 500, shared, squared", "par",
+                         dict(groups=8, overlap=3, shared=True, reservoir_size=500, features="squared"))]),
 }
 
 

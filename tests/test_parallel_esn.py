@@ -59,7 +59,7 @@ class GroupWeights:
         self.f = np.tanh
 
 
-def reference(model, s: np.ndarray, history: np.ndarray, horizon: int, ridge: float, washout: int):
+def reference(model, s: np.ndarray, history: np.ndarray, horizon: int, ridge: float, washout: int, squares=None):
     """Per-group ridge readouts (q, 1 + d_w + N) and the closed-loop forecast after warming up on ``history``,
     one group and one step at a time in NumPy."""
     Q, g = s.shape[1], model.groups
@@ -72,7 +72,7 @@ def reference(model, s: np.ndarray, history: np.ndarray, horizon: int, ridge: fl
         x, Z = np.zeros(N), []
         for t in range(len(s) - 1):
             x = step(ws[k], x, s[t, wins[k]], None)
-            Z.append(feature(x, s[t, wins[k]], True, True))
+            Z.append(feature(x, s[t, wins[k]], True, True, squares))
         Zs.append(np.array(Z)[washout:])
         Ys.append(s[1 + washout:, k * q:(k + 1) * q])
     if model.shared:
@@ -87,7 +87,7 @@ def reference(model, s: np.ndarray, history: np.ndarray, horizon: int, ridge: fl
     y, out = history[-1], []
     for _ in range(horizon):
         xs = [step(ws[k], xs[k], y[wins[k]], None) for k in range(g)]
-        y = np.concatenate([readouts[k] @ feature(xs[k], y[wins[k]], True, True) for k in range(g)])
+        y = np.concatenate([readouts[k] @ feature(xs[k], y[wins[k]], True, True, squares) for k in range(g)])
         out.append(y)
     return np.array(readouts), np.array(out)
 
@@ -114,6 +114,20 @@ def test_groups_match_numpy_reference(field, groups, overlap, shared):
     f = p.forecast(history, 25)
     assert f.shape == (25, 8)
     np.testing.assert_allclose(f, f_ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("features,squares", [("squared", "half"), ("quadratic", "all")])
+@pytest.mark.parametrize("groups,overlap,shared", [(4, 1, False), (2, 2, True)])
+def test_squared_readouts_match_numpy_reference_and_files(field, tmp_path, features, squares, groups, overlap, shared):
+    s, history = field[:400], field[400:460]
+    p = ek.ParallelESN(groups, overlap, shared, features=features, **{**KW, "reservoir_size": 21}).fit(s)
+    W_ref, f_ref = reference(p, s, history, 25, KW["ridge"], KW["washout"], squares)
+    np.testing.assert_allclose(p.group_weights_.numpy(), W_ref, rtol=1e-7, atol=1e-7)
+    f = p.forecast(history, 25)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-6, atol=1e-6)
+    assert p.readout_.loop_ready  # the assembled readout runs inside the native loop
+    p.save(tmp_path / "m")
+    np.testing.assert_array_equal(ek.load(tmp_path / "m").forecast(history, 25), f)
 
 
 def test_shared_and_independent_groups(field):
@@ -241,3 +255,9 @@ def test_doc_quotes_the_committed_benchmark_run():
             quoted = f"| {row['model']} | {row['median']:.2f} ({row['q25']:.2f}–{row['q75']:.2f}) | " \
                      f"{row['fit_seconds']:.1f} s |"
             assert quoted in doc, quoted
+
+
+@pytest.mark.parametrize("features", ["delays:1", "squared+delays:1", "cubes", 3])
+def test_group_readouts_are_the_state_block_maps_only(features):
+    with pytest.raises(ValueError, match="features must be one of"):
+        ek.ParallelESN(2, 1, features=features)

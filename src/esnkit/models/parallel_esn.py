@@ -34,7 +34,7 @@ import torch
 from .. import _memory, params
 from .._series import Batch, to_batch
 from ..errors import NotFittedError
-from ..params import is_int
+from ..params import FEATURES, is_int
 from ..readout import Readout, StateInputs, TrainerFit, solve_normal_equations
 from ..reservoir import Activation, Reservoir
 from .deep_esn import layer_seed
@@ -47,7 +47,10 @@ from .scaling import standardised
 _D = params.DEFAULTS
 # The ESN parameters a group's reservoir and readout take, by the same names and checks.
 GROUP_PARAMS = ("reservoir_size", "spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
-                "bias_scaling", "activation", "ridge", "washout", "chunk_size", "dtype", "device")
+                "bias_scaling", "activation", "ridge", "washout", "features", "chunk_size", "dtype", "device")
+# The readouts a group may have: the state block's named maps (delays and FeatureMap objects would
+# take the assembled closed loop out of the native loop).
+GROUP_FEATURES = ("linear", "squared", "quadratic")
 
 
 def windows(Q: int, groups: int, overlap: int) -> list[np.ndarray]:
@@ -108,16 +111,17 @@ def fit_groups(model: ParallelESN, U: Batch, Y: Batch, ks: Sequence[int], chunk:
     wins = windows(Q, model.groups, model.overlap)
     q, d_w = Q // model.groups, len(wins[0])
     members, trainers = [], []
-    N = model.reservoir_size
     for k in ks:
         esn = model._group_model(k)
         res = esn._build_reservoir(d_w, q)
         esn._check_echo_state(res, stacklevel=5)
         members.append(_through_field(res, wins[k], Q))
-        columns = torch.as_tensor(np.concatenate([[0], 1 + wins[k], 1 + Q + np.arange(N)]), device=U.data.device)
+        columns = torch.as_tensor(np.concatenate([[0], 1 + wins[k], 1 + Q + np.arange(model._state_width())]),
+                                  device=U.data.device)
         trainers.append(_Window(esn._trainer(), columns, slice(k * q, (k + 1) * q)))
-    h = harvest(members, U, Y, trainers, features=StateInputs(bias=True, inputs=True), washout=model.washout,
-                chunk_size=chunk, check_finite=check_finite)
+    fmap = StateInputs(bias=True, inputs=True, squares=FEATURES[model.features])
+    h = harvest(members, U, Y, trainers, features=fmap, washout=model.washout, chunk_size=chunk,
+                check_finite=check_finite)
     out = []
     for i, k in enumerate(ks):
         fit = h.fits[i].fit
@@ -149,6 +153,8 @@ class ParallelESN(ReservoirModel):
         the window (Q / g + 2l points) may not exceed the field.
     shared : one reservoir and one readout for every group (the field is translation invariant) instead
         of g independent ones.
+    features : each group's readout, as for :class:`~esnkit.ESN`: 'linear' ``[1; u_k; x_k]``, 'squared'
+        (every second neuron squared, Pathak et al. 2018's readout) or 'quadratic' ``[1; u_k; x_k; x_k²]``.
     reservoir_size, spectral_radius, connectivity, in_degree, leak_rate, input_scaling, bias_scaling,
     activation, ridge, washout, chunk_size, seed, dtype, device : as for :class:`~esnkit.ESN`, per
         group (``reservoir_size`` is N per group; ``input_scaling`` a number or one per window point).
@@ -161,8 +167,9 @@ class ParallelESN(ReservoirModel):
     Series are ``(time, Q)``, ``(batch, time, Q)`` or a list of ``(time, Q)`` fields of different lengths.
 
     Fitted attributes: ``reservoir_`` (the stacked :class:`~esnkit.Reservoir` of g·N neurons driven by the
-    whole field), ``readout_`` (the assembled :class:`~esnkit.Readout`, ``(Q, 1 + Q + g·N)``),
-    ``group_weights_`` (the g readouts, each ``(Q / g, 1 + Q / g + 2l + N)``), ``input_size_``,
+    whole field), ``readout_`` (the assembled :class:`~esnkit.Readout`, ``(Q, 1 + Q + g·N)``; with squared
+    states ``(Q, 1 + Q + 2g·N)``, the states' and their squares' weights), ``group_weights_`` (the g
+    readouts, each ``(Q / g, 1 + Q / g + 2l + N)``, or ``+ 2N`` with ``'quadratic'``), ``input_size_``,
     ``output_size_`` (both Q).
     """
 
@@ -182,6 +189,7 @@ class ParallelESN(ReservoirModel):
         activation: Activation = _D["activation"],
         ridge: float = _D["ridge"],
         washout: int = _D["washout"],
+        features: str = _D["features"],
         scale: bool = _D["scale"],
         chunk_size: int | None = _D["chunk_size"],
         seed: int | None = _D["seed"],
@@ -193,7 +201,8 @@ class ParallelESN(ReservoirModel):
         vars(self).update(groups=groups, overlap=overlap, shared=shared, reservoir_size=reservoir_size,
                           spectral_radius=spectral_radius, connectivity=connectivity, in_degree=in_degree,
                           leak_rate=leak_rate, input_scaling=input_scaling, bias_scaling=bias_scaling, ridge=ridge,
-                          washout=washout, scale=scale, chunk_size=chunk_size, seed=seed, dtype=dtype, device=device)
+                          washout=washout, features=features, scale=scale, chunk_size=chunk_size, seed=seed,
+                          dtype=dtype, device=device)
         self._check_params()
         self.reservoir_: Reservoir | None = None
         self.readout_: Readout | None = None
@@ -212,12 +221,18 @@ class ParallelESN(ReservoirModel):
             raise TypeError(f"shared must be True or False, got {self.shared!r}")
         if not isinstance(self.scale, (bool, np.bool_)):
             raise TypeError(f"scale must be True or False, got {self.scale!r}")
+        if not isinstance(self.features, str) or self.features not in GROUP_FEATURES:
+            raise ValueError(f"features must be one of {GROUP_FEATURES} (each group's readout), got {self.features!r}")
         self._group_model(0)  # the ESN parameters, by the ESN's own checks
 
     def _group_model(self, k: int) -> ESN:
         """Group ``k``'s unfitted ESN: its parameters, reservoir and trainer."""
         p = {name: getattr(self, name) for name in GROUP_PARAMS}
         return ESN(**p, seed=self.seed if self.shared else layer_seed(self.seed, k))
+
+    def _state_width(self) -> int:
+        """The width of a group's state block: N, or 2N with 'quadratic'."""
+        return self.reservoir_size * (2 if self.features == "quadratic" else 1)
 
     def _check_field(self, Q: int) -> tuple[int, int]:
         """Stretch and window widths for a field of ``Q`` points; raises when the groups cannot cut it."""
@@ -261,13 +276,19 @@ class ParallelESN(ReservoirModel):
         """The fitted model as the plain ESN of the stacked reservoir and the assembled readout, whose
         predict, generate and forecast (and closed loop) are this model's."""
         esn = ESN(self.groups * self.reservoir_size, spectral_radius=self.spectral_radius, activation=self.activation,
-                  washout=self.washout, chunk_size=self.chunk_size, dtype=self.dtype, device=self.device)
+                  washout=self.washout, features=self._network_features(), chunk_size=self.chunk_size,
+                  dtype=self.dtype, device=self.device)
         esn.reservoir_, esn.readout_, esn.target_range_ = self.reservoir_, self.readout_, self.target_range_
         for name in SCALE_BUFFERS:
             setattr(esn, name, getattr(self, name))
         esn.state_x, esn.state_y = self.state_x, self.state_y
         esn._output_kind, esn._output_layout = self._output_kind, self._output_layout
         return esn
+
+    def _network_features(self) -> str:
+        # the assembled readout keeps every neuron and its square: g groups' 'squared' neurons are
+        # every second neuron of each group, not of the stack, unless N is even
+        return "linear" if self.features == "linear" else "quadratic"
 
     def _carry(self, esn: ESN) -> None:
         self.state_x, self.state_y = esn.state_x, esn.state_y
@@ -365,14 +386,22 @@ class ParallelESN(ReservoirModel):
         Q, g, N = Y.features, self.groups, self.reservoir_size
         q, d_w = self._check_field(Q)
         wins = windows(Q, g, self.overlap)
-        full = torch.zeros(Q, 1 + Q + g * N, dtype=torch.float64, device=device)
+        squares = self._network_features() == "quadratic"
+        full = torch.zeros(Q, 1 + Q + g * N * (2 if squares else 1), dtype=torch.float64, device=device)
         for k, w in enumerate(weights):
             rows = slice(k * q, (k + 1) * q)
             full[rows, 0] = w[:, 0]
             full[rows, 1 + torch.as_tensor(wins[k], device=device)] = w[:, 1:1 + d_w]
-            full[rows, 1 + Q + k * N:1 + Q + (k + 1) * N] = w[:, 1 + d_w:]
+            ws = w[:, 1 + d_w:]
+            lin, sq = (ws[:, :N], ws[:, N:]) if self.features == "quadratic" else (ws.clone(), torch.zeros_like(ws))
+            if self.features == "squared":  # every second neuron of the group is squared
+                sq[:, 1::2], lin[:, 1::2] = ws[:, 1::2], 0
+            full[rows, 1 + Q + k * N:1 + Q + (k + 1) * N] = lin
+            if squares:
+                full[rows, 1 + Q + (g + k) * N:1 + Q + (g + k + 1) * N] = sq
         self.reservoir_ = reservoirs[0] if g == 1 else Reservoir.stack(reservoirs)
-        self.readout_ = Readout(full.to(dtype), input_size=Q, use_bias=True, use_input=True)
+        self.readout_ = Readout(full.to(dtype), input_size=Q, use_bias=True, use_input=True,
+                                squares="all" if squares else None)
         self.group_weights_ = torch.stack(weights).to(dtype)
         for name in SCALE_BUFFERS:
             setattr(self, name, None if scaling is None else scaling[name].to(dtype))
@@ -423,6 +452,7 @@ class ParallelESN(ReservoirModel):
         Q = self.readout_.output_size
         return {"fitted": True, "input_size": Q, "output_size": Q, "feedback_size": 0, "readout_bias": True,
                 "readout_input": True, "carries_state": self.state_x is not None,
+                "features": self._network_features(),
                 "scaled": self.target_mean_ is not None, "output_kind": self._output_kind,
                 "output_layout": self._output_layout, "params": self._comparable_params()}
 
@@ -439,7 +469,7 @@ class ParallelESN(ReservoirModel):
             esn = self._network()
             esn._build_from(state_dict, extra)  # the ESN's checks of every tensor
             gw = state_dict.get("group_weights_")
-            want = (self.groups, q, 1 + d_w + self.reservoir_size)
+            want = (self.groups, q, 1 + d_w + self._state_width())
             if not isinstance(gw, torch.Tensor) or tuple(gw.shape) != want:
                 raise ValueError(f"group_weights_ must be a tensor of shape {want}, got "
                                  f"{tuple(gw.shape) if isinstance(gw, torch.Tensor) else type(gw).__name__}")
