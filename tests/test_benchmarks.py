@@ -404,3 +404,27 @@ def test_real_data_esnkit_forecaster_runs_on_a_short_series(monkeypatch):
     f = forecast(y[:150], 12)
     assert f.shape == (12,) and np.isfinite(f).all()
     assert forecast.detail
+
+
+def test_family_script_quick_run_writes_its_table(tmp_path):
+    # benchmarks/family.py --quick: every model on both protocols, the table and its JSON (a few seconds)
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "family.md"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "family.py"), "--quick", "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    text = out.read_text()
+    assert "quick smoke run" in text.splitlines()[0]
+    for system in ("lorenz", "mackey_glass"):
+        for model in ("ESN (tuned)", "ESN, cycle_jumps", "ESN, delay_line", "ESN, orthogonal", "ESN, squared",
+                      "ESN, quadratic", "ESN, rls", "NVAR k", "DeepESN 2 x 50"):
+            assert any(line.startswith(f"| {model}") and f"| {system} |" in line for line in text.splitlines()), \
+                (model, system)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["quick"] and {r["system"] for r in record["rows"]} == {"lorenz", "mackey_glass"}

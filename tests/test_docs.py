@@ -112,6 +112,18 @@ def test_benchmark_sections_quote_the_committed_run(doc, results):
         assert row in written, f"docs/{doc} quotes a row the run did not write: {row}"
 
 
+def test_benchmarks_doc_family_section_quotes_the_committed_run():
+    # Every table row of "## The model family" must appear verbatim in the file benchmarks/family.py wrote.
+    doc = (ROOT / "docs" / "benchmarks.md").read_text()
+    written = (ROOT / "benchmarks" / "results" / "family.md").read_text()
+    assert "quick" not in written.splitlines()[0], "the docs quote a full run, not a --quick one"
+    section = doc.split("## The model family", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 1, "the model family section quotes no table"
+    for row in rows:
+        assert row in written, f"docs/benchmarks.md quotes a row the run did not write: {row}"
+
+
 def test_real_data_doc_python_blocks_run(tmp_path, monkeypatch):
     pytest.importorskip("optuna")
     pytest.importorskip("pandas")
