@@ -265,3 +265,20 @@ def test_online_doc_python_blocks_run(capsys):
     for block in blocks:
         exec(compile(block, str(doc), "exec"), {})  # noqa: S102 - our own docs
     assert float(capsys.readouterr().out.split()[-1]) < 0.01
+
+
+def test_rls_with_a_tiny_ridge_does_not_fail_where_rounding_makes_its_block_indefinite():
+    # P0 = I / 1e-9: the Woodbury block's S = I + Z P Z^T is positive definite in exact arithmetic
+    # only; with the tuned Lorenz configuration at N = 100 rounding made its Cholesky factorisation
+    # fail. It now falls back to a pivoted solve.
+    from esnkit.benchmarks import configs, protocols
+
+    w = protocols.get("lorenz").windows(2)
+    kw = {**configs.tuned("lorenz"), "reservoir_size": 100, "ridge": 1e-9}
+    u, y = w.train[:3000], w.train[1:3001]
+    rls = ek.ESN(**kw, trainer="rls").fit(u, y)
+    ridge = ek.ESN(**kw).fit(u, y)
+    assert np.all(np.isfinite(rls.readout_.weight.numpy()))
+    v, t = w.train[3000:3499], w.train[3001:3500]
+    one_step = [ek.metrics.nrmse(t, m.predict(v, update_state=False)) for m in (rls, ridge)]
+    assert one_step[0] < 2 * one_step[1] + 1e-4

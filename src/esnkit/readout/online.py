@@ -71,8 +71,13 @@ class _RLSFit:
         PZt = self.P @ Z.T  # (F, M)
         S = Z @ PZt
         S.diagonal().add_(1.0)
-        L = torch.linalg.cholesky(S)
-        K = torch.cholesky_solve(PZt.T, L).T  # (F, M)
+        L, info = torch.linalg.cholesky_ex(S)
+        if int(info) == 0:
+            K = torch.cholesky_solve(PZt.T, L).T  # (F, M)
+        else:
+            # S is positive definite in exact arithmetic, but with a tiny delta (P0 = I / delta huge)
+            # rounding leaves it indefinite: LU with pivoting still solves it
+            K = torch.linalg.solve(S, PZt.T).T
         E = Y - Z @ self.W.T  # (M, D)
         self.W.addmm_(E.T, K.T)
         self.P.addmm_(K, PZt.T, alpha=-1.0)
