@@ -142,3 +142,13 @@ def test_features_doc_python_blocks_run(tmp_path, monkeypatch):
 def test_spatiotemporal_doc_python_blocks_run(capsys):
     assert run_python_blocks("docs/spatiotemporal.md")
     assert "(400, 64) (400, 40) (4,)" in capsys.readouterr().out
+
+
+def test_benchmarks_doc_spatiotemporal_section_quotes_the_committed_run():
+    doc = (ROOT / "docs" / "benchmarks.md").read_text()
+    written = (ROOT / "benchmarks" / "results" / "spatiotemporal.md").read_text()
+    section = doc.split("## Spatiotemporal chaos", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 2, "the spatiotemporal section quotes no table"
+    for row in rows:
+        assert row in written, f"docs/benchmarks.md quotes a row the run did not write: {row}"
