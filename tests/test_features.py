@@ -297,3 +297,62 @@ def test_an_ensemble_with_delayed_features_fits_each_member_as_alone():
         alone = ek.ESN(20, seed=k, ridge=1e-6, features="squared+delays:1").fit(s[:300], s[1:301])
         np.testing.assert_allclose(m.readout_.weight, alone.readout_.weight, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(m.generate(10), alone.generate(10), rtol=1e-9, atol=1e-12)
+
+
+def test_a_state_inputs_object_reads_its_own_constant_and_inputs():
+    from esnkit.readout import StateInputs
+    t = np.arange(600) * 0.1
+    x, y = np.sin(t)[:, None], np.sin(t + 0.3)[:, None] + 2
+    a = ek.ESN(30, seed=1, features=StateInputs(bias=False, inputs=True, squares="half"),
+               readout_input=False).fit(x[:500], y[:500])
+    b = ek.ESN(30, seed=1, features="squared", readout_bias=False, readout_input=True).fit(x[:500], y[:500])
+    assert torch.equal(a.readout_.weight, b.readout_.weight)
+    np.testing.assert_allclose(a.predict(x[500:]), b.predict(x[500:]), rtol=0, atol=1e-12)
+
+
+def test_set_params_features_on_a_fitted_model_keeps_its_file_and_partial_fit_honest(tmp_path):
+    s = _series()
+    m = ek.ESN(40, seed=1, ridge=1e-6).fit(s[:-1], s[1:])
+    p0 = m.predict(s[:5], update_state=False)
+    m.set_params(features="squared")  # the fitted readout stays the linear one until the next fit
+    np.testing.assert_array_equal(m.predict(s[:5], update_state=False), p0)
+    m.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert loaded.features == "linear"
+    np.testing.assert_array_equal(loaded.predict(s[:5], update_state=False), p0)
+    online = ek.ESN(40, seed=1, ridge=1e-6).partial_fit(s[:200], s[1:201])
+    online.set_params(features="squared+delays:1")
+    with pytest.raises(ValueError, match="not the map the model was fitted with"):
+        online.partial_fit(s[200:300], s[201:301])
+
+
+def test_an_initial_state_with_delayed_features_warns_that_the_delays_read_zeros():
+    s = _series()
+    m = ek.ESN(30, seed=1, ridge=1e-6, features="delays:2").fit(s[:-1], s[1:])
+    _, st = m.predict(s[:100], update_state=False, return_state=True)
+    with pytest.warns(UserWarning, match="read zeros"):
+        m.predict(s[100:150], update_state=False, initial_state=st)
+
+
+def test_a_feature_map_whose_size_is_wrong_is_named():
+    class Bad:
+        def size(self, state_size, input_size):
+            return 5
+
+        def __call__(self, x, u):
+            return torch.cat([x, x * x], dim=-1)
+
+    s = _series()
+    with pytest.raises(ValueError, match="gives 60 features, but its size\\(\\) says 5"):
+        ek.ESN(30, features=Bad()).fit(s[:-1], s[1:])
+
+
+def test_unroll_refuses_a_squares_readout_of_an_odd_state_block():
+    from esnkit.loop import unroll
+    s = _series()
+    res = ek.ESN(10, seed=0).fit(s[:100], s[1:101]).reservoir_
+    bad = Readout(torch.randn(2, 1 + 2 + 21, dtype=torch.float64), input_size=2, use_bias=True, use_input=True,
+                  squares="all")
+    with pytest.raises(ValueError, match="reads 24 features"):
+        unroll(res, torch.zeros(1, 3, 10, dtype=torch.float64), torch.zeros(1, 10, dtype=torch.float64),
+               readout=bad, inputs=torch.zeros(1, 3, 2, dtype=torch.float64), y0=torch.zeros(1, 2, dtype=torch.float64))

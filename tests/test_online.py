@@ -282,3 +282,10 @@ def test_rls_with_a_tiny_ridge_does_not_fail_where_rounding_makes_its_block_inde
     v, t = w.train[3000:3499], w.train[3001:3500]
     one_step = [ek.metrics.nrmse(t, m.predict(v, update_state=False)) for m in (rls, ridge)]
     assert one_step[0] < 2 * one_step[1] + 1e-4
+
+
+def test_rls_that_stops_being_finite_raises_instead_of_fitting_nan():
+    t = np.arange(600) * 0.1
+    X = np.stack([np.sin(t), np.cos(1.3 * t)], 1) * 1e150
+    with pytest.raises(ValueError, match="RLS: the weights stopped being finite"):
+        ek.ESN(50, seed=1, ridge=1e-14, trainer="rls").fit(X[:-1], X[1:])

@@ -261,3 +261,14 @@ def test_doc_quotes_the_committed_benchmark_run():
 def test_group_readouts_are_the_state_block_maps_only(features):
     with pytest.raises(ValueError, match="features must be one of"):
         ek.ParallelESN(2, 1, features=features)
+
+
+def test_set_params_features_after_fit_keeps_the_file_of_the_fitted_readout(field, tmp_path):
+    p = ek.ParallelESN(4, 2, features="squared", **KW).fit(field[:400])
+    f = p.forecast(field[400:460], 10)
+    p.set_params(features="quadratic")
+    np.testing.assert_array_equal(p.forecast(field[400:460], 10), f)
+    p.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert loaded.features == "squared"
+    np.testing.assert_array_equal(loaded.forecast(field[400:460], 10), f)

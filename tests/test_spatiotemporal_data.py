@@ -272,3 +272,11 @@ def test_contour_coefficients_match_the_closed_forms_and_their_limits(L, Q, h):
     # z = 0 (the mean mode): the RK4 weights h/2 and h/6
     np.testing.assert_allclose([s.Qc[0], s.f1[0], s.f2[0], s.f3[0]], [h / 2, h / 6, h / 6, h / 6], rtol=1e-14)
     np.testing.assert_array_equal(s.E, np.exp(z))
+
+
+def test_ks_exponent_of_a_stable_domain_is_the_decay_of_its_slowest_mode():
+    # L = 2 < 2π: u = 0 is stable; the slowest nonzero mode q = 2π/L decays at q² - q⁴ (the neutral mean
+    # mode, which the mean's conservation excludes, must not stand in for it)
+    q = 2 * np.pi / 2.0
+    est = ds.largest_lyapunov_exponent("kuramoto_sivashinsky", L=2.0, Q=16, duration=50, discard=10)
+    assert est.exponent == pytest.approx(q * q - q ** 4, rel=1e-6)

@@ -142,7 +142,7 @@ def _check_shapes(reservoir, drive, x0, readout, inputs, feedback, y0, inputs_fr
             raise ValueError("unroll: the readout's weight must be a (outputs, features) tensor")
         width = w.shape[1] - int(readout.use_bias) - (readout.input_size if readout.use_input else 0)
         if getattr(readout, "squares", None) == "all":
-            width //= 2
+            width = width // 2 if width % 2 == 0 else -1  # x and x*x: two blocks of N
         if width != N or readout.input_size < 0:
             raise ValueError(f"unroll: the readout reads {w.shape[1]} features, not from {N} states")
     D = readout.output_size if readout is not None else (feedback.shape[1] if feedback is not None else None)

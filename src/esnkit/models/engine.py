@@ -281,6 +281,9 @@ def harvest(
             else:
                 z_fit, z_val = (features(kept_rows(xs, r), kept_rows(u, r) if u is not None else None)
                                 for r in (fit_rows, val_rows))
+            if z_fit.shape[-1] != F:
+                raise ValueError(f"the feature map {features!r} gives {z_fit.shape[-1]} features, but its size() "
+                                 f"says {F}: size(state_size, input_size) must be the width __call__ returns")
             if z_fit.shape[0]:
                 fits[k].update(z_fit, kept_rows(y_chunk, fit_rows))
             if z_val.shape[0]:

@@ -71,6 +71,10 @@ class _Continue:
         return self.fit
 
 
+def _same_features(a: Any, b: Any) -> bool:
+    return a is b or (isinstance(a, str) and isinstance(b, str) and a == b)
+
+
 class _Unsaved:
     """The FeatureMap object a loaded model was saved with (features='custom'), which files do not hold."""
 
@@ -226,6 +230,7 @@ class ESN(ReservoirModel):
         )
         self._check_params()
         vars(self)["_online"] = None  # partial_fit's accumulation and where its data ended
+        vars(self)["_fitted_features"] = None  # the features the fitted readout reads (set_params may change them)
         self.reservoir_: Reservoir | None = None
         self.readout_: Readout | None = None
         self.register_buffer("state_x", None)
@@ -404,6 +409,10 @@ class ESN(ReservoirModel):
         L = self.readout_.lags
         if not L:
             return None
+        if initial_state is not None:
+            warnings.warn(f"initial_state holds the reservoir state and last output, not the {L} steps before them "
+                          f"that features={self.features!r} reads: those read zeros. To continue a run, let the "
+                          "model carry its state (update_state=True) instead", UserWarning, stacklevel=3)
         dtype, device = self._dtype_device()
         d_in = self.reservoir_.input_size
         if carried and initial_state is None and self.state_lags_x is not None:
@@ -526,6 +535,7 @@ class ESN(ReservoirModel):
             setattr(self, name, None if scaling is None else scaling.get(name))
         self.reservoir_ = reservoir
         self.readout_ = self._make_readout(weight.to(self._dtype_device()[0]), d_in)
+        vars(self)["_fitted_features"] = self.features
         self._store(final)
         rng = target_range(like)  # in the data's units, as the output policy's messages quote it
         self.target_range_ = rng if self.target_mean_ is None else restored(rng, self.target_mean_, self.target_scale_)
@@ -589,6 +599,10 @@ class ESN(ReservoirModel):
             vars(self)["_online"] = (h.fits[0], self.state, self._carried_lags())
             return self
         fit, end, end_lags = online
+        if not _same_features(self.features, vars(self).get("_fitted_features")):
+            raise ValueError(f"features={self.features!r} is not the map the model was fitted with "
+                             f"({vars(self).get('_fitted_features')!r}): partial_fit continues that fit; call fit to "
+                             "start over with the new features")
         res = self.reservoir_
         if res.input_size == 0 and inputs is not None:
             raise ValueError("this model was fitted without inputs (a pattern generator): pass inputs=None")
@@ -1029,8 +1043,10 @@ class ESN(ReservoirModel):
         # esnkit.load rebuilds the reservoir from the saved W; a Trainer object is saved as 'custom' too
         if not isinstance(self.trainer, str):
             p = {**p, "trainer": "custom"}
-        if not isinstance(self.features, str):
-            p = {**p, "features": "custom"}
+        # a fitted model's file describes the readout it holds, whatever set_params changed since
+        feats = vars(self).get("_fitted_features") if self.readout_ is not None else None
+        feats = self.features if feats is None else feats
+        p = {**p, "features": feats if isinstance(feats, str) else "custom"}
         return p if isinstance(self.initializer, str) else {**p, "initializer": "custom"}
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -1044,7 +1060,7 @@ class ESN(ReservoirModel):
             "feedback_size": self.reservoir_.feedback_size,
             "readout_bias": self.readout_.use_bias,
             "readout_input": self.readout_.use_input,
-            "features": self.features if isinstance(self.features, str) else "custom",
+            "features": self._json_params({})["features"],
             "readout_features": self.readout_.weight.shape[1],
             "carries_state": self.state_x is not None,
             "scaled": self.target_mean_ is not None,
@@ -1080,6 +1096,7 @@ class ESN(ReservoirModel):
                                               copy=True) for k in RESERVOIR_KEYS), activation=self.activation)
         self.readout_ = self._make_readout(w.to(device=device, dtype=dtype), d_in, use_bias=extra["readout_bias"],
                                            use_input=extra["readout_input"])
+        vars(self)["_fitted_features"] = self.features
         rng = named.get("target_range_")
         self.target_range_ = None if rng is None else torch.empty((2, d_out), dtype=dtype, device=device)
         for name in SCALE_BUFFERS:

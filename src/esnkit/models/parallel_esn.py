@@ -285,10 +285,18 @@ class ParallelESN(ReservoirModel):
         esn._output_kind, esn._output_layout = self._output_kind, self._output_layout
         return esn
 
-    def _network_features(self) -> str:
+    def _network_features(self, features: str | None = None) -> str:
         # the assembled readout keeps every neuron and its square: g groups' 'squared' neurons are
         # every second neuron of each group, not of the stack, unless N is even
-        return "linear" if self.features == "linear" else "quadratic"
+        return "linear" if (features or self.features) == "linear" else "quadratic"
+
+    def _fitted(self) -> str:
+        """The features the fitted readout reads (set_params may have changed ``features`` since)."""
+        return vars(self).get("_fitted_features") or self.features
+
+    def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
+        # a fitted model's file describes the readout it holds
+        return {**p, "features": self._fitted()} if self.readout_ is not None else p
 
     def _carry(self, esn: ESN) -> None:
         self.state_x, self.state_y = esn.state_x, esn.state_y
@@ -387,6 +395,7 @@ class ParallelESN(ReservoirModel):
         q, d_w = self._check_field(Q)
         wins = windows(Q, g, self.overlap)
         squares = self._network_features() == "quadratic"
+        vars(self)["_fitted_features"] = self.features
         full = torch.zeros(Q, 1 + Q + g * N * (2 if squares else 1), dtype=torch.float64, device=device)
         for k, w in enumerate(weights):
             rows = slice(k * q, (k + 1) * q)
@@ -452,7 +461,7 @@ class ParallelESN(ReservoirModel):
         Q = self.readout_.output_size
         return {"fitted": True, "input_size": Q, "output_size": Q, "feedback_size": 0, "readout_bias": True,
                 "readout_input": True, "carries_state": self.state_x is not None,
-                "features": self._network_features(),
+                "features": self._network_features(self._fitted()),
                 "scaled": self.target_mean_ is not None, "output_kind": self._output_kind,
                 "output_layout": self._output_layout, "params": self._comparable_params()}
 
@@ -470,6 +479,7 @@ class ParallelESN(ReservoirModel):
             esn._build_from(state_dict, extra)  # the ESN's checks of every tensor
             gw = state_dict.get("group_weights_")
             want = (self.groups, q, 1 + d_w + self._state_width())
+            vars(self)["_fitted_features"] = self.features
             if not isinstance(gw, torch.Tensor) or tuple(gw.shape) != want:
                 raise ValueError(f"group_weights_ must be a tensor of shape {want}, got "
                                  f"{tuple(gw.shape) if isinstance(gw, torch.Tensor) else type(gw).__name__}")

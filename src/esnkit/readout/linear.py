@@ -25,7 +25,9 @@ class Readout(nn.Module):
         super().__init__()
         if (feature_map is not None and hasattr(feature_map, "squares") and hasattr(feature_map, "bias")
                 and not getattr(feature_map, "lags", 0)):
-            squares, feature_map = feature_map.squares, None  # [1; u; s(x)]: the loop runs it
+            # [1; u; s(x)], which the loop runs: the map says which of the constant and the inputs it reads
+            squares, use_bias = feature_map.squares, bool(feature_map.bias)
+            use_input, feature_map = bool(feature_map.inputs) and input_size > 0, None
         if squares not in (None, "half", "all"):
             raise ValueError(f"squares must be None, 'half' or 'all', got {squares!r}")
         self.feature_map = feature_map

@@ -48,6 +48,9 @@ class _RLSFit:
             for z, y in zip(Z, Y):
                 self.row(z, y)  # counts its row
             self.symmetrise()
+        if not (bool(torch.isfinite(self.W).all()) and bool(torch.isfinite(self.P).all())):
+            raise ValueError("RLS: the weights stopped being finite (P starts at I / delta, and delta is too small "
+                             "for the features' scale): use a larger ridge (delta), or scale=True")
 
     def row(self, z: torch.Tensor, y: torch.Tensor) -> None:
         """One row's update (the module docstring's four lines): ``z`` (F,) and ``y`` (D,), float64.
