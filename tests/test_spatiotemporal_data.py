@@ -280,3 +280,10 @@ def test_ks_exponent_of_a_stable_domain_is_the_decay_of_its_slowest_mode():
     q = 2 * np.pi / 2.0
     est = ds.largest_lyapunov_exponent("kuramoto_sivashinsky", L=2.0, Q=16, duration=50, discard=10)
     assert est.exponent == pytest.approx(q * q - q ** 4, rel=1e-6)
+
+
+def test_an_under_resolved_grid_warns_and_a_huge_lorenz96_is_refused():
+    with pytest.warns(UserWarning, match="coarser than 2"):
+        ds.kuramoto_sivashinsky(5, L=200.0, Q=64, discard=1.0)
+    with pytest.raises(ValueError, match="dim=100000 is more than"):
+        ds.lorenz96(2, dim=100_000)

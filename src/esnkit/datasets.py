@@ -34,6 +34,7 @@ import inspect
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -50,6 +51,7 @@ MSO_FREQUENCIES = (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97)
 # budget, 10,000 per time unit (at least 2e5, at most 1e8), stops a flow made stiff or divergent by
 # its parameters within seconds to minutes.
 MAX_STEPS = 10**8
+MAX_LORENZ96_DIM = 4096
 MAX_SPAN = 1e5
 EVALS_PER_UNIT = 10_000
 MIN_EVALS, MAX_EVALS = 200_000, 10**8
@@ -385,6 +387,12 @@ def kuramoto_sivashinsky(
     """
     _integer("Q", Q, 4)
     _check_steps(n_steps, features=Q)
+    if _is_real(L) and L > 0 and L / Q > 2.0:
+        # the attractor's energy sits at wavelengths near 2π√2 ≈ 9, carried down to about 1 by the
+        # cascade: a coarser grid integrates a different, under-resolved system
+        warnings.warn(f"kuramoto_sivashinsky: the grid spacing L/Q = {L / Q:.3g} is coarser than 2, which leaves "
+                      f"the small scales of the solution unresolved; use Q ≥ {math.ceil(L / 2)} for L={L}",
+                      UserWarning, stacklevel=2)
     solver, start, n_discard, h, _ = _ks_prepare(L, Q, dt, substeps, dealias, seed, u0, discard, int(n_steps) - 1,
                                                  "kuramoto_sivashinsky")
     try:
@@ -415,6 +423,10 @@ def lorenz96(
     ≈ 2.3 and standard deviation ≈ 3.6.
     """
     _integer("dim", dim, 4)
+    if dim > MAX_LORENZ96_DIM:
+        # the evaluation budget counts right-hand sides, each of which costs dim
+        raise ValueError(f"dim={dim} is more than the {MAX_LORENZ96_DIM} variables lorenz96 integrates in a few "
+                         "minutes; use fewer variables")
     _finite(F=F)
     rhs, _ = _spatiotemporal.lorenz96_field(int(dim), float(F))
     return _flow(rhs, n_steps, dt, _lorenz96_start(dim, F, x0), seed, discard, rtol, atol, "lorenz96",

@@ -150,7 +150,9 @@ class ESNClassifier(ReservoirModel):
     reservoir_size, spectral_radius, initializer, connectivity, in_degree, leak_rate, input_scaling,
     input_connectivity, bias_scaling, activation, solver, chunk_size, dtype, device :
         the reservoir's, as for :class:`~esnkit.ESN` (no output feedback). An initializer callable or
-        matrix is saved as 'custom' (the file keeps the drawn reservoirs).
+        matrix is saved as 'custom' (the file keeps the drawn reservoirs, so a loaded model predicts as
+        saved); loading makes the first reservoir's W the initializer, so refitting a loaded ensemble
+        (``n_reservoirs > 1``) whose callable drew each member its own W gives every member that one.
     ridge : λ ≥ 0, the readout's regularisation on standardised features (``readout="logistic"``:
         sklearn's ``C = 1 / ridge``; λ must then be > 0).
     washout : steps at the start of every sequence left out of the pooled averages (and, with
