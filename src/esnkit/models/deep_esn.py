@@ -44,13 +44,12 @@ from torch import nn
 from .. import _memory, params
 from .._checks import require_finite
 from .._series import Batch, ends_in, from_batch, same_lengths, to_batch
-from ..errors import NotFittedError
 from ..params import is_int, is_real, torch_dtype
 from ..readout import NormalEquations, Ridge, kept_rows
 from ..reservoir import Reservoir
 from .engine import ESNState, chunk_steps, last_steps, run
 from .output_policy import check_outputs, target_range
-from .reservoir_model import ReservoirModel
+from .reservoir_model import WeightReadoutModel
 from .scaling import restored, standardisation, standardised
 from .state_dict import RESERVOIR_KEYS
 
@@ -73,7 +72,7 @@ def layer_seed(seed: int | None, layer: int) -> int | None:
     return int(np.random.SeedSequence([int(seed), layer]).generate_state(1)[0])
 
 
-class DeepESN(ReservoirModel):
+class DeepESN(WeightReadoutModel):
     """Deep Echo State Network: stacked reservoirs, each driven by the one below, and a ridge readout
     over the input and every layer's states.
 
@@ -188,24 +187,6 @@ class DeepESN(ReservoirModel):
         torch_dtype(self.dtype)
 
     # ------------------------------------------------------------------ fitted model
-    @property
-    def is_fitted(self) -> bool:
-        return self.weight_ is not None
-
-    def _require_fitted(self, what: str) -> torch.Tensor:
-        if self.weight_ is None:
-            raise NotFittedError(f"this DeepESN is not fitted yet: call fit(inputs, targets) before {what}()")
-        return self.weight_
-
-    @property
-    def input_size_(self) -> int:
-        self._require_fitted("input_size_")
-        return self._sizes[0]
-
-    @property
-    def output_size_(self) -> int:
-        return self._require_fitted("output_size_").shape[0]
-
     @property
     def layer_sizes_(self) -> list[int]:
         self._require_fitted("layer_sizes_")
@@ -518,8 +499,7 @@ class DeepESN(ReservoirModel):
         ``(batch, n_steps, D)`` when the model carries several sequences."""
         self._require_flags(update_state=update_state, check_finite=check_finite)
         self._require_forecaster("generate")
-        if not is_int(n_steps) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        self._require_steps("n_steps", n_steps)
         B = 1 if self.state_x is None else self.state_x.shape[0]
         xs, y0 = self._start(B)
         y, xs = self._closed_loop(xs, self._next_input(y0), int(n_steps))
@@ -536,8 +516,7 @@ class DeepESN(ReservoirModel):
         (``(horizon, D)`` for one ``(time, D)`` history). The carried state is not used or changed."""
         self._require_flags(check_finite=check_finite)
         self._require_forecaster("forecast")
-        if not is_int(horizon) or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        self._require_steps("horizon", horizon)
         H = self._inputs(histories, "histories", features=self._sizes[1])
         warm = [n - 1 for n in H.lengths]
         if min(warm) < self.washout:

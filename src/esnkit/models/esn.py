@@ -925,8 +925,7 @@ class ESN(ReservoirModel):
         """
         self._require_flags(update_state=update_state, return_state=return_state, check_finite=check_finite)
         self._check_free_run("generate")
-        if not is_int(n_steps) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        self._require_steps("n_steps", n_steps)
         self._require_output_memory("n_steps", n_steps, self._batch_of(initial_state))
         start = self._start(initial_state, None, carried=True)
         y, x_last, lags = self._free_run(n_steps, start, check_finite,
@@ -955,8 +954,7 @@ class ESN(ReservoirModel):
         """
         self._require_flags(check_finite=check_finite)
         forecaster, readout = self._check_free_run("forecast")
-        if not is_int(horizon) or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        self._require_steps("horizon", horizon)
         self._require_output_memory("horizon", horizon, _n_series(histories))
         dtype, device = self._dtype_device()
         scaled = self.target_mean_ is not None

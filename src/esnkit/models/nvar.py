@@ -33,19 +33,18 @@ import torch
 from .. import _memory, params
 from .._checks import require_finite
 from .._series import Batch, from_batch, same_lengths, to_batch
-from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
 from ..readout import DelayMonomials, NormalEquations, Ridge, kept_rows
 from .engine import chunk_steps, last_steps
 from .output_policy import check_outputs, target_range
-from .reservoir_model import ReservoirModel
+from .reservoir_model import WeightReadoutModel
 
 # the constructor's defaults (ridge: Gauthier et al.'s value for Lorenz-63)
 DEFAULTS = {"delays": 2, "skip": 1, "order": 2, "ridge": 2.5e-6, "bias": True, "predict_increment": False,
             "washout": None, "chunk_size": None, "dtype": "float64", "device": None}
 
 
-class NVAR(ReservoirModel):
+class NVAR(WeightReadoutModel):
     """Next-generation reservoir computing (an NVAR) with a closed-form ridge readout.
 
     Parameters
@@ -131,24 +130,6 @@ class NVAR(ReservoirModel):
         return (self.delays - 1) * self.skip if self.washout is None else int(self.washout)
 
     # ------------------------------------------------------------------ fitted model
-    @property
-    def is_fitted(self) -> bool:
-        return self.weight_ is not None
-
-    def _require_fitted(self, what: str) -> torch.Tensor:
-        if self.weight_ is None:
-            raise NotFittedError(f"this NVAR is not fitted yet: call fit(inputs, targets) before {what}()")
-        return self.weight_
-
-    @property
-    def input_size_(self) -> int:
-        self._require_fitted("input_size_")
-        return self._sizes[0]
-
-    @property
-    def output_size_(self) -> int:
-        return self._require_fitted("output_size_").shape[0]
-
     @property
     def n_features_(self) -> int:
         """F, the readout's features: ``bias + k D_in`` plus the monomials."""
@@ -349,8 +330,7 @@ class NVAR(ReservoirModel):
         ``(batch, n_steps, D)`` when the model carries several sequences."""
         self._require_flags(update_state=update_state, check_finite=check_finite)
         self._require_forecaster("generate")
-        if not is_int(n_steps) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        self._require_steps("n_steps", n_steps)
         dtype, device = self._dtype_device()
         D, h = self._sizes[0], self.features_.history
         hist, nxt = self._start(1 if self.state_next is None else self.state_next.shape[0])
@@ -369,8 +349,7 @@ class NVAR(ReservoirModel):
         before its last, which is the first input; the carried state is not used or changed."""
         self._require_flags(check_finite=check_finite)
         self._require_forecaster("forecast")
-        if not is_int(horizon) or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        self._require_steps("horizon", horizon)
         dtype, device = self._dtype_device()
         H = to_batch(histories, "histories", dtype=dtype, device=device, features=self._sizes[1],
                      features_what="the model outputs")

@@ -4,7 +4,9 @@ on, and writing itself to a model file.
 
 A model subclasses :class:`ReservoirModel`, stores ``dtype``, ``device`` and ``activation`` among its
 constructor arguments, and provides ``is_fitted``, ``_require_fitted(what)`` and the ``state_dict``
-hooks (``get_extra_state`` with a ``params`` entry from :meth:`_comparable_params`).
+hooks (``get_extra_state`` with a ``params`` entry from :meth:`_comparable_params`);
+:class:`WeightReadoutModel` provides the first two (and the fitted widths) for a model whose readout
+is a ``weight_`` buffer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 from torch import nn
 
 from .. import io, params
-from ..params import torch_dtype
+from ..errors import NotFittedError
+from ..params import is_int, torch_dtype
 from .estimator import Estimator
 
 # Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR.
@@ -25,12 +28,19 @@ FORMAT_VERSION = 4
 
 class ReservoirModel(Estimator, nn.Module):
     """Base of the reservoir models (:class:`~esnkit.ESN`, :class:`~esnkit.ESNClassifier`,
-    :class:`~esnkit.NVAR`)."""
+    :class:`~esnkit.NVAR`, :class:`~esnkit.DeepESN`, :class:`~esnkit.ParallelESN`)."""
 
     is_fitted: bool
 
     def _require_fitted(self, what: str) -> Any:  # pragma: no cover - each model says it its own way
         raise NotImplementedError
+
+    @staticmethod
+    def _require_steps(name: str, value: Any) -> int:
+        """``value`` as a positive step count (generate's n_steps, forecast's horizon)."""
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        return int(value)
 
     @staticmethod
     def _require_flags(**flags: Any) -> None:
@@ -106,3 +116,29 @@ class ReservoirModel(Estimator, nn.Module):
         config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
                   "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
         io.write(path, state, config)
+
+
+class WeightReadoutModel(ReservoirModel):
+    """A reservoir model whose fitted readout is the buffer ``weight_`` (D_out, F) and whose fitted
+    widths are ``_sizes = (D_in, D_out)`` (:class:`~esnkit.NVAR`, :class:`~esnkit.DeepESN`)."""
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.weight_ is not None
+
+    def _require_fitted(self, what: str) -> torch.Tensor:
+        if self.weight_ is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(inputs, targets) before "
+                                 f"{what}()")
+        return self.weight_
+
+    @property
+    def input_size_(self) -> int:
+        """Input features the model was fitted on."""
+        self._require_fitted("input_size_")
+        return self._sizes[0]
+
+    @property
+    def output_size_(self) -> int:
+        """Outputs the model was fitted on."""
+        return self._require_fitted("output_size_").shape[0]
