@@ -157,20 +157,26 @@ def run_stepwise(
     *,
     inputs: torch.Tensor | None = None,
     next_input: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    drive: Callable[[torch.Tensor], torch.Tensor] | None = None,
     check_finite: bool = True,
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Run the loop one step at a time with ``readout`` (any function of the states and inputs, such
     as a readout of squared states, which the loop cannot run) between steps; yields ``(t, x[t],
     y[t])``. Its outputs are fed back (``W_fb``). Driven by ``inputs`` (B, T, D_in), or, with
-    ``next_input``, closed-loop: ``u[t] = next_input(y[t-1])`` from ``y[-1] = start.y``.
+    ``next_input``, closed-loop: ``u[t] = next_input(y[t-1])`` from ``y[-1] = start.y``. ``drive``,
+    when given, maps a step's input (B, D_in) to its drive (B, 1, N) in place of the reservoir's
+    ``W_in u + b`` (ParallelESN's groups each read their own window of the input).
     """
     B = start.x.shape[0]
     x, y = start
     fb = reservoir.feedback_size > 0
     for t in range(steps):
         u = inputs[:, t] if inputs is not None else next_input(y) if next_input is not None else None
-        drive = reservoir.drive(u[:, None] if u is not None else None, y[:, None] if fb else None, batch=B, steps=1)
-        x = unroll(reservoir, drive, x, keep_states=False, step_offset=t, check_finite=check_finite).x
+        if drive is not None:
+            d = drive(u)
+        else:
+            d = reservoir.drive(u[:, None] if u is not None else None, y[:, None] if fb else None, batch=B, steps=1)
+        x = unroll(reservoir, d, x, keep_states=False, step_offset=t, check_finite=check_finite).x
         y = readout(x, u)
         yield t, x, y
 

@@ -10,20 +10,26 @@ drives its own reservoir (N neurons) and predicts its own stretch one step ahead
     x_k[t] = (1 - a) x_k[t-1] + a tanh(W_k x_k[t-1] + W_in,k u_k[t] + b_k)
     s[t+1][k q : (k+1) q] ≈ W_out,k [1; u_k[t]; x_k[t]]
 
-Each window is a fixed 0/1 selection of the field, ``u_k = G_k s`` (G_k is (q + 2l) x Q), so the
-g reservoirs are one block-diagonal reservoir of g·N neurons driven by the whole field through
-``W_in' = [W_in,1 G_1; ...; W_in,g G_g]``, and the g readouts are one readout
-``s[t+1] = W_out' [1; s[t]; x[t]]`` whose rows of stretch k hold ``W_out,k``'s columns placed at
-the window's grid points and at block k's neurons. Training, forecasting and the closed loop
-(each assembled field fed back as the next input) are then the plain ones of that stacked
-network: one pass of the time loop advances every group.
+with ``φ(x_k)`` the group's state block of the named readout ('linear': ``x_k``; 'squared': every
+second neuron squared; 'quadratic': ``[x_k; x_k²]``).
+
+Training: each group is one teacher-forced harvest of its reservoir, driven by its window, with
+its stretch as targets (groups are independent, so they also run as Dask tasks). Running: the g
+reservoirs are one block-diagonal reservoir of g·N neurons (``reservoir_``) advanced by one pass
+of the time loop, while the input and readout products stay per group: the drive of block k is
+``W_in,k u_k + b_k`` (g products with (N, q + 2l) matrices) and stretch k's output ``W_out,k
+[1; u_k; φ(x_k)]`` (g products with (q, F) matrices). A step then costs g·N·(q + 2l) + Q·F
+multiply-adds beside the recurrent product, where one dense field-wide input matrix (g·N, Q) and
+readout (Q, g·N) would cost 2·Q·g·N, g times more. In the closed loop every step's assembled field
+is cut into the next windows.
 
 ``shared=True`` uses one reservoir and one readout for every group (the field's translation
-symmetry): the g windows' rows stream into one regression.
+symmetry): the g windows' rows add into one regression.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,26 +37,35 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import _memory, params
-from .._series import Batch, to_batch
+from .. import _alloc, _memory, params
+from .._checks import require_finite
+from .._series import Batch, ends_in, from_batch, to_batch
 from ..errors import NotFittedError
+from ..loop import unroll
 from ..params import FEATURES, is_int
-from ..readout import Readout, StateInputs, TrainerFit, solve_normal_equations
+from ..readout import StateInputs, solve_normal_equations
 from ..reservoir import Activation, Reservoir
 from .deep_esn import layer_seed
-from .engine import chunk_steps, harvest
+from .engine import ESNState, chunk_steps, harvest, last_steps, run_stepwise
 from .esn import ESN, SCALE_BUFFERS
-from .output_policy import target_range
+from .output_policy import check_outputs, target_range
 from .reservoir_model import ReservoirModel
-from .scaling import standardised
+from .scaling import restored, standardised
+from .state_dict import RESERVOIR_KEYS, check_flags, check_range_and_scaling, check_types
 
 _D = params.DEFAULTS
 # The ESN parameters a group's reservoir and readout take, by the same names and checks.
 GROUP_PARAMS = ("reservoir_size", "spectral_radius", "connectivity", "in_degree", "leak_rate", "input_scaling",
                 "bias_scaling", "activation", "ridge", "washout", "features", "chunk_size", "dtype", "device")
-# The readouts a group may have: the state block's named maps (delays and FeatureMap objects would
-# take the assembled closed loop out of the native loop).
+# The readouts a group may have: the state block's named maps (a readout between the loop's steps
+# reads the state and window of that step only: no delays, no FeatureMap objects).
 GROUP_FEATURES = ("linear", "squared", "quadratic")
+# The parameters that shape the fitted weights: running reads them as they were at fit (or load),
+# so set_params afterwards changes the next fit only.
+SHAPE_PARAMS = ("groups", "overlap", "shared", "reservoir_size", "features")
+# The state dict's arrangement: the stacked reservoir with each group's (N, q + 2l) input weights
+# and the groups' own readouts.
+LAYOUT = "groups"
 
 
 def windows(Q: int, groups: int, overlap: int) -> list[np.ndarray]:
@@ -59,87 +74,65 @@ def windows(Q: int, groups: int, overlap: int) -> list[np.ndarray]:
     return [np.arange(k * q - overlap, (k + 1) * q + overlap) % Q for k in range(groups)]
 
 
-class _WindowFit:
-    """A group's accumulation fed the rows of the whole field: it keeps the window's columns of the
-    features ``[1; s; x_k]`` (so ``[1; u_k; x_k]``) and the stretch's columns of the targets."""
-
-    def __init__(self, fit: TrainerFit, columns: torch.Tensor, stretch: slice) -> None:
-        self.fit, self.columns, self.stretch = fit, columns, stretch
-
-    def update(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
-        self.fit.update(Z[:, self.columns], Y[:, self.stretch])
-
-    def solve(self) -> torch.Tensor:
-        return self.fit.solve()
+# Groups per training task: a fixed partition, so that shared groups' normal equations add up in
+# the same order (the same bits) whether fit runs here or as Dask tasks on any number of workers.
+BLOCK = 8
 
 
-class _Window:
-    """The trainer of one group (see :class:`_WindowFit`): ``trainer``'s fit of the window's features."""
-
-    def __init__(self, trainer: Any, columns: torch.Tensor, stretch: slice) -> None:
-        self.trainer, self.columns, self.stretch = trainer, columns, stretch
-
-    def start(self, n_features: int, n_outputs: int, device: torch.device | str) -> _WindowFit:
-        width = self.stretch.stop - self.stretch.start
-        return _WindowFit(self.trainer.start(len(self.columns), width, device), self.columns, self.stretch)
+def blocks(groups: int) -> list[list[int]]:
+    """The groups in training tasks: consecutive runs of at most :data:`BLOCK`."""
+    return [list(range(i, min(i + BLOCK, groups))) for i in range(0, groups, BLOCK)]
 
 
 @dataclass
 class _GroupFit:
-    """What training group ``k`` produced: its reservoir, its readout weight (q, 1 + q + 2l + N)
-    (independent groups) or its normal equations ``G``, ``C`` (shared), and its final states (B, N)."""
+    """What training groups ``ks`` produced: their reservoirs (each driven by its window), their readout
+    weights (q, 1 + q + 2l + S) (independent groups) or the sums of their normal equations ``G``, ``C``
+    in the order of ``ks`` (shared), and their final states side by side (B, len(ks) N)."""
 
-    k: int
-    reservoir: Reservoir
-    weight: torch.Tensor | None
+    ks: list[int]
+    reservoirs: list[Reservoir]
+    weights: list[torch.Tensor] | None
     G: torch.Tensor | None
     C: torch.Tensor | None
     final: torch.Tensor
 
 
 def fit_groups(model: ParallelESN, U: Batch, Y: Batch, ks: Sequence[int], chunk: int,
-               check_finite: bool = True) -> list[_GroupFit]:
-    """Train groups ``ks`` of ``model`` on the whole field's inputs ``U`` and targets ``Y`` (B, T, Q)
-    in one teacher-forced pass of their stacked reservoirs, ``chunk`` steps at a time.
+               check_finite: bool = True) -> _GroupFit:
+    """Train groups ``ks`` of ``model`` on the whole field's inputs ``U`` and targets ``Y`` (B, T, Q):
+    each group is one teacher-forced harvest of its reservoir driven by its window ``U[..., i_k]``
+    with targets its stretch, ``chunk`` steps at a time.
 
-    ``fit`` calls it for every group at once, or a Dask task for some of them (two or more, so each
-    pass runs a stacked reservoir in the native kernel's sparse layout), with one ``chunk`` for all:
-    the kernel computes each block's rows as it computes them in any stack, and each group's normal
-    equations see the same chunks, so the groups' results are the same bits however they are split.
+    ``fit`` calls it for each block of :func:`blocks`, here or as a Dask task: a group's harvest
+    does not depend on the others, so the results are the same bits however the work is placed.
     """
     Q = U.features
     wins = windows(Q, model.groups, model.overlap)
-    q, d_w = Q // model.groups, len(wins[0])
-    members, trainers = [], []
+    q = Q // model.groups
+    fmap = model._group_features(model.features)
+    reservoirs, weights, finals, G, C = [], [], [], None, None
     for k in ks:
         esn = model._group_model(k)
-        res = esn._build_reservoir(d_w, q)
-        esn._check_echo_state(res, stacklevel=5)
-        members.append(_through_field(res, wins[k], Q))
-        columns = torch.as_tensor(np.concatenate([[0], 1 + wins[k], 1 + Q + np.arange(model._state_width())]),
-                                  device=U.data.device)
-        trainers.append(_Window(esn._trainer(), columns, slice(k * q, (k + 1) * q)))
-    fmap = StateInputs(bias=True, inputs=True, squares=FEATURES[model.features])
-    h = harvest(members, U, Y, trainers, features=fmap, washout=model.washout, chunk_size=chunk,
-                check_finite=check_finite)
-    out = []
-    for i, k in enumerate(ks):
-        fit = h.fits[i].fit
-        res = members[i]
-        if model.shared:
-            out.append(_GroupFit(k, res, None, fit.G, fit.C.clone(), h.final[i].x.clone()))
+        if model.shared and reservoirs:  # every group draws the same reservoir: build and check it once
+            res = reservoirs[0]
         else:
-            out.append(_GroupFit(k, res, fit.solve(), None, None, h.final[i].x.clone()))
-    return out
-
-
-def _through_field(res: Reservoir, window: np.ndarray, Q: int) -> Reservoir:
-    """``res`` driven by the whole field: its input weights placed at the window's grid points
-    (``W_in G``; the window's points are distinct, so this is a placement, not a sum)."""
-    W_in = torch.zeros(res.size, Q, dtype=res.W_in.dtype, device=res.W_in.device)
-    W_in[:, torch.as_tensor(window, device=W_in.device)] = res.W_in
-    return Reservoir(res.W_crow, res.W_col, res.W_values, W_in, res.W_fb, res.bias, res.leak,
-                     activation=res.activation)
+            res = esn._build_reservoir(len(wins[k]), q)
+            esn._check_echo_state(res, stacklevel=5)
+        cols = torch.as_tensor(wins[k], device=U.data.device)
+        Uk = replace(U, data=U.data.index_select(2, cols))
+        Yk = replace(Y, data=Y.data[..., k * q:(k + 1) * q].contiguous())
+        h = harvest([res], Uk, Yk, [esn._trainer()], features=fmap, washout=model.washout, chunk_size=chunk,
+                    check_finite=check_finite)
+        fit = h.fits[0]
+        if model.shared:
+            G = fit.G.clone() if G is None else G.add_(fit.G)
+            C = fit.C.clone() if C is None else C.add_(fit.C)
+        else:
+            weights.append(fit.solve())
+        reservoirs.append(res)
+        finals.append(h.final[0].x)
+    return _GroupFit(list(ks), reservoirs, None if model.shared else weights, G, C, torch.cat(finals, dim=1))
 
 
 class ParallelESN(ReservoirModel):
@@ -166,11 +159,10 @@ class ParallelESN(ReservoirModel):
 
     Series are ``(time, Q)``, ``(batch, time, Q)`` or a list of ``(time, Q)`` fields of different lengths.
 
-    Fitted attributes: ``reservoir_`` (the stacked :class:`~esnkit.Reservoir` of g·N neurons driven by the
-    whole field), ``readout_`` (the assembled :class:`~esnkit.Readout`, ``(Q, 1 + Q + g·N)``; with squared
-    states ``(Q, 1 + Q + 2g·N)``, the states' and their squares' weights), ``group_weights_`` (the g
-    readouts, each ``(Q / g, 1 + Q / g + 2l + N)``, or ``+ 2N`` with ``'quadratic'``), ``input_size_``,
-    ``output_size_`` (both Q).
+    Fitted attributes: ``reservoir_`` (the g reservoirs as one :class:`~esnkit.Reservoir` of g·N neurons,
+    block-diagonal ``W``; its ``W_in`` (g·N, q + 2l) holds each group's input weights, which read that
+    group's window), ``group_weights_`` (the g readouts, each ``(Q / g, 1 + Q / g + 2l + N)``, or ``+ 2N``
+    with ``'quadratic'``; with ``shared`` all equal), ``input_size_``, ``output_size_`` (both Q).
     """
 
     def __init__(
@@ -205,7 +197,6 @@ class ParallelESN(ReservoirModel):
                           dtype=dtype, device=device)
         self._check_params()
         self.reservoir_: Reservoir | None = None
-        self.readout_: Readout | None = None
         for name in ("state_x", "state_y", "target_range_", "group_weights_", *SCALE_BUFFERS):
             self.register_buffer(name, None)
         self._output_kind = "numpy"
@@ -249,22 +240,23 @@ class ParallelESN(ReservoirModel):
     # ------------------------------------------------------------------ fitted model
     @property
     def is_fitted(self) -> bool:
-        return self.readout_ is not None
+        return self.group_weights_ is not None
 
-    def _require_fitted(self, what: str) -> Readout:
-        if self.readout_ is None:
+    def _require_fitted(self, what: str) -> torch.Tensor:
+        if self.group_weights_ is None:
             raise NotFittedError(f"this ParallelESN is not fitted yet: call fit(series) before {what}()")
-        return self.readout_
+        return self.group_weights_
 
     @property
     def input_size_(self) -> int:
         """Q, the grid points of the field the model was fitted on."""
-        return self._require_fitted("input_size_").input_size
+        w = self._require_fitted("input_size_")
+        return w.shape[0] * w.shape[1]
 
     @property
     def output_size_(self) -> int:
         """Q, as :attr:`input_size_` (a one-step-ahead forecaster of the field)."""
-        return self._require_fitted("output_size_").output_size
+        return self.input_size_
 
     def reset(self) -> ParallelESN:
         """Forget the carried state: the next ``predict``/``generate`` starts from zeros."""
@@ -272,34 +264,23 @@ class ParallelESN(ReservoirModel):
         self.state_y = None
         return self
 
-    def _network(self) -> ESN:
-        """The fitted model as the plain ESN of the stacked reservoir and the assembled readout, whose
-        predict, generate and forecast (and closed loop) are this model's."""
-        esn = ESN(self.groups * self.reservoir_size, spectral_radius=self.spectral_radius, activation=self.activation,
-                  washout=self.washout, features=self._network_features(), chunk_size=self.chunk_size,
-                  dtype=self.dtype, device=self.device)
-        esn.reservoir_, esn.readout_, esn.target_range_ = self.reservoir_, self.readout_, self.target_range_
-        for name in SCALE_BUFFERS:
-            setattr(esn, name, getattr(self, name))
-        esn.state_x, esn.state_y = self.state_x, self.state_y
-        esn._output_kind, esn._output_layout = self._output_kind, self._output_layout
-        return esn
+    def _group_features(self, features: str | None = None) -> StateInputs:
+        """A group's readout features ``[1; u_k; φ(x_k)]`` (of the fitted model, else of ``features``)."""
+        return StateInputs(bias=True, inputs=True, squares=FEATURES[features or self._fitted("features")])
 
-    def _network_features(self, features: str | None = None) -> str:
-        # the assembled readout keeps every neuron and its square: g groups' 'squared' neurons are
-        # every second neuron of each group, not of the stack, unless N is even
-        return "linear" if (features or self.features) == "linear" else "quadratic"
+    def _fitted(self, name: str) -> Any:
+        """Parameter ``name`` (one of :data:`SHAPE_PARAMS`) as the fitted weights have it: set_params
+        may have changed it since."""
+        return vars(self).get("_fitted_shape", {}).get(name, getattr(self, name))
 
-    def _fitted(self) -> str:
-        """The features the fitted readout reads (set_params may have changed ``features`` since)."""
-        return vars(self).get("_fitted_features") or self.features
+    def _snapshot(self) -> None:
+        vars(self)["_fitted_shape"] = {name: getattr(self, name) for name in SHAPE_PARAMS}
 
     def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
-        # a fitted model's file describes the readout it holds
-        return {**p, "features": self._fitted()} if self.readout_ is not None else p
-
-    def _carry(self, esn: ESN) -> None:
-        self.state_x, self.state_y = esn.state_x, esn.state_y
+        # a fitted model's file describes the weights it holds
+        if self.group_weights_ is None:
+            return p
+        return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}}
 
     # ------------------------------------------------------------------ fit
     def _fit_data(self, series: Any) -> tuple[Batch, Batch, Batch, dict[str, torch.Tensor] | None]:
@@ -333,9 +314,9 @@ class ParallelESN(ReservoirModel):
         """Train every group one step ahead on ``series`` (``(time, Q)``, ``(batch, time, Q)`` or a list
         of fields): inputs ``s[t]``, targets ``s[t+1]``, the first ``washout`` pairs of each sequence left out.
 
-        ``scheduler`` None trains all groups in one pass here; ``"local"`` (a Dask LocalCluster),
-        an address (``"tcp://host:8786"``) or a ``distributed.Client`` runs each group's pass and
-        solve as a Dask task (needs ``pip install "esnkit[search]"``): the same bits either way.
+        ``scheduler`` None trains the groups here, one after another; ``"local"`` (a Dask LocalCluster),
+        an address (``"tcp://host:8786"``) or a ``distributed.Client`` trains blocks of them as Dask
+        tasks (needs ``pip install "esnkit[search]"``): the same bits either way.
         Afterwards the model carries the final state of each sequence. Returns ``self``.
         """
         self._require_flags(check_finite=check_finite)
@@ -344,27 +325,26 @@ class ParallelESN(ReservoirModel):
         Q = U.features
         q, d_w = self._check_field(Q)
         g, N = self.groups, self.reservoir_size
-        F = 1 + d_w + N
+        F = self._group_features(self.features).size(N, d_w)
         dtype, device = self._dtype_device()
         itemsize = torch.finfo(dtype).bits // 8
-        _memory.require_memory(8 * g * F * (F + q) + U.batch_size * min(U.steps, 4096) * g * (N + F) * itemsize,
+        chunk = chunk_steps(self.chunk_size, U.batch_size, N)
+        # a task's normal equations (and the shared sum), its chunk of features, a window's inputs
+        _memory.require_memory(8 * F * (F + q) * (2 if self.shared else 1)
+                               + U.batch_size * (chunk * (N + F) + U.steps * d_w) * itemsize,
                                f"fitting {g} group(s) of reservoir_size={N}", "use a smaller reservoir_size", device)
-        chunk = chunk_steps(self.chunk_size, U.batch_size, g * N)
         if scheduler is None:
-            fits = fit_groups(self, U, Y, range(g), chunk, check_finite)
+            parts = [fit_groups(self, U, Y, ks, chunk, check_finite) for ks in blocks(g)]
         else:
-            fits = self._fit_on_dask(scheduler, U, Y, chunk, check_finite)
+            parts = self._fit_on_dask(scheduler, U, Y, chunk, check_finite)
         if self.shared:
-            G = fits[0].G
-            C = fits[0].C
-            for f in fits[1:]:
-                G = G + f.G
-                C = C + f.C
-            shared_weight = solve_normal_equations(G, C, self.ridge, "auto")
-            weights = [shared_weight] * g
+            G, C = parts[0].G, parts[0].C
+            for p in parts[1:]:
+                G, C = G.add_(p.G), C.add_(p.C)
+            weights = [solve_normal_equations(G, C, self.ridge, "auto")] * g
         else:
-            weights = [f.weight for f in fits]
-        self._install([f.reservoir for f in fits], weights, torch.cat([f.final for f in fits], dim=1),
+            weights = [w for p in parts for w in p.weights]
+        self._install([r for p in parts for r in p.reservoirs], weights, torch.cat([p.final for p in parts], dim=1),
                       Y, raw, scaling)
         return self
 
@@ -378,125 +358,263 @@ class ParallelESN(ReservoirModel):
         try:
             unfitted = self.clone()
             data = client.scatter([U, Y], broadcast=True)
-            workers = len(client.scheduler_info().get("workers", {})) or 1
-            parts = np.array_split(np.arange(self.groups), max(1, min(workers, self.groups // 2)))
-            futures = [client.submit(fit_groups, unfitted, data[0], data[1], [int(k) for k in ks], chunk,
-                                     check_finite, pure=False) for ks in parts]
-            return [f for part in client.gather(futures) for f in part]
+            futures = [client.submit(fit_groups, unfitted, data[0], data[1], ks, chunk, check_finite, pure=False)
+                       for ks in blocks(self.groups)]
+            return client.gather(futures)
         finally:
             close(client, cluster)
 
     def _install(self, reservoirs: list[Reservoir], weights: list[torch.Tensor], final_x: torch.Tensor, Y: Batch,
                  raw: Batch, scaling: dict[str, torch.Tensor] | None) -> None:
-        """The stacked reservoir and the assembled readout from the groups' reservoirs (driven by the
-        field) and readout weights ``(q, 1 + d_w + N)``; the carried state and the scaling."""
-        dtype, device = self._dtype_device()
-        Q, g, N = Y.features, self.groups, self.reservoir_size
-        q, d_w = self._check_field(Q)
-        wins = windows(Q, g, self.overlap)
-        squares = self._network_features() == "quadratic"
-        vars(self)["_fitted_features"] = self.features
-        full = torch.zeros(Q, 1 + Q + g * N * (2 if squares else 1), dtype=torch.float64, device=device)
-        for k, w in enumerate(weights):
-            rows = slice(k * q, (k + 1) * q)
-            full[rows, 0] = w[:, 0]
-            full[rows, 1 + torch.as_tensor(wins[k], device=device)] = w[:, 1:1 + d_w]
-            ws = w[:, 1 + d_w:]
-            lin, sq = (ws[:, :N], ws[:, N:]) if self.features == "quadratic" else (ws.clone(), torch.zeros_like(ws))
-            if self.features == "squared":  # every second neuron of the group is squared
-                sq[:, 1::2], lin[:, 1::2] = ws[:, 1::2], 0
-            full[rows, 1 + Q + k * N:1 + Q + (k + 1) * N] = lin
-            if squares:
-                full[rows, 1 + Q + (g + k) * N:1 + Q + (g + k + 1) * N] = sq
-        self.reservoir_ = reservoirs[0] if g == 1 else Reservoir.stack(reservoirs)
-        self.readout_ = Readout(full.to(dtype), input_size=Q, use_bias=True, use_input=True,
-                                squares="all" if squares else None)
+        """The stacked reservoir from the groups' reservoirs, the groups' readout weights
+        ``(q, 1 + d_w + S)``, the carried state and the scaling."""
+        dtype, _ = self._dtype_device()
+        self._snapshot()
+        self.reservoir_ = reservoirs[0] if self.groups == 1 else Reservoir.stack(reservoirs)
         self.group_weights_ = torch.stack(weights).to(dtype)
         for name in SCALE_BUFFERS:
             setattr(self, name, None if scaling is None else scaling[name].to(dtype))
         self.state_x = final_x.detach().clone(memory_format=torch.contiguous_format)
-        last = torch.stack([Y.data[b, n - 1] for b, n in enumerate(Y.lengths)])
-        self.state_y = last.clone()
+        self.state_y = torch.stack([Y.data[b, n - 1] for b, n in enumerate(Y.lengths)]).clone()
         self.target_range_ = target_range(replace(raw, data=raw.data.to(dtype)))
         self._output_kind = raw.kind
         self._output_layout = raw.layout if raw.layout in ("1d", "2d") else "3d"
 
+    # ------------------------------------------------------------------ the groups' products
+    def _index(self) -> torch.Tensor:
+        """The windows' grid points, (g, q + 2l)."""
+        Q = self.input_size_
+        wins = windows(Q, self._fitted("groups"), self._fitted("overlap"))
+        return torch.as_tensor(np.stack(wins), device=self.group_weights_.device)
+
+    def _drive(self, u: torch.Tensor) -> torch.Tensor:
+        """``W_in,k u_k + b_k`` of every group, (B, T, g N), from the windows ``u`` (B, T, g, d_w): g
+        products of the groups' own (N, d_w) input weights, not one (g N, Q) matrix of mostly zeros."""
+        B, T, g, d_w = u.shape
+        res = self.reservoir_
+        W_in = res.W_in.view(g, self._fitted("reservoir_size"), d_w)
+        d = torch.bmm(u.reshape(B * T, g, d_w).transpose(0, 1), W_in.transpose(1, 2))  # (g, B T, N)
+        return d.transpose(0, 1).reshape(B, T, -1).add_(res.bias)
+
+    def _read(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The field ``W_out,k [1; u_k; φ(x_k)]`` of every group, (M, Q), from the states ``x``
+        (M, g N) and windows ``u`` (M, g, d_w)."""
+        M, g, _ = u.shape
+        z = self._group_features()(x.reshape(M, g, self._fitted("reservoir_size")), u)  # (M, g, F)
+        W = self.group_weights_
+        if self._fitted("shared"):  # one readout: a single product over every group's rows
+            return (z.reshape(M * g, -1) @ W[0].T).reshape(M, -1)
+        return torch.bmm(z.transpose(0, 1), W.transpose(1, 2)).transpose(0, 1).reshape(M, -1)
+
+    def _run_driven(self, S: Batch, x0: torch.Tensor, check_finite: bool,
+                    outputs: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Drive the groups with the fields ``S`` (B, T, Q) from ``x0`` (B, g N): the outputs (B, T, Q)
+        (when ``outputs``) and each sequence's state after its last step (``x0`` where it has none)."""
+        idx = self._index()
+        B, T, Q = S.data.shape
+        y = _alloc.empty((B, T, Q), x0.dtype, x0.device) if outputs else None
+        x, final = x0, x0.clone()
+        chunk = chunk_steps(self.chunk_size, B, self.reservoir_.size)
+        for t0 in range(0, T, chunk):
+            sl = slice(t0, min(T, t0 + chunk))
+            u = S.data[:, sl][..., idx]  # (B, n, g, d_w)
+            out = unroll(self.reservoir_, self._drive(u), x, keep_states=True, step_offset=t0,
+                         check_finite=check_finite)
+            if y is not None:
+                n = sl.stop - sl.start
+                y[:, sl] = self._read(out.states.reshape(B * n, -1), u.reshape(B * n, *u.shape[2:])).view(B, n, Q)
+            for b, t in ends_in(S.lengths, sl):
+                final[b] = out.states[b, t]
+            x = out.x
+        return y, final
+
+    def _free_run(self, n_steps: int, x0: torch.Tensor, s0: torch.Tensor,
+                  check_finite: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The closed loop from states ``x0`` (B, g N) and field ``s0`` (B, Q), the last input: every
+        step cuts the last field into the windows, advances every group in one step of the time
+        loop and assembles the next field. Returns the fields (B, n_steps, Q) and the last state."""
+        idx = self._index()
+        y = _alloc.empty((s0.shape[0], n_steps, s0.shape[1]), x0.dtype, x0.device)
+        x_last = x0
+        for t, x, s in run_stepwise(self.reservoir_, lambda x, s: self._read(x, s[:, idx]), ESNState(x0, s0),
+                                    n_steps, next_input=lambda s: s, drive=lambda s: self._drive(s[:, idx][:, None]),
+                                    check_finite=check_finite):
+            y[:, t], x_last = s, x
+        return y, x_last
+
     # ------------------------------------------------------------------ running
+    def _field(self, series: Any, name: str) -> Batch:
+        """``series`` as a batch of fields in the model's units (standardised when it scales)."""
+        dtype, device = self._dtype_device()
+        scaled = self.input_mean_ is not None
+        S = to_batch(series, name, dtype=torch.float64 if scaled else dtype, device=device,
+                     features=self.input_size_, features_what="the model was fitted on")
+        return standardised(S, self.input_mean_, self.input_scale_, dtype=dtype) if scaled else S
+
+    def _outputs(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.target_mean_ is None else restored(y, self.target_mean_, self.target_scale_)
+
+    def _zeros(self, batch: int) -> torch.Tensor:
+        dtype, device = self._dtype_device()
+        return torch.zeros(batch, self.reservoir_.size, dtype=dtype, device=device)
+
+    def _carried(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The carried state and last field for ``batch`` sequences (zeros and None when none is carried)."""
+        if self.state_x is None:
+            return self._zeros(batch), None
+        if self.state_x.shape[0] == batch:
+            return self.state_x, self.state_y
+        if self.state_x.shape[0] == 1:
+            return self.state_x.expand(batch, -1), self.state_y.expand(batch, -1)
+        raise ValueError(f"the model carries the states of {self.state_x.shape[0]} sequences (from its last fit or "
+                         f"update) but {batch} were given; call reset() to start from zeros")
+
+    def _require_output_memory(self, name: str, steps: int, batch: int) -> None:
+        dtype, device = self._dtype_device()
+        _memory.require_memory(2 * batch * steps * self.input_size_ * (torch.finfo(dtype).bits // 8),
+                               f"{name}={steps} for {batch} sequence(s) of {self.input_size_} grid points",
+                               f"use a smaller {name}", device)
+
     def predict(self, series: Any, *, update_state: bool = True, check_finite: bool = True) -> Any:
         """One-step-ahead predictions ``(..., time, Q)`` of the field driven by ``series`` (its value at
         step t predicts t + 1), from the carried state; the state moves to the end of ``series``
         unless ``update_state=False``."""
+        self._require_flags(update_state=update_state, check_finite=check_finite)
         self._require_fitted("predict")
-        esn = self._network()
-        y = esn.predict(series, update_state=update_state, check_finite=check_finite)
-        self._carry(esn)
-        return y
+        S = self._field(series, "series")
+        y, final = self._run_driven(S, self._carried(S.batch_size)[0], check_finite)
+        if check_finite:
+            check_outputs(self._outputs(y), "predict", S.mask(), free=False)
+        if update_state:
+            self.state_x, self.state_y = final, torch.stack([y[b, n - 1] for b, n in enumerate(S.lengths)])
+        return from_batch(self._outputs(y), S)
 
     def forward(self, series: Any) -> Any:
         """One-step-ahead predictions from zeros, the carried state neither used nor changed."""
         self._require_fitted("forward")
-        return self._network().forward(series)
+        S = self._field(series, "series")
+        y, _ = self._run_driven(S, self._zeros(S.batch_size), True)
+        return from_batch(self._outputs(y), S)
 
     def generate(self, n_steps: int, *, update_state: bool = True, check_finite: bool = True) -> Any:
         """Run free for ``n_steps``: every step's assembled field is the next input. ``(n_steps, Q)``
         (``(batch, n_steps, Q)`` when the state holds several sequences); continues from the carried
         state (after ``fit``: the step after the training series)."""
+        self._require_flags(update_state=update_state, check_finite=check_finite)
         self._require_fitted("generate")
-        esn = self._network()
-        y = esn.generate(n_steps, update_state=update_state, check_finite=check_finite)
-        self._carry(esn)
-        return y
+        self._require_steps("n_steps", n_steps)
+        if self.state_x is None:
+            raise ValueError("this model carries no state (reset() or a file saved without one): warm it up with "
+                             "predict(series) first, or use forecast(histories, horizon)")
+        self._require_output_memory("n_steps", n_steps, self.state_x.shape[0])
+        y, x = self._free_run(n_steps, self.state_x, self.state_y, check_finite)
+        if check_finite:
+            check_outputs(self._outputs(y), "generate", target_range=self.target_range_)
+        if update_state:
+            self.state_x, self.state_y = x, y[:, -1]
+        layout = self._output_layout if y.shape[0] == 1 else "3d"
+        return from_batch(self._outputs(y), Batch(y, (n_steps,) * y.shape[0], layout, self._output_kind))
 
     def forecast(self, histories: Any, horizon: int, *, check_finite: bool = True) -> Any:
-        """Warm up on each history (``(time, Q)``, ``(n, time, Q)`` or a list), then run free for
-        ``horizon`` steps: ``(horizon, Q)`` or ``(n, horizon, Q)``, as :meth:`ESN.forecast`. All
-        histories run in one batched pass from zeros; the carried state is not used or changed."""
+        """Warm up on each history (``(time, Q)``, ``(n, time, Q)`` or a list of different lengths), then
+        run free for ``horizon`` steps: ``(horizon, Q)`` or ``(n, horizon, Q)``, whose first step is the
+        value right after each history's last one. Every history is driven from zeros by all but its
+        last value, which is the closed loop's first input; all run in one batched pass, and the
+        carried state is not used or changed."""
+        self._require_flags(check_finite=check_finite)
         self._require_fitted("forecast")
-        return self._network().forecast(histories, horizon, check_finite=check_finite)
+        self._require_steps("horizon", horizon)
+        H = self._field(histories, "histories")
+        self._require_output_memory("horizon", horizon, H.batch_size)
+        warm = [n - 1 for n in H.lengths]
+        if min(warm) < self.washout:
+            warnings.warn(f"forecast: a history warms the reservoir up for {min(warm)} step(s), fewer than its "
+                          f"washout={self.washout}: its forecast starts from a state that still remembers the zero "
+                          "start; give longer histories", UserWarning, stacklevel=2)
+        W = replace(H, data=H.data[:, :max(warm)], lengths=tuple(warm))
+        _, x = self._run_driven(W, self._zeros(H.batch_size), check_finite, outputs=False)
+        y, _ = self._free_run(horizon, x, last_steps(H.data, H.lengths), check_finite)
+        if check_finite:
+            check_outputs(self._outputs(y), "forecast", target_range=self.target_range_)
+        layout = H.layout if H.layout in ("1d", "2d") else "3d"
+        return from_batch(self._outputs(y), Batch(y, (horizon,) * y.shape[0], layout, H.kind))
 
     # ------------------------------------------------------------------ state_dict, save and load
     def get_extra_state(self) -> dict[str, Any]:
-        if self.readout_ is None:
+        if self.group_weights_ is None:
             return {"fitted": False}
-        Q = self.readout_.output_size
-        return {"fitted": True, "input_size": Q, "output_size": Q, "feedback_size": 0, "readout_bias": True,
-                "readout_input": True, "carries_state": self.state_x is not None,
-                "features": self._network_features(self._fitted()),
+        return {"fitted": True, "layout": LAYOUT, "field_size": self.input_size_,
+                "carries_state": self.state_x is not None, "features": self._fitted("features"),
                 "scaled": self.target_mean_ is not None, "output_kind": self._output_kind,
                 "output_layout": self._output_layout, "params": self._comparable_params()}
 
+    def _check_state_dict(self, tensors: dict[str, Any], extra: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The tensors of a fitted ParallelESN's state dict, by name, checked against ``extra`` and
+        this model's parameters as :func:`~esnkit.models.state_dict.check_state_dict` checks an ESN's."""
+        if extra.get("layout") != LAYOUT:
+            raise ValueError(f"the extra state's layout must be {LAYOUT!r} (the groups' own input and readout "
+                             f"weights), got {extra.get('layout')!r}: a file of an earlier layout must be refitted")
+        Q = extra.get("field_size")
+        if type(Q) is not int or Q < 1:
+            raise ValueError(f"the extra state's field_size must be a positive integer, got {Q!r}")
+        check_flags(extra, ("carries_state",))
+        q, d_w = self._check_field(Q)
+        g, N = self.groups, self.reservoir_size
+        n = g * N
+        F = StateInputs(bias=True, inputs=True, squares=FEATURES[self.features]).size(N, d_w)
+        expect = {"reservoir_.W_crow": (n + 1,), "reservoir_.W_in": (n, d_w), "reservoir_.W_fb": (n, 0),
+                  "reservoir_.bias": (n,), "reservoir_.leak": (n,), "group_weights_": (g, q, F)}
+        names = [f"reservoir_.{k}" for k in RESERVOIR_KEYS] + ["group_weights_"]
+        if extra["carries_state"]:
+            b = tensors["state_x"].shape[0] if isinstance(tensors.get("state_x"), torch.Tensor) else 1
+            expect.update({"state_x": (max(b, 1), n), "state_y": (max(b, 1), Q)})
+            names += ["state_x", "state_y"]
+        elif "state_x" in tensors or "state_y" in tensors:
+            raise ValueError("the state dict holds state_x or state_y but its extra state's carries_state is false")
+        missing = [k for k in names if k not in tensors]
+        if missing:
+            raise ValueError(f"the state dict is missing {missing}")
+        named = {k: tensors[k] for k in names}
+        check_types(named)
+        for k, shape in expect.items():
+            if tuple(named[k].shape) != shape:
+                raise ValueError(f"{k} has shape {tuple(named[k].shape)}, expected {shape} for groups={g}, "
+                                 f"reservoir_size={N} and a field of {Q} grid points")
+        for k in names[len(RESERVOIR_KEYS):]:
+            require_finite(named[k], k, "a model's weights and state must be finite")
+        named.update(check_range_and_scaling(tensors, extra, Q, Q))
+        return named
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Load a fitted ParallelESN's ``state_dict`` into this model of the same parameters; every
-        tensor is checked as :meth:`ESN.load_state_dict` checks it, and the layout against groups."""
+        tensor is checked first (shapes against groups, overlap and reservoir_size, dtypes,
+        finiteness; the reservoir's CSR structure by :class:`~esnkit.Reservoir`)."""
         extra = state_dict.get("_extra_state")
         if isinstance(extra, dict) and extra.get("fitted"):
             self._require_same_params(extra)
-            Q = extra.get("input_size")
-            if type(Q) is not int or Q < 1:
-                raise ValueError(f"the extra state's input_size must be a positive integer, got {Q!r}")
-            q, d_w = self._check_field(Q)
-            esn = self._network()
-            esn._build_from(state_dict, extra)  # the ESN's checks of every tensor
-            gw = state_dict.get("group_weights_")
-            want = (self.groups, q, 1 + d_w + self._state_width())
-            vars(self)["_fitted_features"] = self.features
-            if not isinstance(gw, torch.Tensor) or tuple(gw.shape) != want:
-                raise ValueError(f"group_weights_ must be a tensor of shape {want}, got "
-                                 f"{tuple(gw.shape) if isinstance(gw, torch.Tensor) else type(gw).__name__}")
+            named = self._check_state_dict(state_dict, extra)
             dtype, device = self._dtype_device()
-            self.reservoir_, self.readout_ = esn.reservoir_, esn.readout_
-            self.target_range_ = esn.target_range_
+            r = [named[f"reservoir_.{k}"] for k in RESERVOIR_KEYS]
+            self.reservoir_ = Reservoir(*(t.to(device=device, dtype=dtype if t.is_floating_point() else None,
+                                                copy=True) for t in r), activation=self.activation)
+            self._snapshot()
+
+            def empty(name: str) -> torch.Tensor | None:
+                t = named.get(name)
+                return None if t is None else torch.empty(t.shape, dtype=dtype, device=device)
+
+            self.group_weights_ = empty("group_weights_")
+            self.target_range_ = empty("target_range_")
             for name in SCALE_BUFFERS:
-                setattr(self, name, getattr(esn, name))
-            self.state_x, self.state_y = esn.state_x, esn.state_y
-            self.group_weights_ = torch.empty(want, dtype=dtype, device=device)
-            self._output_kind, self._output_layout = esn._output_kind, esn._output_layout
+                setattr(self, name, empty(name))
+            self.state_x, self.state_y = empty("state_x"), empty("state_y")
+            self._output_kind = extra.get("output_kind", "numpy")
+            self._output_layout = extra.get("output_layout", "2d")
         elif isinstance(extra, dict):
-            self.reservoir_ = self.readout_ = self.group_weights_ = None
+            self.reservoir_ = self.group_weights_ = None
             self.reset()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def extra_repr(self) -> str:
         return (f"groups={self.groups}, overlap={self.overlap}, shared={self.shared}, "
                 f"reservoir_size={self.reservoir_size}")
-

@@ -27,12 +27,7 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
         v = extra.get(k)
         if type(v) is not int or v < least:
             raise ValueError(f"the extra state's {k} must be an integer >= {least}, got {v!r}")
-    for k in ("readout_bias", "readout_input", "carries_state"):
-        if type(extra.get(k)) is not bool:
-            raise ValueError(f"the extra state's {k} must be true or false, got {extra.get(k)!r}")
-    for k, allowed in (("output_kind", ("numpy", "torch")), ("output_layout", ("1d", "2d", "3d"))):
-        if extra.get(k, allowed[0]) not in allowed:
-            raise ValueError(f"the extra state's {k} must be one of {allowed}, got {extra.get(k)!r}")
+    check_flags(extra, ("readout_bias", "readout_input", "carries_state"))
     n, d_in, d_out, d_fb = reservoir_size, extra["input_size"], extra["output_size"], extra["feedback_size"]
     if d_fb not in (0, d_out):
         raise ValueError(f"the extra state's feedback_size must be 0 or output_size ({d_out}), got {d_fb}")
@@ -44,16 +39,7 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
     if not carried and ("state_x" in tensors or "state_y" in tensors):
         raise ValueError("the state dict holds state_x or state_y but its extra state's carries_state is false")
     named = {k: tensors[k] for k in names + carried}
-    for k, t in named.items():
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{k} must be a tensor, got {type(t).__name__}")
-    for k in ("reservoir_.W_crow", "reservoir_.W_col"):
-        if named[k].dtype != torch.int64:
-            raise ValueError(f"{k} must be int64, got {named[k].dtype}")
-    floats = {k: t.dtype for k, t in named.items() if k not in ("reservoir_.W_crow", "reservoir_.W_col")}
-    if len(set(floats.values())) > 1 or next(iter(floats.values())) not in (torch.float32, torch.float64):
-        raise ValueError("the floating tensors must all be float32 or all float64, got "
-                         + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
+    check_types(named)
     feats = extra.get("features", "linear")  # files before feature maps: the linear readout
     lags = 0
     if feats == "custom":  # a FeatureMap object's width, which only the file says
@@ -89,6 +75,41 @@ def check_state_dict(tensors: dict[str, Any], extra: dict[str, Any], reservoir_s
                              f"{d_in} input(s) and {d_out} output(s)")
     for k in ["readout_.weight"] + carried + lag_names:
         require_finite(named[k], k, "a model's weights and state must be finite")
+    named.update(check_range_and_scaling(tensors, extra, d_in, d_out))
+    return named
+
+
+def check_flags(extra: dict[str, Any], flags: tuple[str, ...]) -> None:
+    """The extra state's ``flags`` are booleans and its output kind and layout known names."""
+    for k in flags:
+        if type(extra.get(k)) is not bool:
+            raise ValueError(f"the extra state's {k} must be true or false, got {extra.get(k)!r}")
+    for k, allowed in (("output_kind", ("numpy", "torch")), ("output_layout", ("1d", "2d", "3d"))):
+        if extra.get(k, allowed[0]) not in allowed:
+            raise ValueError(f"the extra state's {k} must be one of {allowed}, got {extra.get(k)!r}")
+
+
+def check_types(named: dict[str, Any]) -> None:
+    """Every entry of ``named`` is a tensor; the reservoir's CSR indices are int64 and the floating
+    tensors all float32 or all float64."""
+    for k, t in named.items():
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{k} must be a tensor, got {type(t).__name__}")
+    index = ("reservoir_.W_crow", "reservoir_.W_col")
+    for k in index:
+        if k in named and named[k].dtype != torch.int64:
+            raise ValueError(f"{k} must be int64, got {named[k].dtype}")
+    floats = {k: t.dtype for k, t in named.items() if k not in index}
+    if len(set(floats.values())) > 1 or next(iter(floats.values())) not in (torch.float32, torch.float64):
+        raise ValueError("the floating tensors must all be float32 or all float64, got "
+                         + ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in floats.items()))
+
+
+def check_range_and_scaling(tensors: dict[str, Any], extra: dict[str, Any], d_in: int,
+                            d_out: int) -> dict[str, torch.Tensor]:
+    """The training range ``target_range_`` (2, d_out) and, when the extra state says ``scaled``,
+    the standardisation buffers, checked; returned by name (those present)."""
+    named = {}
     rng = tensors.get("target_range_")
     if rng is not None:
         if not isinstance(rng, torch.Tensor) or tuple(rng.shape) != (2, d_out) or not rng.is_floating_point():
