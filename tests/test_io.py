@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 import esnkit as ek
+from esnkit.models.reservoir_model import FORMAT_VERSION
 
 rng = np.random.default_rng(0)
 
@@ -38,7 +39,8 @@ def test_file_is_safetensors_with_versioned_json(tmp_path):
     with safe_open(tmp_path / "m.esnkit", framework="pt") as f:
         config = json.loads(f.metadata()["esnkit"])
         assert f.metadata()["esnkit.checksum"].startswith("sha256:")
-    assert config["format_version"] == 4 and config["model"] == "ESN" and config["params"]["reservoir_size"] == 30
+    assert config["format_version"] == FORMAT_VERSION and config["model"] == "ESN"
+    assert config["params"]["reservoir_size"] == 30
 
 
 def test_custom_activation_must_be_passed_back(tmp_path):
@@ -137,7 +139,8 @@ def test_files_of_format_2_and_1_without_a_checksum_still_load(tmp_path):
     assert np.array_equal(ek.load(tmp_path / "v1.esnkit").predict(u), want)
     # format 3 and later always carry one
     save_file(tensors, tmp_path / "v3.esnkit", metadata={"esnkit": json.dumps({**config, "extra": extra})})
-    with pytest.raises(ValueError, match="v3.esnkit'? is damaged: format version 4 files carry a checksum"):
+    with pytest.raises(ValueError, match=f"v3.esnkit'? is damaged: format version {FORMAT_VERSION} files carry a "
+                                         "checksum"):
         ek.load(tmp_path / "v3.esnkit")
 
 
@@ -241,9 +244,10 @@ def test_each_unloadable_file_gives_one_clear_error(tmp_path):
 
 def test_a_newer_file_says_so_even_with_a_checksum_this_version_cannot_verify(tmp_path):
     tensors, config = _raw(_saved(tmp_path))
-    text = json.dumps({**config, "format_version": 5})
+    text = json.dumps({**config, "format_version": FORMAT_VERSION + 1})
     save_file(tensors, tmp_path / "new.esnkit", metadata={"esnkit": text, "esnkit.checksum": "sha512:00"})
-    with pytest.raises(ValueError, match=r"newer esnkit \(format version 5; this one reads up to 4\)"):
+    with pytest.raises(ValueError, match=rf"newer esnkit \(format version {FORMAT_VERSION + 1}; this one reads up to "
+                                         rf"{FORMAT_VERSION}\)"):
         ek.load(tmp_path / "new.esnkit")
 
 

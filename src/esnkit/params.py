@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "ridge": 1e-8,
     "solver": "auto",
     "trainer": "ridge",
+    "forgetting": 1.0,
+    "learning_rate": 0.5,
+    "force_alpha": 1.0,
     "washout": 0,
     "readout_bias": True,
     "readout_input": True,
@@ -94,6 +97,9 @@ HELP: dict[str, str] = {
     "solver": f"readout solver, one of {', '.join(SOLVERS)}",
     "trainer": f"readout trainer, one of {', '.join(TRAINERS)} (rls starts from P = I / ridge; force: FORCE "
                "learning in closed loop, needs feedback_scaling > 0), or a Trainer object",
+    "forgetting": "forgetting factor λ in (0, 1] of trainer='rls' and 'force' (1: every row weighs alike)",
+    "learning_rate": "learning rate μ in (0, 2) of trainer='lms' (normalised LMS)",
+    "force_alpha": "alpha > 0 of trainer='force': P starts at I / alpha",
     "washout": "initial steps of every training sequence left out of the readout fit (integer ≥ 0)",
     "readout_bias": "whether the constant 1 enters the readout",
     "readout_input": "whether the input u[t] enters the readout",
@@ -108,9 +114,11 @@ HELP: dict[str, str] = {
     "device": "torch device of the weights and states (default CPU)",
 }
 
+# How a run computes, not what it computes: never searched (the search optimises the ridge exactly
+# through its ridge path instead, see esnkit.tuning).
+RUN_ONLY = ("ridge", "solver", "dtype", "device", "chunk_size")
 # Parameters a search may vary (the others fix the run's layout or precision).
-# The search optimises the ridge through its ridge path: it fits trainer="ridge" only.
-SEARCHABLE = tuple(p for p in DEFAULTS if p not in ("ridge", "solver", "trainer", "dtype", "device", "chunk_size"))
+SEARCHABLE = tuple(p for p in DEFAULTS if p not in RUN_ONLY)
 
 
 def is_int(v: Any) -> bool:
@@ -217,6 +225,14 @@ def check(p: Mapping[str, Any]) -> None:
     if trainer != "ridge" and solver != "auto":
         raise ValueError(f"solver={solver!r} applies to trainer='ridge' only; leave solver='auto' with "
                          f"trainer={trainer if isinstance(trainer, str) else type(trainer).__name__!r}")
+    if "forgetting" in p and not (is_real(p["forgetting"]) and 0 < p["forgetting"] <= 1):
+        raise ValueError(f"forgetting must be a number in (0, 1], got {p['forgetting']!r}")
+    # trainer='lms' is normalised LMS, which diverges from μ = 2 on
+    if "learning_rate" in p and not (is_real(p["learning_rate"]) and 0 < p["learning_rate"] < 2):
+        raise ValueError(f"learning_rate must be a number in (0, 2), got {p['learning_rate']!r}")
+    if "force_alpha" in p and not (is_real(p["force_alpha"]) and p["force_alpha"] > 0):
+        raise ValueError(f"force_alpha must be a finite number > 0 (P starts at I / force_alpha), "
+                         f"got {p['force_alpha']!r}")
     if trainer == "rls" and p.get("ridge", DEFAULTS["ridge"]) <= 0:
         raise ValueError("trainer='rls' starts from P = I / ridge: set ridge > 0")
     feats = p.get("features", "linear")

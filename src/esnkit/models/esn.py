@@ -58,7 +58,7 @@ SHARED = ("reservoir_size", "activation", "washout", "readout_bias", "readout_in
 # The standardisation of scale=True: (D_in,) for the inputs, (D_out,) for the targets.
 SCALE_BUFFERS = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
 # What a readout's solve depends on, beyond the harvest itself.
-READOUT_PARAMS = ("ridge", "solver", "trainer")
+READOUT_PARAMS = ("ridge", "solver", "trainer", "forgetting", "learning_rate", "force_alpha")
 
 
 class _Continue:
@@ -152,9 +152,16 @@ class ESN(ReservoirModel):
         row by row), 'lms' (normalised least mean squares, :class:`esnkit.readout.LMS` with its
         defaults), 'force' (FORCE learning, :class:`esnkit.readout.FORCE` with its defaults: RLS while
         the network runs on its own fed-back output; needs feedback_scaling > 0), or a Trainer object
-        (``RLS(forgetting=0.99)``, say). The search fits
-        trainer='ridge' only. A model with a Trainer object saves it as 'custom': a loaded one
-        predicts, and needs a trainer again to be fitted.
+        (``RLS(forgetting=0.99)``, say). The named trainers take their settings from
+        ``forgetting``, ``learning_rate`` and ``force_alpha`` (below), which are saved with the
+        model and searchable; a Trainer object carries its own. A model with a Trainer object saves
+        it as 'custom': a loaded one predicts, and needs a trainer again to be fitted.
+    forgetting : forgetting factor λ in (0, 1] of trainer='rls' and trainer='force' (default 1: every
+        row weighs alike; below 1 a row ``s`` steps old weighs ``λ^s``, so the readout tracks a
+        mapping that changes).
+    learning_rate : learning rate μ in (0, 2) of trainer='lms' (normalised LMS; default 0.5).
+    force_alpha : alpha > 0 of trainer='force': ``P`` starts at ``I / alpha`` (default 1; small values
+        give fast, aggressive first updates).
     washout : number of initial steps of every training sequence left out of the readout fit.
     readout_bias, readout_input : whether the constant 1 and the input u[t] enter the readout.
     features : what the readout reads (docs/model.md, "Readout features"): 'linear' (default,
@@ -205,6 +212,9 @@ class ESN(ReservoirModel):
         ridge: float = _D["ridge"],
         solver: str = _D["solver"],
         trainer: Any = _D["trainer"],
+        forgetting: float = _D["forgetting"],
+        learning_rate: float = _D["learning_rate"],
+        force_alpha: float = _D["force_alpha"],
         washout: int = _D["washout"],
         readout_bias: bool = _D["readout_bias"],
         readout_input: bool = _D["readout_input"],
@@ -224,7 +234,8 @@ class ESN(ReservoirModel):
             reservoir_size=reservoir_size, spectral_radius=spectral_radius, initializer=initializer,
             connectivity=connectivity, in_degree=in_degree, leak_rate=leak_rate, input_scaling=input_scaling,
             input_connectivity=input_connectivity, bias_scaling=bias_scaling, feedback_scaling=feedback_scaling,
-            ridge=ridge, solver=solver, trainer=trainer, washout=washout, readout_bias=readout_bias,
+            ridge=ridge, solver=solver, trainer=trainer, forgetting=forgetting, learning_rate=learning_rate,
+            force_alpha=force_alpha, washout=washout, readout_bias=readout_bias,
             readout_input=readout_input, features=features, scale=scale, chunk_size=chunk_size, seed=seed,
             dtype=dtype, device=device,
         )
@@ -486,9 +497,9 @@ class ESN(ReservoirModel):
         if not isinstance(t, str):
             return t
         if t == "rls":
-            return RLS(ridge=self.ridge)
+            return RLS(forgetting=self.forgetting, ridge=self.ridge)
         if t == "lms":
-            return LMS()
+            return LMS(learning_rate=self.learning_rate)
         if t == "custom":
             raise ValueError("this ESN was loaded from a file saved with a Trainer object (trainer='custom'), which "
                              "is not saved: set_params(trainer=...) before fitting it again")
@@ -737,6 +748,30 @@ class ESN(ReservoirModel):
         U = to_batch(inputs, name, dtype=torch.float64 if scaled else dtype, device=device,
                      features=self.reservoir_.input_size, features_what="the model was fitted on")
         return standardised(U, self.input_mean_, self.input_scale_, dtype=dtype) if scaled else U
+
+    def _targets(self, targets: Any) -> Batch:
+        """``targets`` as a batch in the readout's units (standardised when the model scales)."""
+        dtype, device = self._dtype_device()
+        scaled = self.target_mean_ is not None
+        Y = to_batch(targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
+                     features=self.readout_.output_size, features_what="the model was fitted on")
+        return standardised(Y, self.target_mean_, self.target_scale_, dtype=dtype) if scaled else Y
+
+    def _readout_rows(self, inputs: Any, targets: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The readout's rows over ``inputs`` (T, D_in) (None for a pattern generator) and ``targets``
+        (T, D_out) from the carried state, teacher-forced as ``fit``'s are, in the readout's units:
+        the features (T, F) and the targets (T, D_out). What a validation part that follows the
+        training data scores the fitted readout on; the carried state does not move."""
+        self._require_fitted("_readout_rows")
+        res = self.reservoir_
+        U = None if inputs is None else self._inputs(inputs)
+        Y = self._targets(targets)
+        if U is not None:
+            same_lengths(U, Y, "inputs", "targets")
+        h = harvest([res], U, Y, [Ridge()], features=self._features(res.input_size), washout=0,
+                    start=self._start(None, Y.batch_size, carried=True), keep_all=True, chunk_size=self.chunk_size,
+                    history=self._lags(Y.batch_size, None, carried=True))
+        return h.Z[0], h.Y
 
     def _outputs(self, y: torch.Tensor) -> torch.Tensor:
         """The readout's outputs in the data's units."""
@@ -1005,12 +1040,7 @@ class ESN(ReservoirModel):
         self._require_fitted("states")
         dtype, device = self._dtype_device()
         U = None if inputs is None else self._inputs(inputs)
-        scaled = self.target_mean_ is not None
-        Y = None if targets is None else to_batch(
-            targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
-            features=self.readout_.output_size, features_what="the model was fitted on")
-        if Y is not None and scaled:
-            Y = standardised(Y, self.target_mean_, self.target_scale_, dtype=dtype)
+        Y = None if targets is None else self._targets(targets)
         if U is not None and Y is not None:
             same_lengths(U, Y, "inputs", "targets")
         ref = U if U is not None else Y

@@ -41,11 +41,14 @@ NOT_IN_HARVEST = ("trainer='force' trains in closed loop, on the network's own o
 
 
 def force_trainer(model: ESN) -> FORCE | None:
-    """The FORCE recipe ``model`` trains with (``trainer='force'``: ``FORCE()``), else None."""
+    """The FORCE recipe ``model`` trains with (``trainer='force'``: ``FORCE`` of the model's
+    ``force_alpha`` and ``forgetting``), else None."""
     t = model.trainer
     if isinstance(t, FORCE):
         return t
-    return FORCE() if isinstance(t, str) and t == "force" else None
+    if isinstance(t, str) and t == "force":
+        return FORCE(alpha=model.force_alpha, forgetting=model.forgetting)
+    return None
 
 
 def _require_feedback(model: ESN) -> None:

@@ -22,8 +22,9 @@ from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
 from .estimator import Estimator
 
-# Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR.
-FORMAT_VERSION = 4
+# Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR;
+# 5: the ESN's online-trainer parameters (forgetting, learning_rate, force_alpha; older files: the defaults).
+FORMAT_VERSION = 5
 
 
 class ReservoirModel(Estimator, nn.Module):

@@ -45,7 +45,7 @@ from ..readout.ridge_path import block_folds
 from ..reservoir import EchoStatePropertyWarning
 from .classification import CLASS_OBJECTIVES, ClassificationTask, stratified_folds, stratified_holdout
 from .executors import _Dask, _InProcess
-from .objectives import OBJECTIVES, Task, _failure, build, free_run_starts
+from .objectives import OBJECTIVES, Task, _failure, build, free_run_starts, online
 from .space import SearchSpace, _searchable, load_space, make_space, model_name, same_family
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
@@ -673,6 +673,11 @@ def search(
     neither searched nor fixed is fixed to ``seed`` (a random one when ``seed`` is None), so that
     every trial and the refit draw the same reservoir and ``best_esn`` reproduces ``best_value``.
     The ridge is optimised exactly for every trial over ``ridges`` (default 25 values 1e-12..1).
+    ``trainer`` is searchable too, with the online trainers' ``forgetting``, ``learning_rate`` and
+    ``force_alpha``: an ESN configuration whose trainer is not 'ridge' is fitted by itself with that
+    trainer and the model's own ridge (not the grid's), then scored by the same objective, so its
+    refit reproduces its value too; ``folds`` refuses a space that can give one (see "Searching the
+    online readouts" in docs/search.md).
 
     ``objective``: ``"nrmse"`` (one-step NRMSE on the validation part, normalised by its standard
     deviation as :func:`esnkit.metrics.nrmse` does; minimised), ``"free_run"`` or ``"vpt"``: the
@@ -738,6 +743,13 @@ def search(
     if folds is not None and objective not in ("nrmse",) + CLASS_OBJECTIVES:
         raise ValueError("folds (k-fold validation) scores the one-step error or a classification objective: "
                          "use objective='nrmse', 'accuracy' or 'log_loss'")
+    if folds is not None and model == "ESN":
+        trainers = space.params["trainer"].choices if "trainer" in space.params else [space.fixed.get("trainer")]
+        named = [t for t in trainers if online({"trainer": t if t is not None else "ridge"})]
+        if named:
+            raise ValueError(f"folds (k-fold validation) solves each fold's readout by the ridge path, which "
+                             f"trainer={named[0]!r} (an online readout) does not have: search trainer='ridge' only, "
+                             "or validate on one split (validation or split) instead of folds")
     dtype = dtype_name(dtype)  # torch or NumPy dtypes, or their names
     ESN(10, device=device)  # an unknown device, or CUDA where there is none: ESN's own clear error
     device = str(torch.device(device))
@@ -875,7 +887,8 @@ def search(
             warnings.simplefilter("ignore")
             best_esn = build(model, params, ridge=ridge, dtype=dtype, device=device).fit(
                 None if U is None else U[:end], Y[:end])
-    _check_best(space, best.params, ridge, best_esn)
+    # an online trainer's ridge is the model's own, not a point of the grid
+    _check_best(space, best.params, None if model == "ESN" and online(params) else ridge, best_esn)
     return SearchResult(study, _table(study, space), params, float(best.value), ridge, best_esn, direction, split,
                         space)
 
@@ -884,12 +897,12 @@ def search(
 EDGE = 0.02
 
 
-def _check_best(space: SearchSpace, sampled: Mapping[str, Any], ridge: float, best_esn: Any) -> None:
-    """Warn when the best configuration sits at the edge of a searched range or of the ridge grid, or
-    is recommended without the echo state property."""
+def _check_best(space: SearchSpace, sampled: Mapping[str, Any], ridge: float | None, best_esn: Any) -> None:
+    """Warn when the best configuration sits at the edge of a searched range or of the ridge grid (None:
+    its ridge is not the grid's), or is recommended without the echo state property."""
     where = {"stacklevel": 4}  # past search() and the verbosity decorator
     ridges = np.asarray(space.ridges, dtype=float)
-    if len(ridges) > 1 and ridge in (ridges.min(), ridges.max()):
+    if ridge is not None and len(ridges) > 1 and ridge in (ridges.min(), ridges.max()):
         end = "lowest" if ridge == ridges.min() else "highest"
         warnings.warn(f"search: the best ridge {ridge:.3g} is the {end} value of the ridge grid "
                       f"({ridges.min():.3g}..{ridges.max():.3g}): the best may lie beyond it; widen the grid "

@@ -1,4 +1,5 @@
-"""Scoring configurations (runs on the workers): one ensemble harvest, the ridge path, the objective."""
+"""Scoring configurations (runs on the workers): one ensemble harvest, the ridge path, the objective;
+an ESN whose readout trains online, one configuration at a time by its own fit."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..models import ESN
 from ..models.engine import Harvest
 from ..models.ensemble import Ensemble
 from ..models.esn import SHARED
+from ..params import DEFAULTS
 from ..readout.ridge_path import RidgePath, cheaper_method, kfold_sse, resolution_floor
 from .space import model_arguments
 
@@ -211,17 +213,7 @@ def _score_member(fitted: Callable[[torch.Tensor], Any], k: int, h: Harvest | Ro
     for r in cand:
         w = h.fits[k].solve(float(ridges[r]), "auto")
         try:
-            if task.objective == "nrmse":
-                pred = h.Z[k].to(torch.float64) @ w.T
-                v = float(torch.sqrt(((pred - h.Y.to(torch.float64)) ** 2).mean(dim=0) / var).mean())
-            else:
-                esn = fitted(w)
-                if callable(task.objective):
-                    val_in = None if task.inputs is None else task.inputs[task.split:]
-                    v = float(task.objective(esn, val_in, task.targets[task.split:]))
-                else:
-                    contexts, truth = windows
-                    v = score_free_runs(esn.forecast(contexts, task.horizon, check_finite=False), truth, task)
+            v = _objective_value(w, h.Z[k], h.Y, var, fitted, windows, task)
         except NonFiniteStateError as exc:
             errors.append(str(exc))
             continue
@@ -236,6 +228,64 @@ def _score_member(fitted: Callable[[torch.Tensor], Any], k: int, h: Harvest | Ro
     return res
 
 
+def _one_step(w: torch.Tensor, Z: torch.Tensor, Y: torch.Tensor, var: torch.Tensor) -> float:
+    """The one-step NRMSE of readout weights ``w`` (D, F) on the validation rows ``Z`` (M, F), ``Y`` (M, D)."""
+    pred = Z.to(torch.float64) @ w.T
+    return float(torch.sqrt(((pred - Y.to(torch.float64)) ** 2).mean(dim=0) / var).mean())
+
+
+def _objective_value(w: torch.Tensor, Z: torch.Tensor, Y: torch.Tensor, var: torch.Tensor,
+                     fitted: Callable[[torch.Tensor], Any], windows: tuple[np.ndarray, np.ndarray] | None,
+                     task: Task) -> float:
+    """The task's objective for readout weights ``w``: the one-step NRMSE on the validation rows, else
+    the callable's or the free runs' value of the fitted model ``fitted(w)``."""
+    if task.objective == "nrmse":
+        return _one_step(w, Z, Y, var)
+    esn = fitted(w)
+    if callable(task.objective):
+        val_in = None if task.inputs is None else task.inputs[task.split:]
+        return float(task.objective(esn, val_in, task.targets[task.split:]))
+    contexts, truth = windows
+    return score_free_runs(esn.forecast(contexts, task.horizon, check_finite=False), truth, task)
+
+
+def _evaluate_online(model: ESN, task: Task) -> dict:
+    """Score one ESN whose readout trains online (trainer 'rls', 'lms' or 'force', or a Trainer object).
+    No ridge path applies: the model is fitted on the training part with its own trainer and its own
+    ``ridge`` (RLS's ``P0 = I / ridge``; the search does not vary it), which is what the refit does, bit
+    for bit; the fitted model, carrying the state where validation begins, is then scored as a ridge
+    path's candidate is (the one-step error on the validation rows, teacher-forced from that state)."""
+    if task.folds:
+        raise ValueError(f"folds (k-fold validation) solves every fold's readout from the normal equations of the "
+                         f"other folds, which trainer={_trainer_name(model)!r} does not keep: use trainer='ridge', "
+                         "or one validation split")
+    U, Y, split = task.inputs, task.targets, task.split
+    model.fit(None if U is None else U[:split], Y[:split])
+    Z, Yv = model._readout_rows(None if U is None else U[split:], Y[split:])
+    var = _var(Yv)
+    w = model.readout_.weight.to(torch.float64)
+    windows = free_run_windows(task) if task.objective in ("free_run", "vpt") else None
+    try:  # a callable objective may move the carried state: it gets a copy
+        v = _objective_value(w, Z, Yv, var, lambda _: copy.deepcopy(model), windows, task)
+    except SearchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user objective may raise anything: that trial fails
+        return _failure(exc)
+    if math.isnan(v):  # ±inf is a score (a diverged free run's NRMSE); NaN is none
+        raise ValueError(f"the objective returned {v!r}")
+    return {"value": v, "one_step_nrmse": _one_step(w, Z, Yv, var), "ridge": float(model.ridge)}
+
+
+def _trainer_name(model: ESN) -> str:
+    return model.trainer if isinstance(model.trainer, str) else type(model.trainer).__name__
+
+
+def online(config: Mapping[str, Any]) -> bool:
+    """Whether an ESN configuration's readout trains online (a trainer other than 'ridge')."""
+    trainer = config.get("trainer", DEFAULTS["trainer"])
+    return not (isinstance(trainer, str) and trainer == "ridge")
+
+
 def _failure(exc: BaseException) -> dict:
     return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)}
 
@@ -246,6 +296,8 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     Configurations sharing the ensemble-layout parameters run as one ensemble. A configuration
     that fails gets ``{"error": ...}``; when a shared run fails (a diverging member makes the
     whole stacked state non-finite) its members are retried one by one, so only the culprit fails.
+    A configuration whose readout trains online (see :func:`online`) runs by itself
+    (:func:`_evaluate_online`).
     """
     from .classification import ClassificationTask, evaluate_classification
 
@@ -254,8 +306,13 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     if task.model != "ESN":
         return _evaluate_each(task, configs)
     results: list[dict | None] = [None] * len(configs)
+    alone = [i for i, cfg in enumerate(configs) if online(cfg)]
+    for i, r in zip(alone, _evaluate_each(task, [configs[i] for i in alone])):
+        results[i] = r
     groups: dict[tuple, list[tuple[int, ESN]]] = {}
     for i, cfg in enumerate(configs):
+        if i in alone:
+            continue
         try:
             m = build(task.model, cfg, dtype=task.dtype, device=task.device)
         except (ValueError, TypeError) as exc:
@@ -285,13 +342,15 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
 
 
 def _evaluate_each(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """Score configurations of a model that runs one at a time (NVAR, DeepESN); a failure fails its own."""
+    """Score configurations that run one at a time (NVAR, DeepESN, an ESN that trains online); a failure
+    fails its own."""
+    score = _evaluate_online if task.model == "ESN" else _evaluate_single
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short forecast histories, echo-state notices, trial after trial
         for cfg in configs:
             try:
-                results.append(_evaluate_single(build(task.model, cfg, dtype=task.dtype, device=task.device), task))
+                results.append(score(build(task.model, cfg, dtype=task.dtype, device=task.device), task))
             except SearchError:
                 raise
             except TRIAL_ERRORS as exc:

@@ -9,8 +9,10 @@ A space maps hyper-parameter names to one of::
     value                            # fixed (not sampled)
 
 The ridge is never part of a space: every trial optimises it exactly over a grid (see
-:mod:`esnkit.readout.ridge_path`). The names are the model's constructor arguments (a DeepESN's
-per-layer values also as ``<name>_<layer>``, see :func:`model_arguments`). A search-space file is TOML::
+:mod:`esnkit.readout.ridge_path`); an ESN whose ``trainer`` is online ('rls', 'lms', 'force') trains
+with the model's own ridge instead (see :func:`esnkit.tuning.objectives.evaluate`). The names are the
+model's constructor arguments (a DeepESN's per-layer values also as ``<name>_<layer>``, see
+:func:`model_arguments`). A search-space file is TOML::
 
     model = "esn"                # or "nvar", "deep_esn"; default "esn"
     objective = "nrmse"          # optional [search] settings may also sit at the top level
@@ -42,7 +44,7 @@ from ..errors import import_extra
 
 # SEARCHABLE: the ESN arguments a search may sample or fix. The ridge is optimised exactly, and
 # solver, dtype, device and chunk size are how the search runs, not what it searches.
-from ..params import SEARCHABLE, is_int, is_real
+from ..params import RUN_ONLY, SEARCHABLE, is_int, is_real
 from ..params import check as check_params
 from ..readout.ridge_path import ridge_grid
 
@@ -149,8 +151,6 @@ CLASSIFIER_SEARCHABLE = (
     "input_connectivity", "bias_scaling", "activation", "washout", "pooling", "input_summary", "class_weight",
     "scale", "n_reservoirs", "seed",
 )
-# How a run computes, not what it computes: never searched (the ridge is optimised exactly instead).
-RUN_ONLY = ("ridge", "solver", "trainer", "dtype", "device", "chunk_size")
 # DeepESN's per-layer keys: ``<name>_<l>`` sets layer l's value (1-based); a list is no Optuna choice.
 PER_LAYER = ("reservoir_size", "spectral_radius", "leak_rate")
 _LAYER_KEY = re.compile(rf"^({'|'.join(PER_LAYER)})_([1-9][0-9]*)$")
@@ -241,8 +241,12 @@ def _check_model_params(p: Mapping[str, Any], model: str) -> None:
 
 def _check_value(name: str, value: Any, fixed: Mapping[str, Any], where: str, model: str = "ESN") -> None:
     """Fail now, not in trial 57, when a value the space can produce is not a valid model argument."""
+    p = {**fixed, name: value}
+    if model == "ESN" and name == "trainer" and value == "force" and not p.get("feedback_scaling"):
+        # FORCE's need for feedback is the trial's: one sampled without it fails alone, and the search goes on
+        p["feedback_scaling"] = 1.0
     try:
-        _check_model_params({**fixed, name: value}, model)
+        _check_model_params(p, model)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}{name} = {value!r} is not a valid {model} setting: {exc}") from None
 
