@@ -23,7 +23,8 @@ from ..params import is_int, torch_dtype
 from .estimator import Estimator
 
 # Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR;
-# 5: the ESN's online-trainer parameters (forgetting, learning_rate, force_alpha; older files: the defaults).
+# 5: the ESN's online-trainer parameters (forgetting, learning_rate, force_alpha; older files: the defaults),
+# and ParallelESN's "groups" layout (each group's own input weights; an older ParallelESN file is refused).
 FORMAT_VERSION = 5
 
 
