@@ -301,6 +301,60 @@ def test_corrupted_state_dicts_are_refused(field):
         load(**{"reservoir_.W_col": bad_col})
 
 
+def test_shared_groups_without_a_seed_share_one_reservoir_across_blocks(field):
+    p = ek.ParallelESN(8, 0, True, **{**KW, "seed": None, "reservoir_size": 10})
+    from esnkit.models import parallel_esn
+
+    assert len(parallel_esn.blocks(8)) == 1  # the default block holds 8 groups: use smaller blocks
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parallel_esn, "BLOCK", 3)
+        p.fit(field[:300])
+    W = p.reservoir_.W_in.view(8, 10, -1)
+    assert all(torch.equal(W[0], W[k]) for k in range(8)) and p.seed is None
+
+
+def test_set_params_of_dtype_or_activation_after_fit_keeps_the_fitted_model_and_file(field, tmp_path):
+    p = ek.ParallelESN(4, 1, **KW).fit(field[:300])
+    f = p.forecast(field[400:460], 10)
+    p.set_params(dtype="float32", activation="identity")
+    np.testing.assert_array_equal(p.forecast(field[400:460], 10), f)
+    assert p.predict(field[:10]).dtype == np.float64
+    p.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert ek.params.torch_dtype(loaded.dtype) == torch.float64 and loaded.activation == "tanh"
+    np.testing.assert_array_equal(loaded.forecast(field[400:460], 10), f)
+    p.fit(field[:300])  # the next fit takes the new parameters
+    assert p.group_weights_.dtype == torch.float32 and p.reservoir_.activation == "identity"
+
+
+@pytest.mark.parametrize("make", [lambda: ek.ParallelESN(4, 1, **KW), lambda: ek.ESN(**KW)])
+def test_loading_an_unfitted_state_dict_unfits_the_model(field, make):
+    m = make()
+    m.fit(field[:300]) if isinstance(m, ek.ParallelESN) else m.fit(field[:299], field[1:300])
+    m.load_state_dict(make().state_dict())
+    assert not m.is_fitted and m.target_range_ is None
+    with pytest.raises(ek.NotFittedError):
+        m.forecast(field[:50], 3)
+
+
+def test_a_file_that_links_groups_or_names_other_features_is_refused(field):
+    p = ek.ParallelESN(4, 1, **KW).fit(field[:300])
+    good = p.state_dict()
+    col = good["reservoir_.W_col"].clone()
+    col[0] = (col[0] + KW["reservoir_size"]) % (4 * KW["reservoir_size"])  # row 0 reads group 1
+    with pytest.raises(ValueError, match="block-diagonal"):
+        ek.ParallelESN(4, 1, **KW).load_state_dict({**good, "reservoir_.W_col": col})
+    with pytest.raises(ValueError, match="features"):
+        ek.ParallelESN(4, 1, **KW).load_state_dict({**good, "_extra_state": {**good["_extra_state"],
+                                                                             "features": "squared"}})
+
+
+def test_scheduler_names_that_are_no_address_are_refused_by_name(field):
+    pytest.importorskip("distributed")
+    with pytest.raises(ValueError, match="scheduler must be 'local' or a Dask scheduler address"):
+        ek.ParallelESN(2, 1, **KW).fit(field[:300], scheduler="nonsense")
+
+
 def test_doc_python_blocks_run():
     from test_docs import run_python_blocks
 

@@ -209,3 +209,14 @@ def test_a_callable_objective_gets_the_fitted_online_model_and_its_failure_fails
             sampler="grid", n_trials=2)
     rows = {row["trainer"]: row for row in r.table}
     assert rows["rls"]["value"] == pytest.approx(0.01) and "no lms here" in rows["lms"]["error"]
+
+
+def test_a_ridge_grid_with_rls_in_the_space_says_it_sets_the_ridge_trials_only():
+    with pytest.warns(UserWarning, match="ridges sets the grid of trainer='ridge' trials only"):
+        run(MG, space={"trainer": {"choices": ["ridge", "rls"]}}, ridges=RIDGES, n_trials=2)
+
+
+def test_an_rls_overflow_with_a_small_forgetting_factor_names_it():
+    x = np.sin(np.arange(600) * 0.1)[:, None]
+    with pytest.raises(ValueError, match="forgetting=0.1"):
+        ek.ESN(50, trainer="rls", forgetting=0.1, seed=0, washout=50).fit(x[:-1], x[1:])

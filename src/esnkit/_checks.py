@@ -44,7 +44,8 @@ def _bounded(t: torch.Tensor | np.ndarray, limit: float) -> bool:
             return bool(-limit <= lo.item() and hi.item() <= limit)
     if t.size == 0:
         return True
-    return bool(-limit <= t.min() and t.max() <= limit)  # NaN compares false
+    # compared as Python floats: a limit beyond float32's range must not be cast to the array's dtype
+    return bool(-limit <= float(t.min()) and float(t.max()) <= limit)  # NaN compares false
 
 
 def require_bounded(t: torch.Tensor | np.ndarray, name: str, limit: float, why: str,

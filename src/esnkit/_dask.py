@@ -26,6 +26,9 @@ def connect(scheduler: Any, *, workers: int | None = None, connect_timeout: floa
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster), cluster
     if isinstance(scheduler, str):
+        if ":" not in scheduler:
+            raise ValueError(f"scheduler must be 'local' or a Dask scheduler address such as 'tcp://host:8786', "
+                             f"got {scheduler!r}")
         try:
             return Client(scheduler, timeout=connect_timeout), None
         except (OSError, TimeoutError) as exc:

@@ -1105,8 +1105,10 @@ class ESN(ReservoirModel):
         if isinstance(extra, dict) and extra.get("fitted"):
             self._require_same_params(extra)
             self._build_from(state_dict, extra)
-        elif isinstance(extra, dict):
-            self.reservoir_ = self.readout_ = None
+        elif isinstance(extra, dict):  # an unfitted model's: this one becomes unfitted
+            self.reservoir_ = self.readout_ = self.target_range_ = None
+            for name in SCALE_BUFFERS:
+                setattr(self, name, None)
             self.reset()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 

@@ -62,7 +62,7 @@ GROUP_PARAMS = ("reservoir_size", "spectral_radius", "connectivity", "in_degree"
 GROUP_FEATURES = ("linear", "squared", "quadratic")
 # The parameters that shape the fitted weights: running reads them as they were at fit (or load),
 # so set_params afterwards changes the next fit only.
-SHAPE_PARAMS = ("groups", "overlap", "shared", "reservoir_size", "features")
+SHAPE_PARAMS = ("groups", "overlap", "shared", "reservoir_size", "features", "activation")
 # The state dict's arrangement: the stacked reservoir with each group's (N, q + 2l) input weights
 # and the groups' own readouts.
 LAYOUT = "groups"
@@ -277,10 +277,14 @@ class ParallelESN(ReservoirModel):
         vars(self)["_fitted_shape"] = {name: getattr(self, name) for name in SHAPE_PARAMS}
 
     def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
-        # a fitted model's file describes the weights it holds
+        # a fitted model's file describes the weights it holds, in their dtype
         if self.group_weights_ is None:
             return p
-        return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}}
+        return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}, "dtype": self.group_weights_.dtype}
+
+    def _run_dtype_device(self) -> tuple[torch.dtype, torch.device]:
+        """Where and how precisely the fitted weights run (``set_params(dtype=...)`` changes the next fit)."""
+        return self.group_weights_.dtype, self.group_weights_.device
 
     # ------------------------------------------------------------------ fit
     def _fit_data(self, series: Any) -> tuple[Batch, Batch, Batch, dict[str, torch.Tensor] | None]:
@@ -321,6 +325,10 @@ class ParallelESN(ReservoirModel):
         """
         self._require_flags(check_finite=check_finite)
         self._check_params()
+        # one concrete seed for every block of groups, here or on Dask: without it each block would
+        # draw its own reservoir from fresh entropy, and shared groups would not share one
+        work = self if self.seed is not None else self.clone().set_params(
+            seed=int(np.random.SeedSequence().generate_state(1)[0]))
         raw, U, Y, scaling = self._fit_data(series)
         Q = U.features
         q, d_w = self._check_field(Q)
@@ -334,9 +342,9 @@ class ParallelESN(ReservoirModel):
                                + U.batch_size * (chunk * (N + F) + U.steps * d_w) * itemsize,
                                f"fitting {g} group(s) of reservoir_size={N}", "use a smaller reservoir_size", device)
         if scheduler is None:
-            parts = [fit_groups(self, U, Y, ks, chunk, check_finite) for ks in blocks(g)]
+            parts = [fit_groups(work, U, Y, ks, chunk, check_finite) for ks in blocks(g)]
         else:
-            parts = self._fit_on_dask(scheduler, U, Y, chunk, check_finite)
+            parts = work._fit_on_dask(scheduler, U, Y, chunk, check_finite)
         if self.shared:
             G, C = parts[0].G, parts[0].C
             for p in parts[1:]:
@@ -445,7 +453,7 @@ class ParallelESN(ReservoirModel):
     # ------------------------------------------------------------------ running
     def _field(self, series: Any, name: str) -> Batch:
         """``series`` as a batch of fields in the model's units (standardised when it scales)."""
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.input_mean_ is not None
         S = to_batch(series, name, dtype=torch.float64 if scaled else dtype, device=device,
                      features=self.input_size_, features_what="the model was fitted on")
@@ -455,7 +463,7 @@ class ParallelESN(ReservoirModel):
         return y if self.target_mean_ is None else restored(y, self.target_mean_, self.target_scale_)
 
     def _zeros(self, batch: int) -> torch.Tensor:
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         return torch.zeros(batch, self.reservoir_.size, dtype=dtype, device=device)
 
     def _carried(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -470,7 +478,7 @@ class ParallelESN(ReservoirModel):
                          f"update) but {batch} were given; call reset() to start from zeros")
 
     def _require_output_memory(self, name: str, steps: int, batch: int) -> None:
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         _memory.require_memory(2 * batch * steps * self.input_size_ * (torch.finfo(dtype).bits // 8),
                                f"{name}={steps} for {batch} sequence(s) of {self.input_size_} grid points",
                                f"use a smaller {name}", device)
@@ -489,11 +497,14 @@ class ParallelESN(ReservoirModel):
             self.state_x, self.state_y = final, torch.stack([y[b, n - 1] for b, n in enumerate(S.lengths)])
         return from_batch(self._outputs(y), S)
 
-    def forward(self, series: Any) -> Any:
+    def forward(self, series: Any, check_finite: bool = True) -> Any:
         """One-step-ahead predictions from zeros, the carried state neither used nor changed."""
+        self._require_flags(check_finite=check_finite)
         self._require_fitted("forward")
         S = self._field(series, "series")
-        y, _ = self._run_driven(S, self._zeros(S.batch_size), True)
+        y, _ = self._run_driven(S, self._zeros(S.batch_size), check_finite)
+        if check_finite:
+            check_outputs(self._outputs(y), "forward", S.mask(), free=False)
         return from_batch(self._outputs(y), S)
 
     def generate(self, n_steps: int, *, update_state: bool = True, check_finite: bool = True) -> Any:
@@ -558,6 +569,9 @@ class ParallelESN(ReservoirModel):
         if type(Q) is not int or Q < 1:
             raise ValueError(f"the extra state's field_size must be a positive integer, got {Q!r}")
         check_flags(extra, ("carries_state",))
+        if extra.get("features") != self.features:
+            raise ValueError(f"the extra state's features must be the model's {self.features!r}, got "
+                             f"{extra.get('features')!r}")
         q, d_w = self._check_field(Q)
         g, N = self.groups, self.reservoir_size
         n = g * N
@@ -582,6 +596,12 @@ class ParallelESN(ReservoirModel):
                                  f"reservoir_size={N} and a field of {Q} grid points")
         for k in names[len(RESERVOIR_KEYS):]:
             require_finite(named[k], k, "a model's weights and state must be finite")
+        crow, col = named["reservoir_.W_crow"], named["reservoir_.W_col"]
+        if col.numel() == int(crow[-1]) and bool((col >= 0).all()) and bool((col < n).all()):
+            rows = torch.repeat_interleave(torch.arange(n), (crow[1:] - crow[:-1]).clamp_min(0))
+            if len(rows) == col.numel() and bool((rows // N != col // N).any()):
+                raise ValueError("reservoir_.W_col links neurons of different groups: the stacked reservoir of "
+                                 f"{g} groups must be block-diagonal (blocks of reservoir_size={N})")
         named.update(check_range_and_scaling(tensors, extra, Q, Q))
         return named
 
@@ -611,7 +631,10 @@ class ParallelESN(ReservoirModel):
             self._output_kind = extra.get("output_kind", "numpy")
             self._output_layout = extra.get("output_layout", "2d")
         elif isinstance(extra, dict):
-            self.reservoir_ = self.group_weights_ = None
+            self.reservoir_ = self.group_weights_ = self.target_range_ = None
+            for name in SCALE_BUFFERS:
+                setattr(self, name, None)
+            vars(self).pop("_fitted_shape", None)
             self.reset()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 

@@ -60,7 +60,7 @@ class ReservoirModel(Estimator, nn.Module):
         dtype, device = self._dtype_device()
         probe = fn(torch.empty(0, dtype=dtype, device=device))
         if probe.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"an {type(self).__name__} runs in float32 or float64, not {probe.dtype}: use .float() "
+            raise TypeError(f"{type(self).__name__} runs in float32 or float64, not {probe.dtype}: use .float() "
                             "or .double()")
         super()._apply(fn, recurse)
         if probe.dtype != dtype:
@@ -107,11 +107,13 @@ class ReservoirModel(Estimator, nn.Module):
         A model with a custom activation callable saves its name only; pass the callable again to
         :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
         self._require_fitted("save")
-        p = {k: io.jsonable(v) for k, v in self._json_params(self.get_params(deep=False)).items()}
-        act = getattr(self, "activation", "")  # a model without an activation (an NVAR) saves none
+        # the parameters of the fitted state (a model's _json_params may keep those set_params changed since)
+        fitted = self._json_params(self.get_params(deep=False))
+        p = {k: io.jsonable(v) for k, v in fitted.items()}
+        act = fitted.get("activation", "")  # a model without an activation (an NVAR) saves none
         if "activation" in p:
             p["activation"] = act if isinstance(act, str) else "custom"
-        p["dtype"] = params.dtype_name(self._dtype_device()[0])
+        p["dtype"] = params.dtype_name(torch_dtype(fitted.get("dtype", self.dtype)))
         p["device"] = None
         state = self.state_dict()
         extra = state.pop("_extra_state")

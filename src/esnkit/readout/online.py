@@ -49,6 +49,10 @@ class _RLSFit:
                 self.row(z, y)  # counts its row
             self.symmetrise()
         if not (bool(torch.isfinite(self.W).all()) and bool(torch.isfinite(self.P).all())):
+            if self.forgetting < 1.0:  # P grows by 1 / forgetting every row the features leave unexcited
+                raise ValueError(f"RLS: the weights stopped being finite: with forgetting={self.forgetting:g}, P grows "
+                                 "by 1 / forgetting at every row in the directions the features do not excite, and "
+                                 "overflowed; use a forgetting factor closer to 1 (0.99 or more, say)")
             raise ValueError("RLS: the weights stopped being finite (P starts at I / delta, and delta is too small "
                              "for the features' scale): use a larger ridge (delta), or scale=True")
 

@@ -40,6 +40,7 @@ import torch
 from .._series import to_batch
 from ..errors import SearchBoundaryWarning, SearchCapWarning, SearchError, import_extra
 from ..models.esn import ESN
+from ..params import DEFAULTS as ESN_DEFAULTS
 from ..params import dtype_name, is_int, is_real
 from ..readout.ridge_path import block_folds
 from ..reservoir import EchoStatePropertyWarning
@@ -743,8 +744,13 @@ def search(
     if folds is not None and objective not in ("nrmse",) + CLASS_OBJECTIVES:
         raise ValueError("folds (k-fold validation) scores the one-step error or a classification objective: "
                          "use objective='nrmse', 'accuracy' or 'log_loss'")
+    trainers = (space.params["trainer"].choices if "trainer" in space.params else [space.fixed.get("trainer")]) \
+        if model == "ESN" else []
+    if ridges is not None and "rls" in trainers:
+        warnings.warn("ridges sets the grid of trainer='ridge' trials only: trainer='rls' trials start from "
+                      f"P = I / ridge with the ESN's default ridge ({ESN_DEFAULTS['ridge']:g}), which the search "
+                      "does not vary", UserWarning, stacklevel=2)
     if folds is not None and model == "ESN":
-        trainers = space.params["trainer"].choices if "trainer" in space.params else [space.fixed.get("trainer")]
         named = [t for t in trainers if online({"trainer": t if t is not None else "ridge"})]
         if named:
             raise ValueError(f"folds (k-fold validation) solves each fold's readout by the ridge path, which "

@@ -311,7 +311,7 @@ def evaluate(task: Task, configs: Sequence[Mapping[str, Any]]) -> list[dict]:
         results[i] = r
     groups: dict[tuple, list[tuple[int, ESN]]] = {}
     for i, cfg in enumerate(configs):
-        if i in alone:
+        if results[i] is not None:  # scored alone above
             continue
         try:
             m = build(task.model, cfg, dtype=task.dtype, device=task.device)
