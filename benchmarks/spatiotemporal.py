@@ -1,6 +1,6 @@
 """Parallel reservoirs against one global reservoir on spatiotemporal chaos: Kuramoto–Sivashinsky and Lorenz-96.
 
-    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py                  # KS L = 22 and Lorenz-96: about 25 minutes
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py                  # KS L = 22 and Lorenz-96: about 30 minutes
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --systems ks200  # KS L = 200: about 45 minutes
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --quick          # a smoke run: small models, short series
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --cost           # the closed loop's cost at L = 200 scale
@@ -74,6 +74,8 @@ SYSTEMS = {
                         dict(groups=8, overlap=6, shared=True, reservoir_size=1000)),
                        ("ParallelESN g = 8, l = 6, N = 1000, shared, squared", "par",
                         dict(groups=8, overlap=6, shared=True, reservoir_size=1000, features="squared")),
+                       ("ParallelESN g = 8, l = 6, N = 2000, shared, squared", "par",
+                        dict(groups=8, overlap=6, shared=True, reservoir_size=2000, features="squared")),
                        ("ParallelESN g = 16, l = 6, N = 500, independent", "par",
                         dict(groups=16, overlap=6, reservoir_size=500))]),
     "ks200": dict(title="Kuramoto–Sivashinsky, L = 200, Q = 512, dt = 0.25", history=200, horizon=800, stride=500,

@@ -422,19 +422,21 @@ class ParallelESN(ReservoirModel):
         B, T, Q = S.data.shape
         y = _alloc.empty((B, T, Q), x0.dtype, x0.device) if outputs else None
         x, final = x0, x0.clone()
+        keep = outputs or S.ragged  # a warm-up of equal lengths needs the last state only
         chunk = chunk_steps(self.chunk_size, B, self.reservoir_.size)
         for t0 in range(0, T, chunk):
             sl = slice(t0, min(T, t0 + chunk))
             u = S.data[:, sl][..., idx]  # (B, n, g, d_w)
-            out = unroll(self.reservoir_, self._drive(u), x, keep_states=True, step_offset=t0,
+            out = unroll(self.reservoir_, self._drive(u), x, keep_states=keep, step_offset=t0,
                          check_finite=check_finite)
             if y is not None:
                 n = sl.stop - sl.start
                 y[:, sl] = self._read(out.states.reshape(B * n, -1), u.reshape(B * n, *u.shape[2:])).view(B, n, Q)
-            for b, t in ends_in(S.lengths, sl):
-                final[b] = out.states[b, t]
+            if keep:
+                for b, t in ends_in(S.lengths, sl):
+                    final[b] = out.states[b, t]
             x = out.x
-        return y, final
+        return y, final if keep or T == 0 else x
 
     def _free_run(self, n_steps: int, x0: torch.Tensor, s0: torch.Tensor,
                   check_finite: bool) -> tuple[torch.Tensor, torch.Tensor]:
