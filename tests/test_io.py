@@ -265,3 +265,14 @@ def test_load_state_dict_converts_to_the_models_dtype():
     assert {t.dtype for t in single.state_dict().values() if isinstance(t, torch.Tensor) and t.is_floating_point()} \
         == {torch.float32}
     np.testing.assert_allclose(single.predict(u), esn.predict(u), rtol=0, atol=1e-4)
+
+
+def test_a_file_describes_the_fitted_model_after_set_params_of_activation_or_dtype(tmp_path):
+    x = np.sin(np.arange(600) * 0.1)[:, None]
+    esn = ek.ESN(30, seed=0, washout=50).fit(x[:-1], x[1:])
+    f = esn.forecast(x[:300], 20)
+    esn.set_params(activation="identity", dtype="float32")  # for the next fit
+    esn.save(tmp_path / "m")
+    loaded = ek.load(tmp_path / "m")
+    assert loaded.activation == "tanh" and ek.params.torch_dtype(loaded.dtype) == torch.float64
+    np.testing.assert_array_equal(loaded.forecast(x[:300], 20), f)

@@ -277,10 +277,10 @@ class ParallelESN(ReservoirModel):
         vars(self)["_fitted_shape"] = {name: getattr(self, name) for name in SHAPE_PARAMS}
 
     def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
-        # a fitted model's file describes the weights it holds, in their dtype
+        # a fitted model's file describes the weights it holds
         if self.group_weights_ is None:
             return p
-        return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}, "dtype": self.group_weights_.dtype}
+        return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}}
 
     def _run_dtype_device(self) -> tuple[torch.dtype, torch.device]:
         """Where and how precisely the fitted weights run (``set_params(dtype=...)`` changes the next fit)."""

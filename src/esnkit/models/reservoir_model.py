@@ -75,14 +75,25 @@ class ReservoirModel(Estimator, nn.Module):
     def _comparable_params(self) -> dict[str, Any]:
         """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
         it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
-        p = {k: io.jsonable(v) for k, v in self._json_params(self.get_params(deep=False)).items()
-             if k not in ("dtype", "device", "chunk_size")}
+        p = {k: io.jsonable(v) for k, v in self._fitted_params().items() if k not in ("dtype", "device", "chunk_size")}
         if "activation" in p and not isinstance(self.activation, str):
             p["activation"] = "custom"
         return p
 
     def _json_params(self, p: dict[str, Any]) -> dict[str, Any]:
         """``p`` (the constructor's parameters) with what JSON cannot hold named instead (a model's hook)."""
+        return p
+
+    def _fitted_params(self) -> dict[str, Any]:
+        """The constructor's parameters as the fitted state has them (what a file and a state dict
+        describe): the model's :meth:`_json_params`, and the activation its fitted reservoirs run, which
+        ``set_params`` may have changed since (the next fit takes the new one)."""
+        p = self._json_params(self.get_params(deep=False))
+        res = getattr(self, "reservoir_", None)
+        if res is None and getattr(self, "reservoirs_", None) is not None:
+            res = self.reservoirs_[0]
+        if res is not None and "activation" in p:
+            p = {**p, "activation": res.activation}
         return p
 
     def _require_same_params(self, extra: dict[str, Any]) -> None:
@@ -107,15 +118,16 @@ class ReservoirModel(Estimator, nn.Module):
         A model with a custom activation callable saves its name only; pass the callable again to
         :func:`esnkit.load`. The file is written to a temporary name and moved into place."""
         self._require_fitted("save")
-        # the parameters of the fitted state (a model's _json_params may keep those set_params changed since)
-        fitted = self._json_params(self.get_params(deep=False))
+        fitted = self._fitted_params()
         p = {k: io.jsonable(v) for k, v in fitted.items()}
         act = fitted.get("activation", "")  # a model without an activation (an NVAR) saves none
         if "activation" in p:
             p["activation"] = act if isinstance(act, str) else "custom"
-        p["dtype"] = params.dtype_name(torch_dtype(fitted.get("dtype", self.dtype)))
-        p["device"] = None
         state = self.state_dict()
+        # the tensors' dtype (all alike, as loading checks), which set_params(dtype=...) may have left behind
+        floats = [t.dtype for t in state.values() if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        p["dtype"] = params.dtype_name(floats[0] if floats else torch_dtype(self.dtype))
+        p["device"] = None
         extra = state.pop("_extra_state")
         config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,
                   "custom_activation": None if isinstance(act, str) else getattr(act, "__qualname__", repr(act))}
