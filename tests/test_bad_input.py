@@ -99,6 +99,16 @@ def test_use_before_fit():
             call()
 
 
+@pytest.mark.parametrize("model", [ek.ESN(50), ek.ESNClassifier(), ek.NVAR(), ek.DeepESN(), ek.ParallelESN(2)],
+                         ids=lambda m: type(m).__name__)
+def test_fitted_attributes_before_fit_say_not_fitted(model):
+    # not nn.Module's generic "has no attribute", which a property's AttributeError would fall back to
+    with pytest.raises(ek.NotFittedError, match="not fitted yet: call fit.* before reading input_size_"):
+        model.input_size_
+    with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
+        model.no_such_thing
+
+
 def test_generate_on_model_whose_outputs_cannot_be_fed_back(fitted):
     with pytest.raises(ValueError, match="cannot drive it alone"):
         fitted.generate(10)

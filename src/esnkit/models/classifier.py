@@ -47,7 +47,7 @@ from ..readout import (
 from ..reservoir import Activation, Reservoir
 from .engine import chunk_steps, harvest, pool, run
 from .esn import ESN
-from .reservoir_model import ReservoirModel
+from .reservoir_model import ReservoirModel, using
 from .scaling import standardisation, standardised
 
 _D = params.DEFAULTS
@@ -291,7 +291,7 @@ class ESNClassifier(ReservoirModel):
 
     def _require_fitted(self, what: str) -> None:
         if self.weight_ is None:
-            raise NotFittedError(f"this ESNClassifier is not fitted yet: call fit(X, y) before {what}()")
+            raise NotFittedError(f"this ESNClassifier is not fitted yet: call fit(X, y) before {using(what)}")
 
     @property
     def input_size_(self) -> int:

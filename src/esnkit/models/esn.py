@@ -44,7 +44,7 @@ from . import force
 from .diagnostics import check_fit
 from .engine import ESNState, Harvest, WithHistory, chunk_steps, harvest, last_lags, last_steps, run, run_stepwise
 from .output_policy import check_outputs, target_range
-from .reservoir_model import ReservoirModel
+from .reservoir_model import ReservoirModel, using
 from .scaling import restored, standardisation, standardised
 from .state_dict import RESERVOIR_KEYS, check_state_dict
 
@@ -273,7 +273,7 @@ class ESN(ReservoirModel):
 
     def _require_fitted(self, what: str) -> Readout:
         if self.readout_ is None:
-            raise NotFittedError(f"this ESN is not fitted yet: call fit(inputs, targets) before {what}()")
+            raise NotFittedError(f"this ESN is not fitted yet: call fit(inputs, targets) before {using(what)}")
         return self.readout_
 
     @property

@@ -49,7 +49,7 @@ from .deep_esn import layer_seed
 from .engine import ESNState, chunk_steps, harvest, last_steps, run_stepwise
 from .esn import ESN, SCALE_BUFFERS
 from .output_policy import check_outputs, target_range
-from .reservoir_model import ReservoirModel
+from .reservoir_model import ReservoirModel, using
 from .scaling import restored, standardised
 from .state_dict import RESERVOIR_KEYS, check_flags, check_range_and_scaling, check_types
 
@@ -244,7 +244,7 @@ class ParallelESN(ReservoirModel):
 
     def _require_fitted(self, what: str) -> torch.Tensor:
         if self.group_weights_ is None:
-            raise NotFittedError(f"this ParallelESN is not fitted yet: call fit(series) before {what}()")
+            raise NotFittedError(f"this ParallelESN is not fitted yet: call fit(series) before {using(what)}")
         return self.group_weights_
 
     @property

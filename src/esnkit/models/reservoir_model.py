@@ -22,6 +22,12 @@ from ..errors import NotFittedError
 from ..params import is_int, torch_dtype
 from .estimator import Estimator
 
+
+def using(what: str) -> str:
+    """How a not-fitted error names what was asked: a method call, or reading a fitted attribute."""
+    return f"reading {what}" if what.endswith("_") else f"{what}()"
+
+
 # Written with every saved model; loaders read this version and older ones. 4: scale=True models and NVAR;
 # 5: the ESN's online-trainer parameters (forgetting, learning_rate, force_alpha; older files: the defaults),
 # and ParallelESN's "groups" layout (each group's own input weights; an older ParallelESN file is refused).
@@ -68,6 +74,18 @@ class ReservoirModel(Estimator, nn.Module):
         if probe.device != device:
             vars(self)["device"] = str(probe.device)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        # A property that raises AttributeError (NotFittedError is one, as scikit-learn's is) makes
+        # Python fall back to nn.Module.__getattr__, whose "has no attribute" would hide the message:
+        # the property is asked again so that its own error is what the caller sees.
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            prop = getattr(type(self), name, None)
+            if isinstance(prop, property) and prop.fget is not None:
+                return prop.fget(self)
+            raise
 
     def __sklearn_is_fitted__(self) -> bool:
         return self.is_fitted
@@ -145,7 +163,7 @@ class WeightReadoutModel(ReservoirModel):
     def _require_fitted(self, what: str) -> torch.Tensor:
         if self.weight_ is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(inputs, targets) before "
-                                 f"{what}()")
+                                 f"{using(what)}")
         return self.weight_
 
     @property
