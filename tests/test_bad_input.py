@@ -104,9 +104,9 @@ def test_use_before_fit():
 def test_fitted_attributes_before_fit_say_not_fitted(model):
     # not nn.Module's generic "has no attribute", which a property's AttributeError would fall back to
     with pytest.raises(ek.NotFittedError, match="not fitted yet: call fit.* before reading input_size_"):
-        model.input_size_
+        _ = model.input_size_
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
-        model.no_such_thing
+        _ = model.no_such_thing
 
 
 def test_generate_on_model_whose_outputs_cannot_be_fed_back(fitted):

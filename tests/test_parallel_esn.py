@@ -366,13 +366,18 @@ def test_doc_quotes_the_committed_benchmark_run():
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1]
-    results = json.loads((root / "benchmarks/results/spatiotemporal.json").read_text())
     doc = (root / "docs/parallel_esn.md").read_text()
-    for system in results["systems"]:
-        for row in system["rows"]:
-            quoted = f"| {row['model']} | {row['median']:.2f} ({row['q25']:.2f}–{row['q75']:.2f}) | " \
-                     f"{row['fit_seconds']:.1f} s |"
-            assert quoted in doc, quoted
+    for name in ("spatiotemporal.json", "spatiotemporal_l200.json", "spatiotemporal_cost.json"):
+        results = json.loads((root / "benchmarks/results" / name).read_text())
+        for row in results.get("rows", []):  # the closed loop's cost
+            assert f"{row['ms_per_step']:.2f} ms per closed-loop step with N = {row['N']}" in doc
+        for system in results.get("systems", []):
+            for row in system["rows"]:
+                seeds = ", ".join(f"{m:.2f}" for m in row["seed_medians"])
+                quoted = f"| {row['model']} | {row['median']:.2f} ({row['q25']:.2f}–{row['q75']:.2f}) | {seeds} | " \
+                         f"{row['fit_seconds']:.1f} s |"
+                assert quoted in doc, quoted
+    assert "COST_SENTENCE" not in doc
 
 
 @pytest.mark.parametrize("features", ["delays:1", "squared+delays:1", "cubes", 3])
