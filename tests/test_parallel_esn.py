@@ -370,7 +370,8 @@ def test_doc_quotes_the_committed_benchmark_run():
     for name in ("spatiotemporal.json", "spatiotemporal_l200.json", "spatiotemporal_cost.json"):
         results = json.loads((root / "benchmarks/results" / name).read_text())
         for row in results.get("rows", []):  # the closed loop's cost
-            assert f"{row['ms_per_step']:.2f} ms per closed-loop step with N = {row['N']}" in doc
+            assert f"| {row['N']} | {row['ms_per_step']:.2f} | {row['block_madds'] / 1e6:.2f} M | " \
+                   f"{row['dense_madds'] / 1e6:.1f} M |" in doc
         for system in results.get("systems", []):
             for row in system["rows"]:
                 seeds = ", ".join(f"{m:.2f}" for m in row["seed_medians"])
