@@ -1,6 +1,6 @@
 """Parallel reservoirs against one global reservoir on spatiotemporal chaos: Kuramoto–Sivashinsky and Lorenz-96.
 
-    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py                  # KS L = 22 and Lorenz-96: about 40 minutes
+    OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py                  # KS L = 22 and Lorenz-96: about an hour
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --systems ks200  # KS L = 200: about 45 minutes
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --quick          # a smoke run: small models, short series
     OMP_NUM_THREADS=1 python benchmarks/spatiotemporal.py --cost           # the closed loop's cost at L = 200 scale
@@ -69,6 +69,7 @@ SYSTEMS = {
                dt=0.25, data=dict(L=22.0, Q=64, dt=0.25),
                models=[("ESN, N = 2000 (global)", "esn", dict(reservoir_size=2000)),
                        ("ESN, N = 8000 (global, the size of g = 8 x 1000)", "esn", dict(reservoir_size=8000)),
+                       ("ESN, N = 16000 (global, the size of g = 8 x 2000)", "esn", dict(reservoir_size=16000)),
                        ("ParallelESN g = 8, l = 6, N = 1000, independent", "par",
                         dict(groups=8, overlap=6, reservoir_size=1000)),
                        ("ParallelESN g = 8, l = 6, N = 1000, shared", "par",
