@@ -93,8 +93,9 @@ class ReservoirModel(Estimator, nn.Module):
     def _comparable_params(self) -> dict[str, Any]:
         """The parameters a fitted state depends on, as JSON holds them (not where or how precisely
         it runs: ``dtype``, ``device``, ``chunk_size``; a custom activation by name)."""
-        p = {k: io.jsonable(v) for k, v in self._fitted_params().items() if k not in ("dtype", "device", "chunk_size")}
-        if "activation" in p and not isinstance(self.activation, str):
+        fitted = self._fitted_params()
+        p = {k: io.jsonable(v) for k, v in fitted.items() if k not in ("dtype", "device", "chunk_size")}
+        if "activation" in p and not isinstance(fitted["activation"], str):
             p["activation"] = "custom"
         return p
 
