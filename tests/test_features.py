@@ -158,12 +158,17 @@ def test_bad_features_are_refused_with_the_names():
 def test_ensemble_members_share_features():
     with pytest.raises(ValueError, match="must share features"):
         ek.Ensemble([ek.ESN(10, features="squared"), ek.ESN(10)])
+
+
+@pytest.mark.parametrize("features", ["quadratic", "squared+delays:1"])
+def test_an_ensemble_with_features_fits_each_member_as_alone(features):
     s = _series()
-    members = [ek.ESN(20, seed=k, ridge=1e-6, features="quadratic") for k in range(2)]
+    members = [ek.ESN(20, seed=k, ridge=1e-6, features=features) for k in range(3)]
     ek.Ensemble(members).fit(s[:300], s[1:301])
     for k, m in enumerate(members):
-        alone = ek.ESN(20, seed=k, ridge=1e-6, features="quadratic").fit(s[:300], s[1:301])
+        alone = ek.ESN(20, seed=k, ridge=1e-6, features=features).fit(s[:300], s[1:301])
         np.testing.assert_allclose(m.readout_.weight, alone.readout_.weight, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m.generate(10), alone.generate(10), rtol=1e-9, atol=1e-12)
 
 
 def test_the_loop_refuses_a_readout_it_cannot_run():
@@ -287,16 +292,6 @@ def test_delayed_features_with_feedback_partial_fit_and_files(tmp_path):
 def test_bad_feature_names_are_refused(bad):
     with pytest.raises(ValueError, match="features"):
         ek.ESN(10, features=bad)
-
-
-def test_an_ensemble_with_delayed_features_fits_each_member_as_alone():
-    s = _series()
-    members = [ek.ESN(20, seed=k, ridge=1e-6, features="squared+delays:1") for k in range(3)]
-    ek.Ensemble(members).fit(s[:300], s[1:301])
-    for k, m in enumerate(members):
-        alone = ek.ESN(20, seed=k, ridge=1e-6, features="squared+delays:1").fit(s[:300], s[1:301])
-        np.testing.assert_allclose(m.readout_.weight, alone.readout_.weight, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(m.generate(10), alone.generate(10), rtol=1e-9, atol=1e-12)
 
 
 def test_a_state_inputs_object_reads_its_own_constant_and_inputs():
