@@ -13,6 +13,12 @@ watch set need sktime and seglearn installed):
   ridge exactly over its grid) chosen by ``esnkit.search(objective="accuracy", folds=5)`` on the
   **training sequences only**, reservoir seed 0; then fitted with each of the seeds 0..S-1 on all
   training sequences and scored on the test set. The search's time is reported apart.
+- **esnkit ensemble, Jaeger et al. (2007)'s recipe**: their Japanese Vowels setting, fixed (no
+  search): 100 fully connected reservoirs of 4 leaky neurons (spectral radius 0.2, leak rate 0.2,
+  input scaling 1.5), each sequence represented by its inputs and states at three support points
+  (``pooling="seg3", input_summary="seg3"``), least squares without regularisation (``ridge=0``),
+  the members' decisions averaged; once on the raw inputs as in the paper (``scale=False``) and
+  once on inputs standardised with the training frames' mean and std (esnkit's default).
 - **esnkit, reservoirpy's recipes**: the same two recipes as reservoirpy's tutorial, on esnkit's
   reservoir: the last state (``pooling="last"``, no input summary, no scaling) and every step
   (``pooling="steps"``), with the tutorial's spectral radius, leak and ridge.
@@ -53,6 +59,10 @@ SPACE = {"spectral_radius": {"low": 0.1, "high": 1.5}, "leak_rate": {"low": 0.02
 # reservoirpy's tutorial hyper-parameters (see classification_peers.py), as esnkit arguments
 LAST_STATE = dict(spectral_radius=0.9, leak_rate=0.1, input_scaling=1.0, ridge=1e-6, pooling="last",
                   input_summary=None, scale=False)
+# Jaeger, Lukosevicius, Popovici & Siewert (2007), section on the Japanese Vowels: 4-neuron leaky ESNs,
+# [u; x] at D = 3 support points, a linear readout by least squares, outputs averaged over the ensemble
+JAEGER = dict(reservoir_size=4, n_reservoirs=100, spectral_radius=0.2, leak_rate=0.2, input_scaling=1.5,
+              connectivity=1.0, pooling="seg3", input_summary="seg3", ridge=0.0)
 PER_STEP = dict(spectral_radius=0.05, leak_rate=1.0, input_scaling=1.0, ridge=1e-1, pooling="steps",
                 input_summary=None, scale=False)
 
@@ -104,6 +114,8 @@ def run(dataset: str, seeds: int, trials: int, n: int, ensemble: int, ensemble_s
         f"esnkit, searched (N={n})": {"reservoir_size": n, **single},
         f"esnkit ensemble, searched ({ensemble} x {ensemble_size})": {
             "reservoir_size": ensemble_size, "n_reservoirs": ensemble, **ens},
+        "esnkit ensemble, Jaeger et al. 2007's recipe, raw inputs (100 x 4)": {**JAEGER, "scale": False},
+        "esnkit ensemble, Jaeger et al. 2007's recipe, standardised inputs (100 x 4)": {**JAEGER, "scale": True},
         f"esnkit, reservoirpy's last-state recipe (N={n})": {"reservoir_size": n, **LAST_STATE},
         f"esnkit, reservoirpy's per-step recipe (N={n})": {"reservoir_size": n, **PER_STEP},
     }

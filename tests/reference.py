@@ -86,32 +86,39 @@ def run_free(w: Weights, W_out, x0, y0, *, U=None, n=None, forecaster=False, use
     return np.array(out)
 
 
+def _positions(p: str, v: np.ndarray, washout: int) -> np.ndarray | None:
+    """The rows of ``v`` (one sequence's states or inputs) that position pool ``p`` keeps, flattened."""
+    L = len(v)
+    if p == "last":
+        return v[-1]
+    if p == "first":
+        return v[washout]
+    for prefix in ("last", "at", "seg"):
+        if p.startswith(prefix) and p[len(prefix):].isdigit():
+            k = int(p[len(prefix):])
+            break
+    else:
+        return None
+    if prefix == "last":
+        padded = np.vstack([np.zeros((max(k - L, 0), v.shape[1])), v])
+        return padded[-k:].ravel()
+    fracs = [j / (k - 1) for j in range(k)] if prefix == "at" else [(j + 1) / k for j in range(k)]
+    return v[[washout + int(np.round((L - 1 - washout) * f)) for f in fracs]].ravel()
+
+
+def _pool(p: str, v: np.ndarray, washout: int) -> np.ndarray:
+    """Pool ``p`` of one sequence's states or inputs ``v``: a statistic over the steps after the
+    washout, or the rows at chosen steps."""
+    kept = v[washout:]
+    stats = {"mean": np.mean, "std": np.std, "max": np.max}
+    return stats[p](kept, axis=0) if p in stats else _positions(p, v, washout)
+
+
 def pooled(w: Weights, u: np.ndarray, pools: list[str], inputs: list[str], washout: int = 0) -> np.ndarray:
-    """One sequence's pooled features: [input summary; pools of its states], from the zero state."""
+    """One sequence's pooled features: [input summary; pools of its states], from the zero state.
+    ``inputs`` lists the statistics ('mean', 'std') first, then input position pools."""
     xs = harvest(w, u, None)
-    L = len(u)
-    kept_x, kept_u = xs[washout:], u[washout:]
-    parts = []
-    for s in inputs:
-        parts.append(kept_u.mean(axis=0) if s == "mean" else kept_u.std(axis=0))
-    for p in pools:
-        if p == "mean":
-            parts.append(kept_x.mean(axis=0))
-        elif p == "max":
-            parts.append(kept_x.max(axis=0))
-        elif p == "last":
-            parts.append(xs[-1])
-        elif p == "first":
-            parts.append(xs[washout])
-        elif p.startswith("last"):
-            k = int(p[4:])
-            padded = np.vstack([np.zeros((max(k - L, 0), xs.shape[1])), xs])
-            parts.append(padded[-k:].ravel())
-        elif p.startswith("at"):
-            k = int(p[2:])
-            at = [washout + int(np.round((L - 1 - washout) * j / (k - 1))) for j in range(k)]
-            parts.append(xs[at].ravel())
-    return np.concatenate(parts)
+    return np.concatenate([_pool(s, u, washout) for s in inputs] + [_pool(p, xs, washout) for p in pools])
 
 
 def ridge_classifier(F: np.ndarray, labels: np.ndarray, ridge: float, weights: np.ndarray | None = None) -> np.ndarray:

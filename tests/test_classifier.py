@@ -35,17 +35,37 @@ def _toy(seed=0, n=60, classes=3):
 
 
 @pytest.mark.parametrize("chunk", [1, 4, None])
-@pytest.mark.parametrize("pools", [("mean", "last"), ("max", "first", "last3"), ("at4",)])
-def test_pooled_ragged_batch_matches_each_sequence_alone(chunk, pools):
+@pytest.mark.parametrize("pools, inputs", [(("mean", "last"), ("mean", "std")),
+                                           (("max", "first", "last3"), ("mean", "std")),
+                                           (("at4",), ("mean", "std")), (("seg3",), ("seg3",)),
+                                           (("mean", "seg2", "at3"), ("std", "first", "last2", "at3", "seg4"))])
+def test_pooled_ragged_batch_matches_each_sequence_alone(chunk, pools, inputs):
     seqs = _ragged()
     res = Reservoir.random(20, 3, 0, spectral_radius=0.9, leak_rate=np.array(0.5), seed=1, dtype=torch.float64)
     U = to_batch(seqs, "X", dtype=torch.float64, device="cpu")
-    P = Pooling(pools, inputs=("mean", "std"))
+    P = Pooling(pools, inputs=inputs)
     Z = pool([res], U, P, washout=2, chunk_size=chunk)[0].numpy()
     assert Z.shape == (len(seqs), P.size(20, 3))
     w = ref.Weights(res)
     for b, u in enumerate(seqs):
-        np.testing.assert_allclose(Z[b], ref.pooled(w, u, list(pools), ["mean", "std"], washout=2), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(Z[b], ref.pooled(w, u, list(pools), list(inputs), washout=2), rtol=0, atol=1e-12)
+
+
+def test_seg_pool_keeps_the_ends_of_equal_segments():
+    # 13 steps after a washout of 1: seg3 keeps steps 1 + round(12 j / 3), j = 1..3, i.e. 5, 9, 13;
+    # at3 keeps 1, 7, 13 (the first included)
+    u = np.arange(14.0)[:, None]
+    U = to_batch([u], "X", dtype=torch.float64, device="cpu")
+    res = Reservoir.random(2, 1, 0, seed=0, dtype=torch.float64)
+    seg = pool([res], U, Pooling("last", inputs="seg3"), washout=1)[0, 0, :3]
+    at = pool([res], U, Pooling("last", inputs="at3"), washout=1)[0, 0, :3]
+    assert seg.tolist() == [5.0, 9.0, 13.0] and at.tolist() == [1.0, 7.0, 13.0]
+
+
+def test_input_summary_order_is_statistics_then_positions():
+    assert Pooling("last", inputs="seg3+std+mean").inputs == ("mean", "std", "seg3")
+    assert Pooling("last", inputs=None).inputs == () and Pooling("last", inputs="none").inputs == ()
+    assert Pooling("seg3", inputs="seg3").size(4, 12) == 3 * 12 + 3 * 4
 
 
 def test_input_summary_is_accurate_far_from_zero():
@@ -93,8 +113,15 @@ def test_parse_pools_rejects_unknown_names():
         Pooling("mean+mean")
     with pytest.raises(ValueError, match="unknown pool 'last1'"):
         Pooling("last1")
-    with pytest.raises(ValueError, match="inputs"):
+    with pytest.raises(ValueError, match="inputs .* unknown name 'var'"):
         Pooling("mean", inputs=("var",))
+    for bad in ("max", "seg1", "mean+mean", "mean+", "at"):
+        with pytest.raises(ValueError, match="inputs"):
+            Pooling("mean", inputs=bad)
+    with pytest.raises(TypeError, match="inputs"):
+        Pooling("mean", inputs=3)
+    with pytest.raises(ValueError, match="unknown pool 'seg1'"):
+        Pooling("seg1")
 
 
 def test_solve_classifier_matches_reference_with_weights():

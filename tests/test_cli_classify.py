@@ -60,3 +60,21 @@ def test_classify_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["classify", "--leak-rate", "0"])
     assert e.value.code == 2
+
+
+def test_classify_jaeger_recipe_from_the_command_line(tmp_path, capsys):
+    """Jaeger et al. (2007)'s Japanese Vowels recipe through the CLI: 100 four-neuron reservoirs,
+    [u; x] at three support points, raw inputs; the published result is no test error, and esnkit
+    gets at most one of 370 (99.7 %) with any seed."""
+    out = tmp_path / "jv"
+    assert main(["classify", "--dataset", "japanese_vowels", "--reservoir-size", "4", "--ensemble", "100",
+                 "--spectral-radius", "0.2", "--leak-rate", "0.2", "--input-scaling", "1.5", "--no-scale",
+                 "--pooling", "seg3", "--input-summary", "seg3", "--ridge", "0", "--seed", "1", "--no-plot",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["errors"] <= 1
+    assert results["params"]["input_summary"] == "seg3" and results["params"]["scale"] is False
+    assert main(["classify", "--input-summary", "median", "--reservoir-size", "10", "--no-plot",
+                 "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    assert "input_summary" in err and "median" in err and err.count("\n") == 1

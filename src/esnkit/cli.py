@@ -46,7 +46,7 @@ FORECAST_DEFAULTS = {"trials": 60, "washout": 20, "validation": 0.2, "ensemble":
                      "reservoir_sizes": (50, 100, 200, 300)}
 MAX_THREADS = 1024  # torch crashes with absurd thread counts (10**6)
 CLASSIFICATION_DATASETS = ("japanese_vowels", "basic_motions", "exercise_watch")  # esnkit.datasets.CLASSIFICATION
-POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k> joined by '+', or steps"
+POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k>, seg<k> joined by '+', or steps"
 
 
 class CommandError(ValueError):
@@ -549,6 +549,7 @@ def _classify(args: argparse.Namespace) -> int:
     clf = ek.ESNClassifier(
         args.reservoir_size, spectral_radius=args.spectral_radius, leak_rate=args.leak_rate,
         input_scaling=args.input_scaling, ridge=args.ridge, washout=args.washout, pooling=args.pooling,
+        input_summary=None if args.input_summary == "none" else args.input_summary, scale=not args.no_scale,
         readout=args.readout, n_reservoirs=args.ensemble, seed=args.seed)
     print(f"esnkit classify: {name}, {len(X_train)} training and {len(X_test)} test sequences, "
           f"{len(np.unique(y_train))} classes; {clf.n_reservoirs} reservoir(s) of {clf.reservoir_size} neurons")
@@ -737,11 +738,17 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--spectral-radius", type=positive, default=0.9, help="default 0.9")
     cl.add_argument("--leak-rate", type=_ranged(float, lambda v: 0 < v <= 1, "a number in (0, 1]"), default=0.2,
                     help="in (0, 1]; default 0.2")
-    cl.add_argument("--input-scaling", type=positive, default=0.5, help="of the standardised inputs (default 0.5)")
+    cl.add_argument("--input-scaling", type=positive, default=0.5,
+                    help="of the standardised inputs (of the raw ones with --no-scale; default 0.5)")
+    cl.add_argument("--no-scale", action="store_true",
+                    help="feed the inputs as they are, not standardised with the training frames' mean and std")
     cl.add_argument("--ridge", type=_ranged(float, lambda v: 0 <= v < float("inf"), "a finite number >= 0"),
                     default=1.0, help="readout regularisation (default 1.0)")
     cl.add_argument("--washout", type=natural, default=0, help="steps left out of the pooled averages (default 0)")
     cl.add_argument("--pooling", default="mean+last", help=f"sequence-to-vector features: {POOLINGS}")
+    cl.add_argument("--input-summary", default="mean+std",
+                    help="the inputs' own features beside the pooled states: mean+std (default), mean, std or "
+                         "input positions (last, first, last<k>, at<k>, seg<k>) joined by '+', or none")
     cl.add_argument("--readout", choices=("ridge", "logistic"), default="ridge",
                     help="closed-form ridge (default) or logistic regression (needs scikit-learn)")
     cl.add_argument("--seed", type=natural, default=0, help="reservoir seed (default 0)")

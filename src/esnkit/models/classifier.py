@@ -32,7 +32,6 @@ from .._series import Batch, to_batch
 from ..errors import NotFittedError, import_extra
 from ..params import is_int, is_real
 from ..readout import (
-    INPUT_SUMMARIES,
     NormalEquations,
     Pooling,
     Ridge,
@@ -40,6 +39,7 @@ from ..readout import (
     StateInputs,
     fit_temperature,
     leave_one_out,
+    parse_input_summary,
     parse_pools,
     softmax,
     solve_classifier,
@@ -158,10 +158,15 @@ class ESNClassifier(ReservoirModel):
     washout : steps at the start of every sequence left out of the pooled averages (and, with
         ``pooling="steps"``, out of the training rows). Every sequence must be longer.
     pooling : how a sequence's states become one vector: pool names joined by '+' among 'mean',
-        'max', 'last', 'first', 'last<k>' (the last k states), e.g. 'mean+last'; or 'steps': train
-        on every step and average the steps' decisions (see the module docstring).
-    input_summary : 'mean+std' (default), 'mean', 'std' or None: the inputs' per-sequence mean and
-        standard deviation, as features beside the pooled states ('steps' uses the mean only).
+        'max', 'last', 'first', 'last<k>' (the last k states), 'at<k>' (k evenly spaced snapshots,
+        the first and last included), 'seg<k>' (the ends of k equal segments), e.g. 'mean+last'; or
+        'steps': train on every step and average the steps' decisions (see the module docstring and
+        :class:`~esnkit.readout.Pooling`).
+    input_summary : the inputs' own features beside the pooled states: 'mean+std' (default; their
+        per-sequence mean and standard deviation), any of 'mean', 'std' and the position pools
+        'last', 'first', 'last<k>', 'at<k>', 'seg<k>' (the inputs at those steps) joined by '+', or
+        None. ``pooling="seg3", input_summary="seg3"`` is Jaeger et al. (2007)'s representation,
+        ``[u; x]`` at three support points. ('steps' uses the inputs' mean only.)
     readout : 'ridge' (closed form, default) or 'logistic' (scikit-learn's multinomial logistic
         regression on the pooled features; needs scikit-learn).
     class_weight : None, 'balanced' (each sequence weighted by n / (classes · its class's count)), or
@@ -270,14 +275,9 @@ class ESNClassifier(ReservoirModel):
 
     def _input_summary(self) -> tuple[str, ...]:
         s = self.input_summary
-        if s is None or s == "none":
-            return ()
-        if not isinstance(s, str):
-            raise TypeError(f"input_summary must be 'mean+std', 'mean', 'std' or None, got {s!r}")
-        parts = tuple(p.strip() for p in s.split("+"))
-        if not all(p in INPUT_SUMMARIES for p in parts) or len(set(parts)) != len(parts):
-            raise ValueError(f"input_summary must be 'mean+std', 'mean', 'std' or None, got {s!r}")
-        return parts
+        if s is not None and not isinstance(s, str):
+            raise TypeError(f"input_summary must be a string such as 'mean+std' or None, got {s!r}")
+        return parse_input_summary(s, "input_summary")
 
     def _pooling(self) -> Pooling:
         if self.pooling == "steps":  # the average of the per-step features [u; x]

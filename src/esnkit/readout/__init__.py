@@ -28,7 +28,7 @@ from .linalg import LAPACK_EIGH_FROM, SOLVERS, Solver, eigh, gram, solve_lstsq, 
 from .linear import Readout
 from .nvar_features import DelayMonomials, monomial_count
 from .online import FORCE, LMS, RLS
-from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_pools
+from .pooling import INPUT_SUMMARIES, POOLS, Pooling, PoolingRun, parse_input_summary, parse_pools
 from .ridge_path import RidgePath, block_folds, cheaper_method, kfold_sse, resolution_floor, ridge_grid
 from .trainers import Lstsq, NormalEquations, Ridge, Trainer, TrainerFit
 
@@ -40,6 +40,7 @@ __all__ = [
     "fit_temperature",
     "leave_one_out",
     "log_loss",
+    "parse_input_summary",
     "parse_pools",
     "softmax",
     "solve_classifier",

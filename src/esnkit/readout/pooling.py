@@ -9,12 +9,19 @@ of ``L`` steps, of which the first ``washout`` are left out of the averages::
 with pools ``"mean"`` (average state), ``"max"`` (largest value of each neuron), ``"last"`` (the
 final state ``x[L-1]``), ``"first"`` (``x[washout]``) and ``"last<k>"`` (the last k states
 ``x[L-k] .. x[L-1]`` concatenated, oldest first; steps before the sequence began count as the zero
-initial state; like ``"last"`` they ignore the washout) and ``"at<k>"`` (the states at k evenly
+initial state; like ``"last"`` they ignore the washout), ``"at<k>"`` (the states at k evenly
 spaced points from ``x[washout]`` to ``x[L-1]``, so sequences of any length give the same number of
-snapshots, at the same relative times). The
-input summary (``inputs``: ``"mean"``, ``"std"``) comes first, so that
+snapshots, at the same relative times) and ``"seg<k>"`` (the states at the ends of k equal segments
+of the steps after the washout: at fractions 1/k, 2/k, ..., 1 of the way from ``x[washout]`` to
+``x[L-1]``, the nearest step to each; Jaeger et al. 2007's "support points", which leave out the
+start, where the state has seen little of the sequence). Every position is rounded to the nearest step.
+
+The input summary (``inputs``) comes first: its statistics ``"mean"`` and ``"std"`` (in that order),
+then any position pools of the inputs themselves (``"last"``, ``"first"``, ``"last<k>"``,
+``"at<k>"``, ``"seg<k>"``: the inputs ``u`` at those steps, as for the states). So
 ``Pooling(("mean",), inputs=("mean",))`` is the average of the per-step features ``[u; x]`` of
-:class:`~esnkit.readout.StateInputs`.
+:class:`~esnkit.readout.StateInputs`, and ``Pooling("seg3", inputs=("seg3",))`` is Jaeger et al.'s
+sequence representation: ``[u; x]`` at three support points.
 
 Pooling streams: :meth:`Pooling.start` returns an accumulator fed chunk after chunk of the time
 loop's states, so memory grows with the chunk and the batch, not with the sequences' lengths.
@@ -27,29 +34,53 @@ from collections.abc import Sequence
 
 import torch
 
-POOLS = ("mean", "max", "last", "first")  # and "last<k>", "at<k>", k >= 2
-INPUT_SUMMARIES = ("mean", "std")
-_LAST_K = re.compile(r"(?:last|at)(\d+)$")
+POOLS = ("mean", "max", "last", "first")  # and "last<k>", "at<k>", "seg<k>", k >= 2
+INPUT_SUMMARIES = ("mean", "std")  # and the position pools: "last", "first", "last<k>", "at<k>", "seg<k>"
+_LAST_K = re.compile(r"(?:last|at|seg)(\d+)$")
+_POOL_NAMES = ", ".join(POOLS) + ", 'last<k>', 'at<k>' or 'seg<k>' (k >= 2)"
+
+
+def _is_position(pool: str) -> bool:
+    """Whether ``pool`` keeps the values at chosen steps (rather than a statistic over all of them)."""
+    m = _LAST_K.match(pool)
+    return pool in ("last", "first") or bool(m and int(m.group(1)) >= 2)
+
+
+def _names(value: str | Sequence[str], name: str, example: str) -> tuple[str, ...]:
+    """A name, names joined by ``+`` or a sequence of names, as a tuple."""
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split("+"))
+    if isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
+        return tuple(value)
+    raise TypeError(f"{name} must be a string such as {example!r} or a sequence of names, got {value!r}")
 
 
 def parse_pools(pools: str | Sequence[str]) -> tuple[str, ...]:
     """``pools`` as a tuple of pool names: a name, names joined by ``+`` (``"mean+last"``) or a sequence."""
-    if isinstance(pools, str):
-        names = tuple(p.strip() for p in pools.split("+"))
-    elif isinstance(pools, (list, tuple)) and all(isinstance(p, str) for p in pools):
-        names = tuple(pools)
-    else:
-        raise TypeError(f"pooling must be a string such as 'mean+last' or a sequence of pool names, got {pools!r}")
+    names = _names(pools, "pooling", "mean+last")
     if not names:
-        raise ValueError("pooling names no pool: give at least one of " + ", ".join(POOLS) + " or 'last<k>'")
+        raise ValueError(f"pooling names no pool: give at least one of {_POOL_NAMES}")
     for p in names:
-        m = _LAST_K.match(p)
-        if p not in POOLS and not (m and int(m.group(1)) >= 2):
-            raise ValueError(f"unknown pool {p!r} in pooling: use {', '.join(POOLS)} or 'last<k>'/'at<k>' (k >= 2), "
-                             "joined by '+'")
+        if p not in POOLS and not _is_position(p):
+            raise ValueError(f"unknown pool {p!r} in pooling: use {_POOL_NAMES}, joined by '+'")
     if len(set(names)) != len(names):
         raise ValueError(f"pooling names a pool twice: {'+'.join(names)}")
     return names
+
+
+def parse_input_summary(inputs: str | Sequence[str] | None, name: str = "inputs") -> tuple[str, ...]:
+    """``inputs`` as the tuple :class:`Pooling` keeps: the statistics ``"mean"``, ``"std"`` first (in
+    that order), then the input position pools in the order given. ``None``, ``"none"`` and ``()``
+    give no input features. Errors name the argument as ``name``."""
+    if inputs is None or inputs == "none":
+        return ()
+    names = _names(inputs, name, "mean+std")
+    bad = [p for p in names if p not in INPUT_SUMMARIES and not _is_position(p)]
+    if bad or len(set(names)) != len(names) or (isinstance(inputs, str) and not all(names)):
+        what = f"unknown name {bad[0]!r}" if bad else "a name twice or an empty name"
+        raise ValueError(f"{name} {inputs!r} has {what}: use 'mean', 'std', 'last', 'first', 'last<k>', "
+                         "'at<k>' or 'seg<k>' (k >= 2) joined by '+', or None")
+    return tuple(i for i in INPUT_SUMMARIES if i in names) + tuple(p for p in names if _is_position(p))
 
 
 def _width(pool: str) -> int:
@@ -61,15 +92,14 @@ class Pooling:
     """States and inputs of whole sequences -> one feature vector per sequence (see the module
     docstring for the features and their order)."""
 
-    def __init__(self, pools: str | Sequence[str] = ("mean", "last"), inputs: Sequence[str] = ("mean", "std")) -> None:
+    def __init__(self, pools: str | Sequence[str] = ("mean", "last"),
+                 inputs: str | Sequence[str] | None = ("mean", "std")) -> None:
         self.pools = parse_pools(pools)
-        if isinstance(inputs, str) or not all(i in INPUT_SUMMARIES for i in inputs):
-            raise ValueError(f"inputs must be a sequence of {INPUT_SUMMARIES} (possibly empty), got {inputs!r}")
-        self.inputs = tuple(i for i in INPUT_SUMMARIES if i in inputs)
+        self.inputs = parse_input_summary(inputs)
 
     def size(self, state_size: int, input_size: int) -> int:
         """The number of features per sequence for ``state_size`` states and ``input_size`` inputs."""
-        return len(self.inputs) * input_size + sum(_width(p) for p in self.pools) * state_size
+        return sum(_width(p) for p in self.inputs) * input_size + sum(_width(p) for p in self.pools) * state_size
 
     def start(self, lengths: Sequence[int], state_size: int, input_size: int, *, washout: int = 0,
               members: int = 1, dtype: torch.dtype = torch.float64,
@@ -99,21 +129,35 @@ class PoolingRun:
                 self._acc[p] = torch.full((B, KN), -torch.inf, dtype=dtype, device=device)
             else:
                 self._acc[p] = torch.zeros(B, _width(p), KN, dtype=dtype, device=device)
-        if pooling.inputs:  # running count, mean and sum of squared deviations per sequence (float64)
+        self._u_acc = {p: torch.zeros(B, _width(p), d_in, dtype=dtype, device=device)
+                       for p in pooling.inputs if _is_position(p)}
+        self._u_stats = any(p in INPUT_SUMMARIES for p in pooling.inputs)
+        if self._u_stats:  # running count, mean and sum of squared deviations per sequence (float64)
             self._u_n = torch.zeros(B, 1, dtype=torch.float64, device=device)
             self._u_mean = torch.zeros(B, d_in, dtype=torch.float64, device=device)
             self._u_m2 = torch.zeros(B, d_in, dtype=torch.float64, device=device)
 
     def _wanted(self, pool: str) -> torch.Tensor:
-        """(B, k) steps whose states a position pool keeps: the last k, or the first past the washout."""
+        """(B, k) steps a position pool keeps: the last k, the first past the washout, or the k chosen
+        relative positions after it."""
         if pool == "first":
             return torch.full_like(self.lengths[:, None], self.washout)
         k = _width(pool)
-        if pool.startswith("at"):
+        if pool.startswith(("at", "seg")):
             span = (self.lengths - 1 - self.washout).to(torch.float64)[:, None]
-            frac = torch.arange(k, dtype=torch.float64, device=self.lengths.device) / (k - 1)
+            j = torch.arange(k, dtype=torch.float64, device=self.lengths.device)
+            frac = j / (k - 1) if pool.startswith("at") else (j + 1) / k
             return self.washout + torch.round(span * frac).to(torch.int64)
         return self.lengths[:, None] - k + torch.arange(k, device=self.lengths.device)
+
+    def _take(self, pool: str, acc: torch.Tensor, start: int, v: torch.Tensor) -> None:
+        """Copy into ``acc`` (B, k, ·) the rows of ``v`` (B, n, ·), steps ``start..start+n-1``, that
+        position pool ``pool`` keeps."""
+        steps = self._wanted(pool)  # (B, k)
+        inside = (steps >= start) & (steps < start + v.shape[1])
+        if bool(inside.any()):
+            b, j = inside.nonzero(as_tuple=True)
+            acc[b, j] = v[b, steps[b, j] - start].to(acc.dtype)
 
     def update(self, chunk: slice, x: torch.Tensor, u: torch.Tensor | None) -> None:
         """Add the states ``x`` (B, n, K·N) and inputs ``u`` (B, n, D_in) of steps ``chunk`` (n steps)."""
@@ -127,12 +171,11 @@ class PoolingRun:
                 if bool(kept.any()):
                     acc.copy_(torch.maximum(acc, x.masked_fill(~kept[..., None], -torch.inf).amax(dim=1)))
             else:
-                steps = self._wanted(p)  # (B, k)
-                inside = (steps >= chunk.start) & (steps < chunk.start + n)
-                if bool(inside.any()):
-                    b, j = inside.nonzero(as_tuple=True)
-                    acc[b, j] = x[b, steps[b, j] - chunk.start]
-        if self.pooling.inputs and u is not None:
+                self._take(p, acc, chunk.start, x)
+        if u is not None:
+            for p, acc in self._u_acc.items():
+                self._take(p, acc, chunk.start, u)
+        if self._u_stats and u is not None:
             # the chunk's own mean and squared deviations, merged into the running ones (Chan et al.):
             # no E[u²] - mean² cancellation for inputs far from zero
             w = kept[..., None].to(torch.float64)
@@ -151,15 +194,16 @@ class PoolingRun:
     def result(self) -> torch.Tensor:
         """The features (K, B, F) of every sequence for each of the K members."""
         B = self.lengths.shape[0]
-        parts_u = []
-        if self.pooling.inputs:
-            for s in self.pooling.inputs:
-                if s == "mean":
-                    parts_u.append(self._u_mean)
-                else:
-                    parts_u.append((self._u_m2 / self._u_n.clamp(min=1)).sqrt())
         dtype = next(iter(self._acc.values())).dtype
-        u_feats = torch.cat(parts_u, dim=1).to(dtype) if parts_u else None
+        parts_u = []
+        for s in self.pooling.inputs:
+            if s == "mean":
+                parts_u.append(self._u_mean.to(dtype))
+            elif s == "std":
+                parts_u.append((self._u_m2 / self._u_n.clamp(min=1)).sqrt().to(dtype))
+            else:
+                parts_u.append(self._u_acc[s].reshape(B, -1))
+        u_feats = torch.cat(parts_u, dim=1) if parts_u else None
         members = []
         for k in range(self.K):
             cols = slice(k * self.N, (k + 1) * self.N)
