@@ -97,7 +97,7 @@ def test_benchmarks_doc_quotes_the_committed_full_run():
 
 def test_classification_doc_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert run_python_blocks("docs/classification.md") == 2
+    assert run_python_blocks("docs/classification.md") == 3
 
 
 @pytest.mark.parametrize("doc, results", [("classification.md", "classification.md"),
