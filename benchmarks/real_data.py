@@ -1,14 +1,14 @@
 """Forecasting real series: esnkit's tuned ESN forecaster against statsmodels baselines, by a
 rolling-origin backtest, on series that ship inside installed packages (nothing is downloaded).
 
-    python benchmarks/real_data.py            # every series, 10 origins: about 2.5 minutes on one core
+    python benchmarks/real_data.py            # every series, every origin: about 6 minutes on one core
     python benchmarks/real_data.py --quick    # 3 origins, few trials, sunspots only: a smoke test (written to /tmp)
     python benchmarks/real_data.py --series sunspots co2
 
 Series (statsmodels.datasets): annual sunspot numbers (season 11), Mauna Loa CO2 (weekly, made
 monthly; season 12), El Niño sea temperatures (monthly; season 12) and US unemployment (quarterly;
-season 4). The last 20 % of each series is held out; at each of ``--origins`` evenly spaced
-origins o every method sees y[:o] only, forecasts up to the largest lead time and is scored at
+season 4). The last 20 % of each series is held out; at every origin o in it (or ``--origins N``
+evenly spaced ones) every method sees y[:o] only, forecasts up to the largest lead time and is scored at
 the lead times {1, 12, season} by MASE (scaled by the seasonal-naive in-sample error of y[:o]) and
 sMAPE (esnkit.metrics), averaged over origins. Methods:
 
@@ -127,12 +127,15 @@ def lead_times(season: int) -> list[int]:
     return sorted({1, 12, season})
 
 
-def origins(n: int, count: int, max_lead: int, holdout: float = 0.2) -> list[int]:
-    """``count`` evenly spaced forecast origins in the last ``holdout`` of a series of ``n`` values;
-    the last one leaves ``max_lead`` values after it, so every lead time is scored at every origin."""
+def origins(n: int, count: int | None, max_lead: int, holdout: float = 0.2) -> list[int]:
+    """The forecast origins in the last ``holdout`` of a series of ``n`` values: every one (``count``
+    None), or ``count`` evenly spaced; the last one leaves ``max_lead`` values after it, so every
+    lead time is scored at every origin."""
     first, last = n - int(np.ceil(holdout * n)), n - max_lead
     if last < first:
         raise ValueError(f"a series of {n} values holds out {n - first}, fewer than the largest lead time {max_lead}")
+    if count is None:
+        return list(range(first, last + 1))
     return sorted({int(o) for o in np.linspace(first, last, count).round()})
 
 
@@ -323,7 +326,7 @@ def esnkit_forecaster(train: np.ndarray, season: int, seed: int, *, trials: int 
 METHODS = ["seasonal naive", "AutoReg", "ETS", "ARIMA", "esnkit"]
 
 
-def run_series(s: Series, count: int, trials: int, members: int, plot_dir: str | None) -> dict:
+def run_series(s: Series, count: int | None, trials: int, members: int, plot_dir: str | None) -> dict:
     leads = lead_times(s.season)
     at = origins(len(s.values), count, max(leads))
     makers = {
@@ -406,8 +409,10 @@ def table(results: list[dict], args) -> list[str]:
         f"Python {platform.python_version()}, torch {torch.__version__}, esnkit {ek.__version__}, "
         f"statsmodels {_version('statsmodels')}.",
         "",
-        f"The last 20 % of each series is held out; {args.origins} evenly spaced origins in it (fewer when the "
-        "held-out part is short); at each origin every method sees only the values before it. MASE (scaled by the "
+        ("The last 20 % of each series is held out; every origin in it that leaves the largest lead time after it"
+         if args.origins is None else f"The last 20 % of each series is held out; {args.origins} evenly spaced "
+         "origins in it (fewer when the held-out part is short)") + "; at each origin every method sees only the "
+        "values before it. MASE (scaled by the "
         "seasonal-naive in-sample error of the values before the origin) and sMAPE (%), averaged over origins, at "
         "each lead time h. **Bold**: the lowest MASE in the row. Orders, model forms and esnkit's hyper-parameters "
         "are chosen once per series on the first origin's window; parameters are refitted at every origin.",
@@ -463,7 +468,8 @@ def _version(module: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--series", nargs="+", default=list(SERIES), choices=list(SERIES))
-    ap.add_argument("--origins", type=int, default=10)
+    ap.add_argument("--origins", type=int, default=None,
+                    help="evenly spaced forecast origins per series (default: every origin in the held-out part)")
     ap.add_argument("--trials", type=int, default=ESN_TRIALS, help="esnkit search trials per series")
     ap.add_argument("--members", type=int, default=ESN_MEMBERS, help="reservoirs averaged in esnkit's forecast")
     ap.add_argument("--quick", action="store_true", help="3 origins, 8 trials, 3 members, sunspots only: a smoke test")

@@ -377,6 +377,8 @@ def test_real_data_backtest_scores_seasonal_naive_as_by_hand(monkeypatch):
     y = t % 4 + t / 2
     at = rd.origins(len(y), 5, 12)
     assert at == [64, 65, 66, 67, 68]  # the last 20 % (16 values), the last origin 12 values before the end
+    assert rd.origins(len(y), None, 12) == at  # by default every origin: here the same five
+    assert rd.origins(len(y), 3, 12) == [64, 66, 68]
     b = rd.backtest(y, 4, rd.seasonal_naive, at, [1, 4, 12])
     assert b.mase[1] == pytest.approx([1.0] * 5) and b.mase[4] == pytest.approx([1.0] * 5)
     assert b.mase[12] == pytest.approx([3.0] * 5)
