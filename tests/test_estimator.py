@@ -149,3 +149,42 @@ def test_import_esnkit_and_using_the_estimator_do_not_import_sklearn():
         "assert 'sklearn' not in sys.modules, sorted(m for m in sys.modules if 'sklearn' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _models():
+    """Each model with a function fitting it and one giving its predictions (NumPy)."""
+    t = np.arange(400) * 0.1
+    u = np.sin(t)[:, None]
+    field = np.stack([np.sin(t + k) for k in range(4)], axis=1)
+    seqs = [np.stack([np.sin(0.2 * (i % 3 + 1) * np.arange(15)), np.cos(0.1 * i * np.arange(15))], 1)
+            for i in range(30)]
+    labels = np.arange(30) % 3
+    series = (lambda m: m.fit(u[:-1], u[1:]), lambda m: m.predict(u[:30], update_state=False))
+    return [
+        (ek.ESN(40, seed=0), *series),
+        (ek.NVAR(2), *series),
+        (ek.DeepESN(reservoir_size=20, depth=2, seed=0), *series),
+        (ek.ESNClassifier(20, seed=0), lambda m: m.fit(seqs, labels), lambda m: m.decision_function(seqs)),
+        (ek.ParallelESN(2, overlap=1, reservoir_size=20, seed=0), lambda m: m.fit(field),
+         lambda m: m.forecast(field[:50], 5)),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_set_params_dtype_after_fit_runs_the_fitted_model_until_the_next_fit(tmp_path):
+    # scikit-learn's contract: parameters take effect at the next fit; the fitted weights run as fitted
+    for m, fit, run in _models():
+        name = type(m).__name__
+        before = np.asarray(run(fit(m)))
+        m.set_params(dtype="float32")
+        after = np.asarray(run(m))
+        np.testing.assert_array_equal(after, before, err_msg=name)
+        assert m._fitted_tensor().dtype == torch.float64, name
+        m.save(tmp_path / "m")
+        assert ek.params.torch_dtype(ek.load(tmp_path / "m").dtype) == torch.float64, name
+        refit = np.asarray(run(fit(m)))  # the next fit takes the new dtype
+        assert m._fitted_tensor().dtype == torch.float32, name
+        np.testing.assert_allclose(refit, before, rtol=1e-3, atol=1e-3, err_msg=name)
+        m.set_params(dtype="float64")
+        m.to(torch.float64)  # moving the model itself converts the fitted weights
+        assert m._fitted_tensor().dtype == torch.float64 and np.isfinite(np.asarray(run(m))).all(), name

@@ -289,6 +289,9 @@ class ESNClassifier(ReservoirModel):
     def is_fitted(self) -> bool:
         return self.weight_ is not None
 
+    def _fitted_tensor(self) -> torch.Tensor | None:
+        return self.weight_
+
     def _require_fitted(self, what: str) -> None:
         if self.weight_ is None:
             raise NotFittedError(f"this ESNClassifier is not fitted yet: call fit(X, y) before {using(what)}")
@@ -307,7 +310,7 @@ class ESNClassifier(ReservoirModel):
 
     # ------------------------------------------------------------------ data
     def _inputs(self, X: Any, *, fitting: bool = False) -> Batch:
-        dtype, device = self._dtype_device()
+        dtype, device = self._dtype_device() if fitting else self._run_dtype_device()
         U = _sequences(X, "X", dtype, device, None if fitting else self.input_size_)
         short = [i for i, n in enumerate(U.lengths) if n <= self.washout]
         if short:

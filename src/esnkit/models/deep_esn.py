@@ -267,8 +267,8 @@ class DeepESN(WeightReadoutModel):
         self._final = final
 
     def _zeros(self, batch: int) -> list[torch.Tensor]:
-        dtype, device = self._dtype_device()
-        return [torch.zeros(batch, r.size, dtype=dtype, device=device) for r in self.reservoirs_]
+        w = self.reservoirs_[0].W_in  # the layers being fitted, or the fitted ones
+        return [torch.zeros(batch, r.size, dtype=w.dtype, device=w.device) for r in self.reservoirs_]
 
     def _split(self, x: torch.Tensor) -> list[torch.Tensor]:
         return list(torch.split(x, [r.size for r in self.reservoirs_], dim=1))
@@ -280,7 +280,7 @@ class DeepESN(WeightReadoutModel):
     def _start(self, batch: int) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The carried layers' states and last output for ``batch`` sequences (zeros when none)."""
         if self.state_x is None:
-            dtype, device = self._dtype_device()
+            dtype, device = self._run_dtype_device()
             return self._zeros(batch), torch.zeros(batch, self.weight_.shape[0], dtype=dtype, device=device)
         x, y = self.state_x, self.state_y
         if x.shape[0] != batch:
@@ -291,7 +291,7 @@ class DeepESN(WeightReadoutModel):
         return self._split(x), y
 
     def _inputs(self, inputs: Any, name: str = "inputs", features: int | None = None) -> Batch:
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.input_mean_ is not None
         U = to_batch(inputs, name, dtype=torch.float64 if scaled else dtype, device=device,
                      features=self._sizes[0] if features is None else features,

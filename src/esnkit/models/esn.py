@@ -325,22 +325,24 @@ class ESN(ReservoirModel):
         return not self._named("random")
 
     # ------------------------------------------------------------------ state handling
-    def _zeros(self, batch: int, outputs: int | None = None) -> ESNState:
-        dtype, device = self._dtype_device()
-        D = self.readout_.output_size if outputs is None else outputs
+    def _zeros(self, batch: int, outputs: int, where: tuple[torch.dtype, torch.device]) -> ESNState:
+        dtype, device = where
+        D = outputs
         return ESNState(torch.zeros(batch, self.reservoir_size, dtype=dtype, device=device),
                         torch.zeros(batch, D, dtype=dtype, device=device))
 
     def _start(self, initial_state: Any, batch: int | None, *, carried: bool, outputs: int | None = None) -> ESNState:
         """The state a run starts from: ``initial_state``; else the carried state when ``carried``
         (see the table in the module docstring); else zeros. ``outputs`` is the output width, needed
-        only while fitting (before the readout exists)."""
+        only while fitting (before the readout exists), which runs as the parameters say; otherwise
+        the fitted model runs as its weights are."""
         N = self.reservoir_size
         D = self.readout_.output_size if outputs is None else outputs
+        where = self._dtype_device() if outputs is not None else self._run_dtype_device()
         if initial_state is None:
             state = self.state if carried else None
             if state is None:
-                return self._zeros(batch or 1, D)
+                return self._zeros(batch or 1, D, where)
             if batch is not None and state.x.shape[0] != batch:
                 if state.x.shape[0] == 1:
                     return ESNState(state.x.expand(batch, N), state.y.expand(batch, D))
@@ -353,9 +355,9 @@ class ESN(ReservoirModel):
             x, y = initial_state
         else:
             x, y = initial_state, None
-        x = self._state_tensor(x, "initial_state.x", N)
+        x = self._state_tensor(x, "initial_state.x", N, where)
         y = (torch.zeros(x.shape[0], D, dtype=x.dtype, device=x.device) if y is None
-             else self._state_tensor(y, "initial_state.y", D))
+             else self._state_tensor(y, "initial_state.y", D, where))
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"initial_state.x holds {x.shape[0]} state(s) but initial_state.y holds {y.shape[0]}")
         if batch is not None and x.shape[0] != batch:
@@ -364,8 +366,8 @@ class ESN(ReservoirModel):
             x, y = x.expand(batch, N), y.expand(batch, D)
         return ESNState(x, y)
 
-    def _state_tensor(self, v: Any, name: str, width: int) -> torch.Tensor:
-        dtype, device = self._dtype_device()
+    def _state_tensor(self, v: Any, name: str, width: int, where: tuple[torch.dtype, torch.device]) -> torch.Tensor:
+        dtype, device = where
         if isinstance(v, torch.Tensor) and v.device.type != device.type:
             raise ValueError(f"{name} is on device '{v.device}' but the model is on '{device}'")
         if isinstance(v, torch.Tensor) and (v.is_complex() or v.dtype == torch.bool):
@@ -387,6 +389,9 @@ class ESN(ReservoirModel):
         require_finite(t, name, "give a finite state")
         return t
 
+    def _fitted_tensor(self) -> torch.Tensor | None:
+        return None if self.readout_ is None else self.readout_.weight
+
     def _batch_of(self, initial_state: Any) -> int:
         """How many sequences a run from ``initial_state`` (else the carried state) holds, for the memory
         guard before the run (the state itself is checked when the run starts)."""
@@ -399,12 +404,12 @@ class ESN(ReservoirModel):
     def _require_output_memory(self, what: str, steps: int, batch: int) -> None:
         """A free run of ``steps`` outputs for ``batch`` sequences must fit the machine (its outputs and,
         where a run is chunked, their joined copy: up to twice their size)."""
-        itemsize = torch.finfo(self._dtype_device()[0]).bits // 8
+        itemsize = torch.finfo(self._run_dtype_device()[0]).bits // 8
         D = self.readout_.output_size
         hint = ("ask for fewer steps, or generate them in pieces: generate(k) continues where the last call ended"
                 if what == "n_steps" else "ask for a shorter horizon")
         _memory.require_memory(2 * batch * steps * D * itemsize,
-                               f"{what}={steps} ({batch} x {steps} x {D} outputs)", hint, self._dtype_device()[1])
+                               f"{what}={steps} ({batch} x {steps} x {D} outputs)", hint, self._run_dtype_device()[1])
 
     def _store(self, state: ESNState, lags: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
         # dense copies with standard strides (an indexed last step may carry a zero stride)
@@ -424,7 +429,7 @@ class ESN(ReservoirModel):
             warnings.warn(f"initial_state holds the reservoir state and last output, not the {L} steps before them "
                           f"that features={self.features!r} reads: those read zeros. To continue a run, let the "
                           "model carry its state (update_state=True) instead", UserWarning, stacklevel=3)
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         d_in = self.reservoir_.input_size
         if carried and initial_state is None and self.state_lags_x is not None:
             hx, hu = self.state_lags_x, self.state_lags_u
@@ -620,7 +625,7 @@ class ESN(ReservoirModel):
         if res.input_size > 0 and inputs is None:
             raise ValueError(f"this model was fitted on {res.input_size} input feature(s): pass inputs")
         U = None if inputs is None else self._inputs(inputs)
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.target_mean_ is not None
         Y = to_batch(targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
                      features=self.readout_.output_size, features_what="the model was fitted on")
@@ -743,7 +748,7 @@ class ESN(ReservoirModel):
 
     def _inputs(self, inputs: Any, name: str = "inputs") -> Batch:
         """``inputs`` as a batch the reservoir takes (standardised when the model scales)."""
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.input_mean_ is not None
         U = to_batch(inputs, name, dtype=torch.float64 if scaled else dtype, device=device,
                      features=self.reservoir_.input_size, features_what="the model was fitted on")
@@ -751,7 +756,7 @@ class ESN(ReservoirModel):
 
     def _targets(self, targets: Any) -> Batch:
         """``targets`` as a batch in the readout's units (standardised when the model scales)."""
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.target_mean_ is not None
         Y = to_batch(targets, "targets", dtype=torch.float64 if scaled else dtype, device=device,
                      features=self.readout_.output_size, features_what="the model was fitted on")
@@ -991,7 +996,7 @@ class ESN(ReservoirModel):
         forecaster, readout = self._check_free_run("forecast")
         self._require_steps("horizon", horizon)
         self._require_output_memory("horizon", horizon, _n_series(histories))
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         scaled = self.target_mean_ is not None
         raw = to_batch(histories, "histories", dtype=torch.float64 if scaled else dtype, device=device,
                        features=readout.output_size, features_what="the model outputs")
@@ -1038,7 +1043,7 @@ class ESN(ReservoirModel):
         carried state is not changed.
         """
         self._require_fitted("states")
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         U = None if inputs is None else self._inputs(inputs)
         Y = None if targets is None else self._targets(targets)
         if U is not None and Y is not None:

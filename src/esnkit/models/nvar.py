@@ -221,7 +221,7 @@ class NVAR(WeightReadoutModel):
         self.state_next = nxt.clone(memory_format=torch.contiguous_format)
 
     def _inputs(self, inputs: Any) -> Batch:
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         return to_batch(inputs, "inputs", dtype=dtype, device=device, features=self._sizes[0],
                         features_what="the model was fitted on")
 
@@ -331,7 +331,7 @@ class NVAR(WeightReadoutModel):
         self._require_flags(update_state=update_state, check_finite=check_finite)
         self._require_forecaster("generate")
         self._require_steps("n_steps", n_steps)
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         D, h = self._sizes[0], self.features_.history
         hist, nxt = self._start(1 if self.state_next is None else self.state_next.shape[0])
         B = 1 if nxt is None else nxt.shape[0]
@@ -350,7 +350,7 @@ class NVAR(WeightReadoutModel):
         self._require_flags(check_finite=check_finite)
         self._require_forecaster("forecast")
         self._require_steps("horizon", horizon)
-        dtype, device = self._dtype_device()
+        dtype, device = self._run_dtype_device()
         H = to_batch(histories, "histories", dtype=dtype, device=device, features=self._sizes[1],
                      features_what="the model outputs")
         h = self.features_.history

@@ -282,9 +282,8 @@ class ParallelESN(ReservoirModel):
             return p
         return {**p, **{name: self._fitted(name) for name in SHAPE_PARAMS}}
 
-    def _run_dtype_device(self) -> tuple[torch.dtype, torch.device]:
-        """Where and how precisely the fitted weights run (``set_params(dtype=...)`` changes the next fit)."""
-        return self.group_weights_.dtype, self.group_weights_.device
+    def _fitted_tensor(self) -> torch.Tensor | None:
+        return self.group_weights_
 
     # ------------------------------------------------------------------ fit
     def _fit_data(self, series: Any) -> tuple[Batch, Batch, Batch, dict[str, torch.Tensor] | None]:

@@ -58,7 +58,19 @@ class ReservoirModel(Estimator, nn.Module):
                 raise TypeError(f"{name} must be True or False, got {v!r}")
 
     def _dtype_device(self) -> tuple[torch.dtype, torch.device]:
+        """The dtype and device the parameters ask for: where the next fit builds and runs."""
         return torch_dtype(self.dtype), torch.device(self.device or "cpu")
+
+    def _fitted_tensor(self) -> torch.Tensor | None:
+        """A fitted tensor, whose dtype and device the fitted model runs in; None before a fit."""
+        return None
+
+    def _run_dtype_device(self) -> tuple[torch.dtype, torch.device]:
+        """Where and how precisely the fitted model runs: as its fitted tensors are. A new ``dtype`` or
+        ``device`` given by ``set_params`` takes effect at the next fit, as every parameter does
+        (``.to(...)`` moves the fitted model itself); before a fit, as the parameters say."""
+        t = self._fitted_tensor()
+        return (t.dtype, t.device) if t is not None else self._dtype_device()
 
     def _apply(self, fn, recurse: bool = True):
         # .to(dtype/device), .double(), .cuda()...: the parameters follow the tensors, so the next
@@ -160,6 +172,9 @@ class WeightReadoutModel(ReservoirModel):
     @property
     def is_fitted(self) -> bool:
         return self.weight_ is not None
+
+    def _fitted_tensor(self) -> torch.Tensor | None:
+        return self.weight_
 
     def _require_fitted(self, what: str) -> torch.Tensor:
         if self.weight_ is None:
