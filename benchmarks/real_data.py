@@ -1,7 +1,7 @@
 """Forecasting real series: esnkit's tuned ESN forecaster against statsmodels baselines, by a
 rolling-origin backtest, on series that ship inside installed packages (nothing is downloaded).
 
-    python benchmarks/real_data.py            # every series, every origin: about 6 minutes on one core
+    python benchmarks/real_data.py            # every series, every origin: about 4 minutes on one core
     python benchmarks/real_data.py --quick    # 3 origins, few trials, sunspots only: a smoke test (written to /tmp)
     python benchmarks/real_data.py --series sunspots co2
 
