@@ -13,6 +13,9 @@ watch set need sktime and seglearn installed):
   ridge exactly over its grid) chosen by ``esnkit.search(objective="accuracy", folds=5)`` on the
   **training sequences only**, reservoir seed 0; then fitted with each of the seeds 0..S-1 on all
   training sequences and scored on the test set. The search's time is reported apart.
+- **esnkit, reservoir model space** (Bianchi et al. 2020; ``pooling="model"``, N = 30): each
+  sequence is represented by the coefficients of its own ridge model of the next input from the
+  state; searched like the others.
 - **esnkit ensemble, Jaeger et al. (2007)'s recipe**: their Japanese Vowels setting, fixed (no
   search): 100 fully connected reservoirs of 4 leaky neurons (spectral radius 0.2, leak rate 0.2,
   input scaling 1.5), each sequence represented by its inputs and states at three support points
@@ -63,6 +66,10 @@ LAST_STATE = dict(spectral_radius=0.9, leak_rate=0.1, input_scaling=1.0, ridge=1
 # [u; x] at D = 3 support points, a linear readout by least squares, outputs averaged over the ensemble
 JAEGER = dict(reservoir_size=4, n_reservoirs=100, spectral_radius=0.2, leak_rate=0.2, input_scaling=1.5,
               connectivity=1.0, pooling="seg3", input_summary="seg3", ridge=0.0)
+# Bianchi et al. (2020)'s reservoir model space: each sequence's ridge model of its next input from
+# its state as the features; a small reservoir, since the features grow as (N + 1) x inputs
+MODEL_SPACE = dict(pooling="model", input_summary=None)
+MODEL_SPACE_N = 30
 PER_STEP = dict(spectral_radius=0.05, leak_rate=1.0, input_scaling=1.0, ridge=1e-1, pooling="steps",
                 input_summary=None, scale=False)
 
@@ -110,10 +117,15 @@ def run(dataset: str, seeds: int, trials: int, n: int, ensemble: int, ensemble_s
     ens, cv_e, secs_e = _searched(data, {"reservoir_size": ensemble_size, "n_reservoirs": ensemble}, trials)
     out["search"]["ensemble"] = {"params": ens, "cv_accuracy": cv_e, "seconds": secs_e}
     print(f"  search ({ensemble} x {ensemble_size}): cv accuracy {cv_e:.4f} in {secs_e:.0f} s: {ens}", flush=True)
+    space_model, cv_m, secs_m = _searched(data, {"reservoir_size": MODEL_SPACE_N, **MODEL_SPACE}, trials)
+    out["search"]["model space"] = {"params": space_model, "cv_accuracy": cv_m, "seconds": secs_m}
+    print(f"  search (model space, N={MODEL_SPACE_N}): cv accuracy {cv_m:.4f} in {secs_m:.0f} s", flush=True)
     esn_recipes = {
         f"esnkit, searched (N={n})": {"reservoir_size": n, **single},
         f"esnkit ensemble, searched ({ensemble} x {ensemble_size})": {
             "reservoir_size": ensemble_size, "n_reservoirs": ensemble, **ens},
+        f"esnkit, reservoir model space, searched (N={MODEL_SPACE_N})": {"reservoir_size": MODEL_SPACE_N,
+                                                                         **space_model},
         "esnkit ensemble, Jaeger et al. 2007's recipe, raw inputs (100 x 4)": {**JAEGER, "scale": False},
         "esnkit ensemble, Jaeger et al. 2007's recipe, standardised inputs (100 x 4)": {**JAEGER, "scale": True},
         f"esnkit, reservoirpy's last-state recipe (N={n})": {"reservoir_size": n, **LAST_STATE},

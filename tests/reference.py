@@ -106,6 +106,16 @@ def _positions(p: str, v: np.ndarray, washout: int) -> np.ndarray | None:
     return v[[washout + int(np.round((L - 1 - washout) * f)) for f in fracs]].ravel()
 
 
+def model_space(xs: np.ndarray, u: np.ndarray, washout: int, relative_ridge: float) -> np.ndarray:
+    """The reservoir model space: ridge coefficients of u[t+1] on [1; x[t]], t = washout..L-2, with
+    λ = relative_ridge · mean(x²) on the states (the intercept not shrunk), flattened (N+1, D_in)."""
+    Z = np.hstack([np.ones((len(xs), 1)), xs])[washout:-1]
+    G = Z.T @ Z
+    lam = relative_ridge * np.diag(G)[1:].mean() + 1e-12 if len(Z) else 1e-12
+    reg = np.r_[1e-12, np.ones(xs.shape[1])]
+    return np.linalg.solve(G + np.diag(lam * reg), Z.T @ u[washout + 1:]).ravel()
+
+
 def _pool(p: str, v: np.ndarray, washout: int) -> np.ndarray:
     """Pool ``p`` of one sequence's states or inputs ``v``: a statistic over the steps after the
     washout, or the rows at chosen steps."""
@@ -118,7 +128,11 @@ def pooled(w: Weights, u: np.ndarray, pools: list[str], inputs: list[str], washo
     """One sequence's pooled features: [input summary; pools of its states], from the zero state.
     ``inputs`` lists the statistics ('mean', 'std') first, then input position pools."""
     xs = harvest(w, u, None)
-    return np.concatenate([_pool(s, u, washout) for s in inputs] + [_pool(p, xs, washout) for p in pools])
+    from esnkit.readout.pooling import MODEL_RIDGE
+
+    return np.concatenate([_pool(s, u, washout) for s in inputs]
+                          + [model_space(xs, u, washout, MODEL_RIDGE) if p == "model" else _pool(p, xs, washout)
+                             for p in pools])
 
 
 def ridge_classifier(F: np.ndarray, labels: np.ndarray, ridge: float, weights: np.ndarray | None = None) -> np.ndarray:

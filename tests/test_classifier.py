@@ -38,7 +38,8 @@ def _toy(seed=0, n=60, classes=3):
 @pytest.mark.parametrize("pools, inputs", [(("mean", "last"), ("mean", "std")),
                                            (("max", "first", "last3"), ("mean", "std")),
                                            (("at4",), ("mean", "std")), (("seg3",), ("seg3",)),
-                                           (("mean", "seg2", "at3"), ("std", "first", "last2", "at3", "seg4"))])
+                                           (("mean", "seg2", "at3"), ("std", "first", "last2", "at3", "seg4")),
+                                           (("model", "last"), ("mean",))])
 def test_pooled_ragged_batch_matches_each_sequence_alone(chunk, pools, inputs):
     seqs = _ragged()
     res = Reservoir.random(20, 3, 0, spectral_radius=0.9, leak_rate=np.array(0.5), seed=1, dtype=torch.float64)
@@ -60,6 +61,31 @@ def test_seg_pool_keeps_the_ends_of_equal_segments():
     seg = pool([res], U, Pooling("last", inputs="seg3"), washout=1)[0, 0, :3]
     at = pool([res], U, Pooling("last", inputs="at3"), washout=1)[0, 0, :3]
     assert seg.tolist() == [5.0, 9.0, 13.0] and at.tolist() == [1.0, 7.0, 13.0]
+
+
+def test_model_space_features_are_the_sequence_s_own_linear_model():
+    # a sequence whose next input is exactly linear in the state has that model as its features:
+    # with a tiny relative ridge the coefficients come back (here u[t+1] = 0.5 + A x[t])
+    from esnkit.readout import pooling
+
+    res = Reservoir.random(3, 2, 0, seed=4, dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    u = np.zeros((40, 2))
+    u[0] = rng.normal(size=2)
+    w = ref.Weights(res)
+    A = rng.normal(size=(2, 3))
+    for t in range(39):  # u[t+1] depends on the state after u[0..t], which is in the loop
+        xs = ref.harvest(w, u[: t + 1], None)
+        u[t + 1] = 0.5 + A @ xs[-1]
+    U = to_batch([u], "X", dtype=torch.float64, device="cpu")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pooling, "MODEL_RIDGE", 1e-12)
+        theta = pool([res], U, Pooling("model", inputs=None))[0, 0].numpy().reshape(4, 2)
+    np.testing.assert_allclose(theta[0], [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(theta[1:], A.T, atol=1e-6)
+    assert Pooling("model", inputs=None).size(3, 2) == 8 and Pooling("model").memory(5, 3, 2) == 8 * 5 * 4 * 6
+    with pytest.raises(ValueError, match="inputs"):
+        Pooling("last", inputs="model")
 
 
 def test_input_summary_order_is_statistics_then_positions():
@@ -96,11 +122,12 @@ def test_ragged_states_identical_to_per_sequence_runs():
         assert torch.equal(xs[b, :len(u)], alone[0])  # bit for bit
 
 
-def test_stacked_members_pool_like_each_member_alone():
+@pytest.mark.parametrize("pools", ["mean+max+last", "model+seg3"])
+def test_stacked_members_pool_like_each_member_alone(pools):
     seqs = _ragged(2)
     members = [Reservoir.random(12, 3, 0, seed=s, dtype=torch.float64) for s in (3, 4, 5)]
     U = to_batch(seqs, "X", dtype=torch.float64, device="cpu")
-    P = Pooling("mean+max+last")
+    P = Pooling(pools)
     Z = pool(members, U, P)
     for k, m in enumerate(members):
         torch.testing.assert_close(Z[k], pool([m], U, P)[0], rtol=0, atol=1e-13)

@@ -46,7 +46,7 @@ FORECAST_DEFAULTS = {"trials": 60, "washout": 20, "validation": 0.2, "ensemble":
                      "reservoir_sizes": (50, 100, 200, 300)}
 MAX_THREADS = 1024  # torch crashes with absurd thread counts (10**6)
 CLASSIFICATION_DATASETS = ("japanese_vowels", "basic_motions", "exercise_watch")  # esnkit.datasets.CLASSIFICATION
-POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k>, seg<k> joined by '+', or steps"
+POOLINGS = "mean+last (default), e.g. mean, max, last, first, last<k>, at<k>, seg<k>, model joined by '+', or steps"
 
 
 class CommandError(ValueError):

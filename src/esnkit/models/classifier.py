@@ -159,7 +159,9 @@ class ESNClassifier(ReservoirModel):
         ``pooling="steps"``, out of the training rows). Every sequence must be longer.
     pooling : how a sequence's states become one vector: pool names joined by '+' among 'mean',
         'max', 'last', 'first', 'last<k>' (the last k states), 'at<k>' (k evenly spaced snapshots,
-        the first and last included), 'seg<k>' (the ends of k equal segments), e.g. 'mean+last'; or
+        the first and last included), 'seg<k>' (the ends of k equal segments), 'model' (the
+        reservoir model space: the sequence's ridge model of its next input from its state), e.g.
+        'mean+last'; or
         'steps': train on every step and average the steps' decisions (see the module docstring and
         :class:`~esnkit.readout.Pooling`).
     input_summary : the inputs' own features beside the pooled states: 'mean+std' (default; their
@@ -334,10 +336,12 @@ class ESNClassifier(ReservoirModel):
     def _require_memory(self, U: Batch, steps_mode: bool) -> None:
         dtype, device = self._dtype_device()
         K, N, B = self.n_reservoirs, self.reservoir_size, U.batch_size
-        F = self._pooling().size(N, U.features) + 1
+        pooling = self._pooling()
+        F = pooling.size(N, U.features) + 1
         n = min(U.steps, chunk_steps(self.chunk_size, B, K * N))
         item = torch.finfo(dtype).bits // 8
-        need = B * n * K * N * item * (2 if steps_mode else 1) + 8 * K * (F * F + B * F)
+        need = (B * n * K * N * item * (2 if steps_mode else 1) + 8 * K * (F * F + B * F)
+                + pooling.memory(B, N, U.features, K))
         _memory.require_memory(need, f"classifying {B} sequences with {K} reservoir(s) of size {N}",
                                "use a smaller reservoir_size, chunk_size or n_reservoirs", device)
 

@@ -23,6 +23,13 @@ then any position pools of the inputs themselves (``"last"``, ``"first"``, ``"la
 :class:`~esnkit.readout.StateInputs`, and ``Pooling("seg3", inputs=("seg3",))`` is Jaeger et al.'s
 sequence representation: ``[u; x]`` at three support points.
 
+The pool ``"model"`` is the reservoir model space of Bianchi et al. (2020): the sequence's own
+linear model of its dynamics, a ridge regression of the next input on the state,
+``u[t+1] ≈ θᵀ [1; x[t]]`` over ``t = washout .. L-2``, solved per sequence (and per reservoir of
+an ensemble) with ``λ = MODEL_RIDGE`` times the mean diagonal of its ``Σ x xᵀ`` (the intercept
+not regularised); its features are the coefficients ``θ``, ``(N + 1) · D_in`` of them. It keeps
+an ``(N + 1)²`` accumulator per sequence: for small reservoirs (N of tens to a few hundred).
+
 Pooling streams: :meth:`Pooling.start` returns an accumulator fed chunk after chunk of the time
 loop's states, so memory grows with the chunk and the batch, not with the sequences' lengths.
 """
@@ -34,7 +41,8 @@ from collections.abc import Sequence
 
 import torch
 
-POOLS = ("mean", "max", "last", "first")  # and "last<k>", "at<k>", "seg<k>", k >= 2
+POOLS = ("mean", "max", "last", "first", "model")  # and "last<k>", "at<k>", "seg<k>", k >= 2
+MODEL_RIDGE = 1.0  # the reservoir model space's ridge, relative to the mean squared state: short sequences need it
 INPUT_SUMMARIES = ("mean", "std")  # and the position pools: "last", "first", "last<k>", "at<k>", "seg<k>"
 _LAST_K = re.compile(r"(?:last|at|seg)(\d+)$")
 _POOL_NAMES = ", ".join(POOLS) + ", 'last<k>', 'at<k>' or 'seg<k>' (k >= 2)"
@@ -88,6 +96,11 @@ def _width(pool: str) -> int:
     return int(m.group(1)) if m else 1
 
 
+def _size(pool: str, width: int, input_size: int) -> int:
+    """Features of ``pool`` over vectors of ``width`` (the states, or the inputs)."""
+    return (width + 1) * input_size if pool == "model" else _width(pool) * width
+
+
 class Pooling:
     """States and inputs of whole sequences -> one feature vector per sequence (see the module
     docstring for the features and their order)."""
@@ -99,7 +112,15 @@ class Pooling:
 
     def size(self, state_size: int, input_size: int) -> int:
         """The number of features per sequence for ``state_size`` states and ``input_size`` inputs."""
-        return sum(_width(p) for p in self.inputs) * input_size + sum(_width(p) for p in self.pools) * state_size
+        return (sum(_size(p, input_size, input_size) for p in self.inputs)
+                + sum(_size(p, state_size, input_size) for p in self.pools))
+
+    def memory(self, batch: int, state_size: int, input_size: int, members: int = 1) -> int:
+        """Bytes the accumulators of a pass hold, beyond the features: the model space's per-sequence
+        normal equations (float64)."""
+        if "model" not in self.pools:
+            return 0
+        return 8 * batch * members * (state_size + 1) * (state_size + 1 + input_size)
 
     def start(self, lengths: Sequence[int], state_size: int, input_size: int, *, washout: int = 0,
               members: int = 1, dtype: torch.dtype = torch.float64,
@@ -121,9 +142,15 @@ class PoolingRun:
         B, KN = len(lengths), members * N
         self.lengths = torch.as_tensor(list(lengths), dtype=torch.int64, device=device)
         self.count = (self.lengths - washout).clamp(min=1).to(dtype)[:, None]
+        self.dtype = dtype
         self._acc: dict[str, torch.Tensor] = {}
+        self._model = None
         for p in pooling.pools:
-            if p == "mean":
+            if p == "model":  # per sequence and member: Σ z zᵀ and Σ z u[t+1]ᵀ, z = [1; x[t]]
+                self._model = (torch.zeros(B, members, N + 1, N + 1, dtype=torch.float64, device=device),
+                               torch.zeros(B, members, N + 1, d_in, dtype=torch.float64, device=device))
+                self._last_x = torch.zeros(B, KN, dtype=dtype, device=device)
+            elif p == "mean":
                 self._acc[p] = torch.zeros(B, KN, dtype=dtype, device=device)
             elif p == "max":
                 self._acc[p] = torch.full((B, KN), -torch.inf, dtype=dtype, device=device)
@@ -175,6 +202,8 @@ class PoolingRun:
         if u is not None:
             for p, acc in self._u_acc.items():
                 self._take(p, acc, chunk.start, u)
+        if self._model is not None and u is not None:
+            self._model_update(chunk.start, t, x, u)
         if self._u_stats and u is not None:
             # the chunk's own mean and squared deviations, merged into the running ones (Chan et al.):
             # no E[u²] - mean² cancellation for inputs far from zero
@@ -191,10 +220,39 @@ class PoolingRun:
                 self._u_m2 += m2 + delta * delta * self._u_n * share
                 self._u_n = total
 
+    def _model_update(self, start: int, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor) -> None:
+        """Add the pairs (x[t-1], u[t]) of this chunk (the first state from the chunk before)."""
+        B, n = x.shape[:2]
+        if start > 0:
+            xs, tx = torch.cat([self._last_x[:, None], x[:, :-1]], dim=1), t - 1
+        else:
+            xs, tx, u = x[:, :-1], t[:-1], u[:, 1:]
+        self._last_x = x[:, -1].clone()
+        if xs.shape[1] == 0:
+            return
+        ok = ((tx[None, :] >= self.washout) & (tx[None, :] <= self.lengths[:, None] - 2)).to(torch.float64)
+        z = xs.to(torch.float64).view(B, -1, self.K, self.N) * ok[..., None, None]
+        Z = torch.cat([ok[..., None, None].expand(-1, -1, self.K, 1), z], dim=3)  # (B, m, K, N+1)
+        G, C = self._model
+        G += torch.einsum("bmki,bmkj->bkij", Z, Z)
+        C += torch.einsum("bmki,bmd->bkid", Z, u.to(torch.float64) * ok[..., None])
+
+    def _model_features(self) -> torch.Tensor:
+        """Each sequence's ridge coefficients (B, K, (N+1)·D_in) of the next input on ``[1; x]``."""
+        G, C = self._model
+        diag = torch.diagonal(G, dim1=2, dim2=3)
+        lam = MODEL_RIDGE * diag[..., 1:].mean(dim=2) + 1e-12  # (B, K): scale-free, never singular
+        reg = torch.ones(self.N + 1, dtype=torch.float64, device=G.device)
+        reg[0] = 1e-12  # the intercept is not shrunk (only kept solvable for a sequence with no pairs)
+        A = G + torch.diag_embed(lam[..., None] * reg)
+        theta = torch.linalg.solve(A, C)  # (B, K, N+1, D_in)
+        return theta.reshape(*theta.shape[:2], -1).to(self.dtype)
+
     def result(self) -> torch.Tensor:
         """The features (K, B, F) of every sequence for each of the K members."""
         B = self.lengths.shape[0]
-        dtype = next(iter(self._acc.values())).dtype
+        dtype = self.dtype
+        model = self._model_features() if self._model is not None else None
         parts_u = []
         for s in self.pooling.inputs:
             if s == "mean":
@@ -208,12 +266,14 @@ class PoolingRun:
         for k in range(self.K):
             cols = slice(k * self.N, (k + 1) * self.N)
             parts = [] if u_feats is None else [u_feats]
-            for p, acc in self._acc.items():
-                if p == "mean":
-                    parts.append(acc[:, cols] / self.count)
+            for p in self.pooling.pools:
+                if p == "model":
+                    parts.append(model[:, k])
+                elif p == "mean":
+                    parts.append(self._acc[p][:, cols] / self.count)
                 elif p == "max":
-                    parts.append(acc[:, cols])
+                    parts.append(self._acc[p][:, cols])
                 else:
-                    parts.append(acc[:, :, cols].reshape(B, -1))
+                    parts.append(self._acc[p][:, :, cols].reshape(B, -1))
             members.append(torch.cat(parts, dim=1))
         return torch.stack(members)
