@@ -149,6 +149,11 @@ def test_parse_pools_rejects_unknown_names():
         Pooling("mean", inputs=3)
     with pytest.raises(ValueError, match="unknown pool 'seg1'"):
         Pooling("seg1")
+    for bad in ("seg02", ["seg3\n"], "seg\u0663", "at01"):  # k as plain digits, no leading zero
+        with pytest.raises(ValueError, match="unknown pool"):
+            Pooling(bad)
+    with pytest.raises(ValueError, match="pooling='steps'"):
+        ek.ESNClassifier(10, pooling="steps", input_summary="seg3")
 
 
 def test_solve_classifier_matches_reference_with_weights():
@@ -386,6 +391,44 @@ def test_search_value_is_what_a_refit_scores_on_the_holdout():
     p = r.best_esn.predict_proba([X[i] for i in val])
     nll = -np.log(p[np.arange(len(val)), np.searchsorted(r.best_esn.classes_, y[val])]).mean()
     assert 0.05 < nll == pytest.approx(r.best_value, rel=1e-6)
+
+
+def test_search_with_more_features_than_sequences_scores_what_a_refit_does():
+    # 10 snapshots of 40 states: 440 features for 31 training sequences; the folds are solved from
+    # the rows' kernel (the features' 440 x 440 Gram is never factored), and the value is still the
+    # refitted model's
+    pytest.importorskip("optuna")
+    from esnkit.tuning.classification import stratified_holdout
+
+    rng = np.random.default_rng(5)
+    X, y = _toy(11, n=45)
+    X = [x + rng.normal(0, 0.6, x.shape) for x in X]
+    val = stratified_holdout(y, 0.3, 0)
+    for objective in ("accuracy", "log_loss"):
+        r = ek.search(X, y, objective=objective, validation=0.3, n_trials=1, batch_size=1, seed=0, progress=False,
+                      space={"leak_rate": {"choices": [0.3]}},
+                      fixed={"reservoir_size": 40, "seed": 0, "pooling": "seg10", "input_summary": "seg10"})
+        assert r.best_esn.n_features_ == 10 * 40 + 10 * 2
+        if objective == "accuracy":
+            assert r.best_esn.score([X[i] for i in val], y[val]) == pytest.approx(r.best_value)
+        else:
+            p = r.best_esn.predict_proba([X[i] for i in val])
+            nll = -np.log(p[np.arange(len(val)), np.searchsorted(r.best_esn.classes_, y[val])]).mean()
+            assert nll == pytest.approx(r.best_value, rel=1e-6)
+
+
+def test_kernel_fold_path_equals_the_gram_path():
+    from esnkit.tuning import classification as tc
+
+    rng = np.random.default_rng(0)
+    n, F = 40, 5
+    Z = torch.as_tensor(np.hstack([np.ones((n, 1)), rng.normal(size=(n, F)) * rng.uniform(0.1, 3, F) + 2]))
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, 3, n)), 3).double()
+    w = torch.as_tensor(rng.uniform(0.5, 2, n))
+    train, val, ridges = np.arange(30), np.arange(30, n), np.array([1e-3, 0.1, 1.0, 10.0])
+    for a, b in zip(tc._fold_decisions_dual(Z, onehot, w, train, val, ridges),
+                    tc._fold_decisions(Z, onehot, w, train, val, ridges)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
 
 
 def test_sklearn_adapter_in_pipeline_and_grid_search():

@@ -77,4 +77,6 @@ def test_classify_jaeger_recipe_from_the_command_line(tmp_path, capsys):
     assert main(["classify", "--input-summary", "median", "--reservoir-size", "10", "--no-plot",
                  "--out", str(tmp_path / "bad")]) == 1
     err = capsys.readouterr().err
-    assert "input_summary" in err and "median" in err and err.count("\n") == 1
+    assert "--input-summary 'median'" in err and err.count("\n") == 1
+    assert main(["classify", "--pooling", "seg02", "--no-plot", "--out", str(tmp_path / "bad")]) == 1
+    assert "--pooling 'seg02'" in capsys.readouterr().err

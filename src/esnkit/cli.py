@@ -529,6 +529,7 @@ def _classify(args: argparse.Namespace) -> int:
     import torch
 
     import esnkit as ek
+    from esnkit.readout import parse_input_summary, parse_pools
 
     torch.set_num_threads(args.threads)
     if (args.train is None) != (args.test is None):
@@ -546,6 +547,14 @@ def _classify(args: argparse.Namespace) -> int:
         X_train, y_train, X_test, y_test = ek.datasets.CLASSIFICATION[args.dataset]()
         name = args.dataset
     _output_folder(args.out)
+    checks = [("--input-summary", args.input_summary, parse_input_summary)]
+    if args.pooling != "steps":
+        checks.append(("--pooling", args.pooling, parse_pools))
+    for flag, value, parse in checks:
+        try:
+            parse(value)
+        except ValueError as exc:  # named as the command line has it
+            raise CommandError(f"{flag} {value!r}: {str(exc).split(': ', 1)[-1]}") from None
     clf = ek.ESNClassifier(
         args.reservoir_size, spectral_radius=args.spectral_radius, leak_rate=args.leak_rate,
         input_scaling=args.input_scaling, ridge=args.ridge, washout=args.washout, pooling=args.pooling,

@@ -32,6 +32,7 @@ from .._series import Batch, to_batch
 from ..errors import NotFittedError, import_extra
 from ..params import is_int, is_real
 from ..readout import (
+    INPUT_SUMMARIES,
     NormalEquations,
     Pooling,
     Ridge,
@@ -268,6 +269,10 @@ class ESNClassifier(ReservoirModel):
                 raise ValueError(f"class_weight's weights must be finite numbers >= 0, got {bad[0]!r}")
         elif cw not in (None, "balanced"):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
+        positions = [i for i in self._input_summary() if i not in INPUT_SUMMARIES]
+        if positions and self.pooling == "steps":
+            raise ValueError(f"input_summary={self.input_summary!r} names input positions ({'+'.join(positions)}), "
+                             "which only pooled features have: pooling='steps' trains on every step's inputs")
         if self.class_weight is not None and self.pooling == "steps":
             raise ValueError("class_weight weights pooled sequences: it does not apply to pooling='steps'")
         if not isinstance(self.scale, (bool, np.bool_)):
@@ -343,7 +348,8 @@ class ESNClassifier(ReservoirModel):
         need = (B * n * K * N * item * (2 if steps_mode else 1) + 8 * K * (F * F + B * F)
                 + pooling.memory(B, N, U.features, K))
         _memory.require_memory(need, f"classifying {B} sequences with {K} reservoir(s) of size {N}",
-                               "use a smaller reservoir_size, chunk_size or n_reservoirs", device)
+                               "use a smaller reservoir_size, chunk_size or n_reservoirs, or fewer or shorter pools (a "
+                               "smaller k in last<k>, at<k>, seg<k>)", device)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> ESNClassifier:

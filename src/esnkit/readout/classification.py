@@ -39,9 +39,22 @@ class Standardization:
 
     def __init__(self, G: torch.Tensor) -> None:
         G = G.to(torch.float64)
-        self.n = G[0, 0]
-        self.m = G[0, 1:] / self.n
-        var = (torch.diagonal(G)[1:] / self.n - self.m * self.m).clamp(min=0)
+        self._set(G[0], torch.diagonal(G))
+
+    @classmethod
+    def from_rows(cls, Z: torch.Tensor) -> Standardization:
+        """The standardisation of the normal equations ``G = ZᵀZ`` of rows ``Z`` (n, 1+F) (weighted
+        rows: each times the square root of its weight), without forming ``G``: it needs only
+        ``G``'s first row and diagonal."""
+        Z = Z.to(torch.float64)
+        std = cls.__new__(cls)
+        std._set(Z[:, 0] @ Z, (Z * Z).sum(dim=0))
+        return std
+
+    def _set(self, first_row: torch.Tensor, diagonal: torch.Tensor) -> None:
+        self.n = first_row[0]
+        self.m = first_row[1:] / self.n
+        var = (diagonal[1:] / self.n - self.m * self.m).clamp(min=0)
         s = var.sqrt()
         # G_ii / n - m² cancels: a constant feature is left with s of about 1e-8 |m| from rounding
         # alone, which must not be blown up to unit variance

@@ -14,11 +14,14 @@ spaced points from ``x[washout]`` to ``x[L-1]``, so sequences of any length give
 snapshots, at the same relative times) and ``"seg<k>"`` (the states at the ends of k equal segments
 of the steps after the washout: at fractions 1/k, 2/k, ..., 1 of the way from ``x[washout]`` to
 ``x[L-1]``, the nearest step to each; Jaeger et al. 2007's "support points", which leave out the
-start, where the state has seen little of the sequence). Every position is rounded to the nearest step.
+start, where the state has seen little of the sequence). Every position is rounded to the nearest step
+(a tie to the even one).
 
 The input summary (``inputs``) comes first: its statistics ``"mean"`` and ``"std"`` (in that order),
 then any position pools of the inputs themselves (``"last"``, ``"first"``, ``"last<k>"``,
-``"at<k>"``, ``"seg<k>"``: the inputs ``u`` at those steps, as for the states). So
+``"at<k>"``, ``"seg<k>"``: the inputs ``u`` at those steps, as for the states; steps before a
+sequence began count as zero inputs, in the units the reservoir sees, so the training mean where
+the model standardises its inputs). So
 ``Pooling(("mean",), inputs=("mean",))`` is the average of the per-step features ``[u; x]`` of
 :class:`~esnkit.readout.StateInputs`, and ``Pooling("seg3", inputs=("seg3",))`` is Jaeger et al.'s
 sequence representation: ``[u; x]`` at three support points.
@@ -44,13 +47,13 @@ import torch
 POOLS = ("mean", "max", "last", "first", "model")  # and "last<k>", "at<k>", "seg<k>", k >= 2
 MODEL_RIDGE = 1.0  # the reservoir model space's ridge, relative to the mean squared state: short sequences need it
 INPUT_SUMMARIES = ("mean", "std")  # and the position pools: "last", "first", "last<k>", "at<k>", "seg<k>"
-_LAST_K = re.compile(r"(?:last|at|seg)(\d+)$")
+_LAST_K = re.compile(r"(?:last|at|seg)([1-9][0-9]*)", re.ASCII)  # k as written plainly: seg3, not seg03
 _POOL_NAMES = ", ".join(POOLS) + ", 'last<k>', 'at<k>' or 'seg<k>' (k >= 2)"
 
 
 def _is_position(pool: str) -> bool:
     """Whether ``pool`` keeps the values at chosen steps (rather than a statistic over all of them)."""
-    m = _LAST_K.match(pool)
+    m = _LAST_K.fullmatch(pool)
     return pool in ("last", "first") or bool(m and int(m.group(1)) >= 2)
 
 
@@ -87,12 +90,12 @@ def parse_input_summary(inputs: str | Sequence[str] | None, name: str = "inputs"
     if bad or len(set(names)) != len(names) or (isinstance(inputs, str) and not all(names)):
         what = f"unknown name {bad[0]!r}" if bad else "a name twice or an empty name"
         raise ValueError(f"{name} {inputs!r} has {what}: use 'mean', 'std', 'last', 'first', 'last<k>', "
-                         "'at<k>' or 'seg<k>' (k >= 2) joined by '+', or None")
+                         "'at<k>' or 'seg<k>' (k >= 2) joined by '+', or None ('none')")
     return tuple(i for i in INPUT_SUMMARIES if i in names) + tuple(p for p in names if _is_position(p))
 
 
 def _width(pool: str) -> int:
-    m = _LAST_K.match(pool)
+    m = _LAST_K.fullmatch(pool)
     return int(m.group(1)) if m else 1
 
 

@@ -4,7 +4,8 @@ and every ridge value from it.
 A configuration's reservoirs run once over every sequence (the pooled features of a sequence do
 not depend on the others). Each fold's readout is then solved on the other folds' rows only: the
 standardisation (:class:`~esnkit.readout.Standardization`) and the normal equations come from the
-training rows, and the whole ridge grid from one eigendecomposition (:class:`~esnkit.readout.RidgePath`).
+training rows, and the whole ridge grid from one eigendecomposition (:class:`~esnkit.readout.RidgePath`;
+of the rows' kernel instead when there are more features than training rows).
 Probabilities use the temperature a refit would use (the log-loss minimiser on the training rows'
 leave-one-out decisions), so ``"log_loss"`` scores what the refitted model predicts. The input
 standardisation (``scale=True``) is a refit's with one validation part (the training sequences'
@@ -75,6 +76,8 @@ def _fold_decisions(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor
     decisions of the ``train`` rows (L, n_train, C), for every ridge, from the ``train`` rows."""
     root = weights[train].sqrt()[:, None]
     Zt, Yt = Z[train] * root, onehot[train] * root
+    if Z.shape[1] - 1 > len(train):
+        return _fold_decisions_dual(Z, onehot, weights, train, val, ridges)
     G, C = Zt.T @ Zt, Zt.T @ Yt
     std = Standardization(G)
     Gs, Cs = std.gram(G), std.cross(C)
@@ -87,6 +90,34 @@ def _fold_decisions(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor
     P = Zs_tr[:, 1:] @ V  # (n_train, F)
     r = torch.as_tensor(ridges, dtype=torch.float64, device=Z.device)
     h = weights[train][:, None] * (1 / Gs[0, 0] + (P * P) @ (1 / (s[:, None] + r[None, :])))  # (n_train, L)
+    h = h.clamp(max=1 - 1e-9).T[..., None]
+    Y = onehot[train]
+    return d_val, Y - (Y - d_tr) / (1 - h)
+
+
+def _fold_decisions_dual(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor, train: np.ndarray,
+                         val: np.ndarray, ridges: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_fold_decisions` for more features than training rows: the same ridge path from the
+    rows' (n, n) kernel instead of the features' (F, F) Gram matrix. With ``A`` the weighted
+    standardised training rows, ``(AᵀA + λ)⁻¹ Aᵀ = Aᵀ (AAᵀ + λ)⁻¹``, so one eigendecomposition
+    ``AAᵀ = Q diag(μ) Qᵀ`` gives every λ, and the leverages are ``Σ_j Q_ij² μ_j / (μ_j + λ)``."""
+    w = weights[train]
+    root = w.sqrt()[:, None]
+    std = Standardization.from_rows(Z[train] * root)
+    Zs_tr, Zs_val = std.rows(Z[train])[:, 1:], std.rows(Z[val])[:, 1:]
+    A = Zs_tr * root
+    intercept = (w[:, None] * onehot[train]).sum(dim=0) / std.n
+    mu, Q = torch.linalg.eigh(A @ A.T)
+    mu = mu.clamp_min(0.0)
+    r = torch.as_tensor(ridges, dtype=torch.float64, device=Z.device)
+    resolved = mu > torch.finfo(torch.float64).eps * mu.max().clamp_min(1e-300)  # directions with data
+    denom = mu[None, :] + r[:, None]  # (L, n)
+    inv = torch.where(resolved[None, :], 1 / denom.clamp_min(1e-300), torch.zeros_like(denom))
+    B = Q.T @ (onehot[train] * root)  # (n, C)
+    dual = Q @ (inv[..., None] * B)  # (L, n, C): W(λ) = Aᵀ dual
+    d_val = intercept + (Zs_val @ A.T) @ dual
+    d_tr = intercept + (Zs_tr @ A.T) @ dual
+    h = w[:, None] / std.n + (Q * Q) @ (mu[:, None] * inv.T)  # (n_train, L)
     h = h.clamp(max=1 - 1e-9).T[..., None]
     Y = onehot[train]
     return d_val, Y - (Y - d_tr) / (1 - h)
