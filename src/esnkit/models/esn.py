@@ -327,9 +327,8 @@ class ESN(ReservoirModel):
     # ------------------------------------------------------------------ state handling
     def _zeros(self, batch: int, outputs: int, where: tuple[torch.dtype, torch.device]) -> ESNState:
         dtype, device = where
-        D = outputs
         return ESNState(torch.zeros(batch, self.reservoir_size, dtype=dtype, device=device),
-                        torch.zeros(batch, D, dtype=dtype, device=device))
+                        torch.zeros(batch, outputs, dtype=dtype, device=device))
 
     def _start(self, initial_state: Any, batch: int | None, *, carried: bool, outputs: int | None = None) -> ESNState:
         """The state a run starts from: ``initial_state``; else the carried state when ``carried``

@@ -225,7 +225,7 @@ class PoolingRun:
 
     def _model_update(self, start: int, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor) -> None:
         """Add the pairs (x[t-1], u[t]) of this chunk (the first state from the chunk before)."""
-        B, n = x.shape[:2]
+        B = x.shape[0]
         if start > 0:
             xs, tx = torch.cat([self._last_x[:, None], x[:, :-1]], dim=1), t - 1
         else:
