@@ -155,9 +155,7 @@ class ReservoirModel(Estimator, nn.Module):
         if "activation" in p:
             p["activation"] = act if isinstance(act, str) else "custom"
         state = self.state_dict()
-        # the tensors' dtype (all alike, as loading checks), which set_params(dtype=...) may have left behind
-        floats = [t.dtype for t in state.values() if isinstance(t, torch.Tensor) and t.is_floating_point()]
-        p["dtype"] = params.dtype_name(floats[0] if floats else torch_dtype(self.dtype))
+        p["dtype"] = params.dtype_name(self._run_dtype_device()[0])  # the fitted tensors', whatever set_params said
         p["device"] = None
         extra = state.pop("_extra_state")
         config = {"model": type(self).__name__, "format_version": FORMAT_VERSION, "params": p, "extra": extra,

@@ -140,9 +140,14 @@ def leave_one_out(Z: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor, fit: 
     ``y - (y - d) / (1 - h)``. Exact for the standardisation of all rows (the left-out row's share
     of the features' mean and spread is not taken out)."""
     Z = Z.to(torch.float64)
-    d = Z @ fit.weight.T
-    h = leverages(fit.standardization.rows(Z), fit.gram, weights, ridge).clamp(max=1 - 1e-9)
-    return Y - (Y - d) / (1 - h)[:, None]
+    return left_out(Y, Z @ fit.weight.T, leverages(fit.standardization.rows(Z), fit.gram, weights, ridge))
+
+
+def left_out(Y: torch.Tensor, d: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Leave-one-out decisions from the in-sample decisions ``d`` (..., B, classes) of rows with
+    targets ``Y`` (B, classes) and leverages ``h`` (..., B): a row's left-out residual is its
+    residual over ``1 - h`` (``h`` kept below 1)."""
+    return Y - (Y - d) / (1 - h.clamp(max=1 - 1e-9))[..., None]
 
 
 def softmax(d: torch.Tensor, temperature: float | torch.Tensor = 1.0) -> torch.Tensor:

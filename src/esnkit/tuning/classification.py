@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..models.classifier import ESNClassifier
-from ..readout import RidgePath, Standardization, fit_temperature, log_loss
+from ..readout import RidgePath, Standardization, fit_temperature, left_out, log_loss
 
 CLASS_OBJECTIVES = ("accuracy", "log_loss")
 
@@ -74,10 +74,10 @@ def _fold_decisions(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor
                     val: np.ndarray, ridges: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Member ``Z`` (B, 1+F): the decisions of the ``val`` rows (L, n_val, C) and the leave-one-out
     decisions of the ``train`` rows (L, n_train, C), for every ridge, from the ``train`` rows."""
-    root = weights[train].sqrt()[:, None]
-    Zt, Yt = Z[train] * root, onehot[train] * root
     if Z.shape[1] - 1 > len(train):
         return _fold_decisions_dual(Z, onehot, weights, train, val, ridges)
+    root = weights[train].sqrt()[:, None]
+    Zt, Yt = Z[train] * root, onehot[train] * root
     G, C = Zt.T @ Zt, Zt.T @ Yt
     std = Standardization(G)
     Gs, Cs = std.gram(G), std.cross(C)
@@ -90,9 +90,8 @@ def _fold_decisions(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor
     P = Zs_tr[:, 1:] @ V  # (n_train, F)
     r = torch.as_tensor(ridges, dtype=torch.float64, device=Z.device)
     h = weights[train][:, None] * (1 / Gs[0, 0] + (P * P) @ (1 / (s[:, None] + r[None, :])))  # (n_train, L)
-    h = h.clamp(max=1 - 1e-9).T[..., None]
-    Y = onehot[train]
-    return d_val, Y - (Y - d_tr) / (1 - h)
+    return d_val, left_out(onehot[train], d_tr, h.T)
+
 
 
 def _fold_decisions_dual(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.Tensor, train: np.ndarray,
@@ -118,9 +117,7 @@ def _fold_decisions_dual(Z: torch.Tensor, onehot: torch.Tensor, weights: torch.T
     d_val = intercept + (Zs_val @ A.T) @ dual
     d_tr = intercept + (Zs_tr @ A.T) @ dual
     h = w[:, None] / std.n + (Q * Q) @ (mu[:, None] * inv.T)  # (n_train, L)
-    h = h.clamp(max=1 - 1e-9).T[..., None]
-    Y = onehot[train]
-    return d_val, Y - (Y - d_tr) / (1 - h)
+    return d_val, left_out(onehot[train], d_tr, h.T)
 
 
 def score(cfg: Mapping[str, Any], task: ClassificationTask) -> dict:
@@ -132,6 +129,7 @@ def score(cfg: Mapping[str, Any], task: ClassificationTask) -> dict:
         raise ValueError("the search scores pooled readouts: pooling='steps' (trained on every step) is not "
                          "searchable yet; fit it directly")
     U = clf._inputs(task.sequences, fitting=True)
+    clf._require_memory(U, False)  # what the refit of this configuration will need
     classes, index = np.unique(task.labels, return_inverse=True)
     # one validation part: the scaling a refit on the training sequences computes
     clf._set_scaling(U, np.setdiff1d(np.arange(U.batch_size), task.folds[0]) if len(task.folds) == 1 else None)
